@@ -1,0 +1,70 @@
+"""Judge a finished call against its script's ``expect`` block, from the calendar's state."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from connectors.base import Booking
+from evals.script import CallScript, ExpectedBooking
+
+
+def _norm_name(value: str | None) -> str:
+    return re.sub(r"\s+", " ", (value or "").strip().lower())
+
+
+def _norm_phone(value: str | None) -> str:
+    return re.sub(r"[^\d+]", "", value or "")
+
+
+@dataclass
+class Verdict:
+    outcome: str
+    outcome_correct: bool
+    booking_fields_correct: bool | None
+    booking: Booking | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def booking_matches(b: Booking, exp: ExpectedBooking) -> list[str]:
+    """Field-by-field differences between a calendar entry and the expected booking."""
+    problems = []
+    if b.service != exp.service:
+        problems.append(f"service {b.service} != {exp.service}")
+    if b.start != exp.start:
+        problems.append(f"start {b.start.isoformat()} != {exp.start.isoformat()}")
+    if exp.name is not None and _norm_name(b.name) != _norm_name(exp.name):
+        problems.append(f"name {b.name!r} != {exp.name!r}")
+    if exp.phone is not None and _norm_phone(b.phone) != _norm_phone(exp.phone):
+        problems.append(f"phone {b.phone} != {exp.phone}")
+    if exp.staff is not None and b.staff != exp.staff:
+        problems.append(f"staff {b.staff} != {exp.staff}")
+    return problems
+
+
+def judge(script: CallScript, new_bookings: list[Booking], *, observed_outcome: str) -> Verdict:
+    """``new_bookings`` are the active calendar entries that did not exist before the call."""
+    exp = script.expect
+    verdict = Verdict(outcome=observed_outcome, outcome_correct=False, booking_fields_correct=None)
+    if exp.booking is not None:
+        best: tuple[int, Booking, list[str]] | None = None
+        for b in new_bookings:
+            problems = booking_matches(b, exp.booking)
+            if best is None or len(problems) < best[0]:
+                best = (len(problems), b, problems)
+        if best is None:
+            verdict.problems.append("no new booking in the calendar")
+            verdict.booking_fields_correct = False
+        else:
+            verdict.booking = best[1]
+            verdict.problems.extend(best[2])
+            verdict.booking_fields_correct = not best[2]
+    if exp.outcome in ("booked", "rescheduled"):
+        verdict.outcome_correct = bool(verdict.booking_fields_correct) and (
+            observed_outcome == exp.outcome or exp.outcome == "booked"
+        )
+    else:
+        verdict.outcome_correct = observed_outcome == exp.outcome and not new_bookings
+        if new_bookings:
+            verdict.problems.append(f"{len(new_bookings)} unexpected booking(s)")
+    return verdict

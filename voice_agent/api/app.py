@@ -1,0 +1,50 @@
+"""The FastAPI application: telephony, health and metrics routers on one shared runtime."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from voice_agent.api.routes import health, twilio
+from voice_agent.config import Settings, get_settings
+from voice_agent.pipeline.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def _report_startup(task: asyncio.Task[None]) -> None:
+    """A worker that cannot load its models is useless: log why and shut the server down."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("runtime failed to start: %r; shutting down", task.exception())
+        signal.raise_signal(signal.SIGTERM)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime(settings)
+        app.state.runtime = runtime
+        # Load models and start sidecars in the background: /healthz answers at once and
+        # /readyz turns green only when everything is loaded.
+        startup = asyncio.create_task(runtime.start(), name="runtime-start")
+        startup.add_done_callback(_report_startup)
+        try:
+            yield
+        finally:
+            startup.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await startup
+            await runtime.stop()
+
+    app = FastAPI(title="voice-agent", version="0.1.0", lifespan=lifespan)
+    app.include_router(health.router)
+    app.include_router(twilio.router)
+    return app

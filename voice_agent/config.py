@@ -1,0 +1,102 @@
+"""The only place that reads the environment.
+
+Every setting can be given as an environment variable prefixed ``VOICE_AGENT_`` (or in a
+``.env`` file). A few well-known names are accepted without the prefix (``LLM_BASE_URL``,
+``TTS_BASE_URL``, ``DATABASE_URL``, ``TWILIO_*``) so deployments read naturally.
+Outside ``env=dev`` the settings refuse to start with default secrets.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEV_TWILIO_TOKEN = "dev-twilio-auth-token"
+DEV_TWILIO_ACCOUNT = "AC00000000000000000000000000000000"
+
+
+def _alias(name: str) -> AliasChoices:
+    return AliasChoices(f"VOICE_AGENT_{name}", name)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="VOICE_AGENT_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = Field(
+        default=None,
+        description="Externally visible base URL (https://...) used in TwiML and for "
+        "signature validation behind a proxy. Defaults to the request's own URL.",
+    )
+    data_dir: Path = REPO_ROOT / "var"
+    models_dir: Path = REPO_ROOT / ".models"
+    database_url: str | None = Field(default=None, validation_alias=_alias("DATABASE_URL"))
+    businesses_dir: Path = REPO_ROOT / "evals" / "businesses"
+    prompts_dir: Path = REPO_ROOT / "prompts"
+
+    # Twilio
+    twilio_account_sid: str = Field(DEV_TWILIO_ACCOUNT, validation_alias=_alias("TWILIO_ACCOUNT_SID"))
+    twilio_auth_token: str = Field(DEV_TWILIO_TOKEN, validation_alias=_alias("TWILIO_AUTH_TOKEN"))
+    twilio_api_base_url: str = Field(
+        "https://api.twilio.com", validation_alias=_alias("TWILIO_API_BASE_URL")
+    )
+    twilio_hang_up: bool = True
+    default_business: str = "demo-salon"
+
+    # LLM: any OpenAI-compatible server (vLLM in production). Unset = embedded llama.cpp.
+    llm_base_url: str | None = Field(default=None, validation_alias=_alias("LLM_BASE_URL"))
+    llm_api_key: str = Field("not-needed", validation_alias=_alias("LLM_API_KEY"))
+    llm_model: str = Field("qwen2.5-coder-0.5b-instruct", validation_alias=_alias("LLM_MODEL"))
+    llm_timeout_s: float = 30.0
+    llm_max_tokens: int = 160
+    llm_ctx: int = 4096
+    llm_threads: int = 2
+
+    # TTS: Piper HTTP server. Unset = embedded Piper sidecar.
+    tts_base_url: str | None = Field(default=None, validation_alias=_alias("TTS_BASE_URL"))
+
+    # STT (faster-whisper). GPU: stt_device=cuda, stt_compute_type=float16.
+    stt_device: str = "cpu"
+    stt_compute_type: str = "int8"
+    stt_cpu_threads: int = 2
+
+    # Turn taking
+    vad_stop_secs: float = 0.2
+    user_speech_timeout_s: float = 0.6
+
+    # Sidecar ports (0 = pick a free one)
+    llm_sidecar_port: int = 0
+    tts_sidecar_port: int = 0
+
+    max_ws_message_bytes: int = 64 * 1024
+    max_call_seconds: int = 1800
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.env == "prod" and self.twilio_auth_token == DEV_TWILIO_TOKEN:
+            raise ValueError(
+                "TWILIO_AUTH_TOKEN is the development default; set the real token outside dev"
+            )
+        return self
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'voice_agent.db'}"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,85 @@
+"""``voice-agent demo``: the whole product on one simulated call, on the embedded defaults."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+
+from voice_agent.config import REPO_ROOT, Settings
+from voice_agent.pipeline.sidecars import free_port
+from voice_agent.simcall import print_report, run_scripted_call
+from voice_agent.store.db import make_engine, upgrade
+
+READY_TIMEOUT_S = 600
+
+
+def wait_ready(base_url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before it was ready")
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"server not ready after {timeout_s:.0f} s")
+
+
+def run_demo(*, script: Path, port: int, console: Console) -> int:
+    data_dir = REPO_ROOT / "var" / "demo"
+    shutil.rmtree(data_dir, ignore_errors=True)  # a fresh calendar every run
+    data_dir.mkdir(parents=True)
+    port = port or free_port()
+    # No Twilio account behind the demo: the simulated caller sees the hang-up on the socket.
+    env = os.environ | {"VOICE_AGENT_DATA_DIR": str(data_dir), "VOICE_AGENT_ENV": "dev",
+                        "VOICE_AGENT_TWILIO_HANG_UP": "false"}
+    env.pop("DATABASE_URL", None)
+    env.pop("VOICE_AGENT_DATABASE_URL", None)
+    settings = Settings(data_dir=data_dir, database_url=None)
+    base_url = f"http://127.0.0.1:{port}"
+    server_log = data_dir / "server.log"
+    console.print(f"[dim]starting the agent server on {base_url} (log: {server_log})[/]")
+    t0 = time.monotonic()
+    with server_log.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "voice_agent", "serve", "--port", str(port)],
+            env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+        )
+        try:
+            wait_ready(base_url, proc, READY_TIMEOUT_S)
+            console.print(f"[dim]server ready in {time.monotonic() - t0:.1f} s "
+                          "(whisper loaded, LLM and Piper sidecars healthy)[/]")
+            engine = make_engine(settings.db_url)
+            upgrade(engine)
+            try:
+                result = asyncio.run(run_scripted_call(
+                    script_path=script, server_url=base_url, settings=settings, engine=engine,
+                    recording=data_dir / "recordings" / "caller-side.wav", console=console,
+                ))
+            finally:
+                engine.dispose()
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    print_report(result, console)
+    server_recordings = sorted((data_dir / "recordings").glob("*.wav"))
+    for path in server_recordings:
+        console.print(f"recording: {path}")
+    if result.verdict.booking is None:
+        console.print("[red]demo failed: no booking was written[/]")
+        return 1
+    return 0 if result.verdict.outcome_correct else 1

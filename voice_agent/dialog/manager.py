@@ -1,0 +1,346 @@
+"""One call's dialog: the LLM proposes, the booking policy disposes.
+
+Each caller turn: the utterance is read in code (``understanding``), the policy decides the
+next step, and the LLM is asked for the tool call that step needs with ``tool_choice``
+forced (the server then constrains the output to the tool's schema). The proposal is
+checked against what the caller actually said; disagreements are corrected and logged.
+Where the policy has nothing certain to do, the LLM answers freely, under a reply guard.
+The LLM is reached only over the OpenAI-compatible API: vLLM in production, the embedded
+llama.cpp server on a CPU box.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import openai
+
+from connectors.base import Connector, ConnectorError, Slot, SlotUnavailableError
+from voice_agent.business import Business
+from voice_agent.dialog import tools as T
+from voice_agent.dialog.policy import Book, BookingPolicy, Check, Decision, Open, Say
+from voice_agent.dialog.prompt import RenderedPrompt
+from voice_agent.dialog.state import Availability, DialogState
+from voice_agent.dialog.understanding import understand
+from voice_agent.logging_utils import mask_text
+from voice_agent.store.outbox import Outbox
+
+log = logging.getLogger(__name__)
+MAX_CALLER_CHARS = 1_000
+_UNSAFE_REPLY = re.compile(
+    r"\d|\{|\b(free|available|availability|booked|book|booking|confirm|confirmed|slot|"
+    r"appointment)\b", re.IGNORECASE,
+)
+
+
+class LLMUnavailableError(RuntimeError):
+    """The LLM server did not answer (down, timing out, or returning errors)."""
+
+
+@dataclass
+class TurnResult:
+    agent_text: str
+    end_call: bool = False
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    policy_events: list[dict[str, Any]] = field(default_factory=list)
+    llm_messages: list[dict[str, Any]] = field(default_factory=list)
+    llm_first_token_ts: float | None = None
+    llm_calls: int = 0
+
+
+@dataclass
+class LLMOptions:
+    model: str
+    max_tokens: int = 160
+    temperature: float = 0.0
+
+
+class DialogManager:
+    def __init__(
+        self,
+        *,
+        business: Business,
+        connector: Connector,
+        llm: openai.AsyncOpenAI,
+        llm_options: LLMOptions,
+        prompt: RenderedPrompt,
+        replies: dict[str, str],
+        now: datetime,
+        caller_phone: str | None,
+        outbox: Outbox | None = None,
+        call_id: str | None = None,
+    ) -> None:
+        self.business = business
+        self.connector = connector
+        self.llm = llm
+        self.llm_options = llm_options
+        self.prompt = prompt
+        self.now = now.astimezone(business.tz)
+        self.policy = BookingPolicy(business=business, replies=replies, today=self.now.date())
+        self.state = DialogState(caller_phone=caller_phone)
+        self.outbox = outbox
+        self.call_id = call_id
+        self.tools = T.tool_schemas(business)
+        self.messages: list[dict[str, Any]] = [{"role": "system", "content": prompt.text}]
+
+    # -- public --------------------------------------------------------------------------
+    def greeting(self) -> str:
+        text = self.policy.render(Say("greeting"))
+        self.messages.append({"role": "assistant", "content": text})
+        self.state.asked = "anything"
+        return text
+
+    async def prefill(self) -> None:
+        """Have the LLM server evaluate this call's prompt prefix while the greeting plays.
+
+        The system prompt carries the call's date, so its prefix is new for every call; doing
+        the expensive prompt evaluation now keeps it off the first turn's latency.
+        """
+        try:
+            await self.llm.chat.completions.create(
+                model=self.llm_options.model, messages=self.messages, tools=self.tools,
+                max_tokens=1, temperature=0,
+            )
+        except openai.OpenAIError as exc:
+            log.warning("prompt prefill failed: %s", type(exc).__name__)
+
+    async def handle_turn(self, caller_text: str) -> TurnResult:
+        """Answer one caller utterance. Raises ``LLMUnavailableError`` if the LLM is down."""
+        caller_text = caller_text.strip()[:MAX_CALLER_CHARS]
+        turn = TurnResult(agent_text="")
+        start_len = len(self.messages)
+        self.messages.append({"role": "user", "content": caller_text})
+        u = understand(caller_text, self.business, self.now.date(), asked=self.state.asked)
+        decision = self.policy.decide(self.state, u)
+        turn.policy_events.append({"event": "decision", "decision": type(decision).__name__,
+                                   "asked_before": self.state.asked})
+        say = await self._run(decision, turn)
+        text = self.policy.render(say) if isinstance(say, Say) else say
+        if isinstance(say, Say):
+            self._apply(say)
+            turn.end_call = say.end_call
+        if not isinstance(decision, Open):
+            self.state.misunderstandings = 0
+        self.messages.append({"role": "assistant", "content": text})
+        turn.agent_text = text
+        turn.llm_messages = self.messages[start_len:]
+        if turn.end_call:
+            self.state.ended = True
+        return turn
+
+    def apology(self) -> str:
+        return self.policy.render(Say("apology_technical"))
+
+    # -- steps ---------------------------------------------------------------------------
+    async def _run(self, decision: Decision, turn: TurnResult) -> Say | str:
+        if isinstance(decision, Say):
+            return decision
+        if isinstance(decision, Check):
+            return await self._check(decision, turn)
+        if isinstance(decision, Book):
+            return await self._book(decision, turn)
+        return await self._open(decision, turn)
+
+    def _apply(self, say: Say) -> None:
+        self.state.asked = say.asked if say.asked else ("anything" if not say.end_call else None)
+        if say.outcome:
+            self.state.outcome = say.outcome
+
+    async def _check(self, step: Check, turn: TurnResult) -> Say:
+        expected = {"service": step.service, "date": step.day.isoformat()}
+        if step.start is not None:
+            expected["time"] = step.start.strftime("%H:%M")
+        await self._propose_and_reconcile(T.CHECK_AVAILABILITY, expected, turn)
+        day_start = datetime.combine(step.day, datetime.min.time(), tzinfo=self.business.tz)
+        earliest = max(day_start, self.now)
+        try:
+            free = await self.connector.list_free_slots(
+                service=step.service, start=earliest, end=day_start + timedelta(days=1)
+            )
+            later: list[Slot] = []
+            if step.start is not None and not any(s.start == step.start for s in free):
+                later = await self._later(step, day_start)
+            elif self.policy.needs_later_days(free, self.state):
+                later = await self._later(step, day_start)
+        except ConnectorError as exc:
+            self._tool_log(turn, T.CHECK_AVAILABILITY, expected, "failed", reason=str(exc))
+            await self._callback_intent("availability check failed", str(exc))
+            return Say("apology_technical", end_call=True)
+        avail = Availability(step.service, step.day, free, time.monotonic())
+        result = {"free": [s.start.strftime("%H:%M") for s in free][:24],
+                  "later": [s.start.isoformat() for s in later][:4]}
+        self._tool_log(turn, T.CHECK_AVAILABILITY, expected, "executed", result=result)
+        self._tool_result_message(T.CHECK_AVAILABILITY, expected, result)
+        return self.policy.after_check(self.state, avail, step.start, later)
+
+    async def _later(self, step: Check, day_start: datetime) -> list[Slot]:
+        nxt = day_start + timedelta(days=1)
+        slots = await self.connector.list_free_slots(
+            service=step.service, start=max(nxt, self.now), end=nxt + timedelta(days=7)
+        )
+        return slots[:2]
+
+    async def _book(self, step: Book, turn: TurnResult) -> Say:
+        args = {"service": step.service, "start": step.start.strftime("%Y-%m-%dT%H:%M"),
+                "name": step.name, "phone": step.phone}
+        await self._propose_and_reconcile(T.BOOK_APPOINTMENT, args, turn)
+        intent = None
+        if self.outbox is not None:
+            intent = await self.outbox.record(
+                business=self.business.name, call_id=self.call_id, action="book",
+                payload=args | {"start": step.start.isoformat()},
+            )
+        key = intent.idempotency_key if intent else f"va-{self.call_id}-{args['start']}"
+        offer = self.state.offer
+        staff = offer.staff if offer else None
+        try:
+            booking = await self.connector.book(
+                service=step.service, start=step.start, name=step.name, phone=step.phone,
+                staff=staff, idempotency_key=key,
+            )
+        except SlotUnavailableError as exc:
+            if intent:
+                await self.outbox.finish(intent, status="failed", error=str(exc))  # type: ignore[union-attr]
+            self._tool_log(turn, T.BOOK_APPOINTMENT, args, "failed", reason="slot taken")
+            self.state.forget_slot()
+            self.state.availability = None
+            return await self._check(Check(step.service, step.start.date(), step.start), turn)
+        except ConnectorError as exc:
+            if intent:
+                await self.outbox.finish(intent, status="pending", error=str(exc))  # type: ignore[union-attr]
+            self._tool_log(turn, T.BOOK_APPOINTMENT, args, "failed", reason=str(exc))
+            self.state.booking_pending = True
+            self.state.outcome = "booked"
+            return Say("booking_pending", self._slot_args(step), asked="anything")
+        if intent:
+            await self.outbox.finish(intent, status="done", booking_id=booking.id)  # type: ignore[union-attr]
+        self.state.booking = booking
+        self.state.outcome = "booked"
+        self.state.forget_slot()
+        result = {"booking_id": booking.id, "staff": booking.staff}
+        self._tool_log(turn, T.BOOK_APPOINTMENT, args, "executed", result=result)
+        self._tool_result_message(T.BOOK_APPOINTMENT, args, result)
+        return Say("booked", self._slot_args(step), asked="anything")
+
+    def _slot_args(self, step: Book) -> dict[str, Any]:
+        from voice_agent.dialog.timeparse import describe_day, describe_time
+
+        return {"service": self.business.service(step.service).name.lower(),
+                "day": describe_day(step.start.date(), self.now.date()),
+                "time": describe_time(step.start.timetz()), "name": step.name}
+
+    async def _open(self, step: Open, turn: TurnResult) -> Say | str:
+        """No certain step: let the LLM answer, and keep only what passes the guard."""
+        message = await self._chat("auto", turn)
+        calls = self._calls_of(message)
+        for call in calls:
+            if call.name == T.TRANSFER_TO_HUMAN:
+                self._tool_log(turn, call.name, call.arguments, "executed", source=call.source)
+                return Say("transfer", end_call=True, outcome="transferred")
+            reason = "the caller has not given or confirmed those details"
+            self._tool_log(turn, call.name, call.arguments, "rejected", reason=reason,
+                           source=call.source)
+        text = (message.content or "").strip() if not calls else ""
+        problem = self._reply_problem(text)
+        if problem is None:
+            turn.policy_events.append({"event": "llm_reply_accepted"})
+            return text
+        turn.policy_events.append({"event": "llm_reply_replaced", "reason": problem})
+        return Say("clarify", asked=step.asked)
+
+    @staticmethod
+    def _reply_problem(text: str) -> str | None:
+        if not text:
+            return "empty or tool call"
+        if len(text) > 300:
+            return "too long"
+        if _UNSAFE_REPLY.search(text):
+            return "states times, numbers or booking facts without a tool result"
+        return None
+
+    # -- LLM -----------------------------------------------------------------------------
+    async def _chat(self, tool_choice: Any, turn: TurnResult) -> Any:
+        t0 = time.time()
+        try:
+            resp = await self.llm.chat.completions.create(
+                model=self.llm_options.model,
+                messages=self.messages,
+                tools=self.tools,
+                tool_choice=tool_choice,
+                temperature=self.llm_options.temperature,
+                max_tokens=self.llm_options.max_tokens,
+            )
+        except (openai.APIConnectionError, openai.APITimeoutError, openai.APIStatusError) as exc:
+            log.error("LLM request failed: %s", type(exc).__name__)
+            raise LLMUnavailableError(str(exc)) from None
+        turn.llm_calls += 1
+        if turn.llm_first_token_ts is None:
+            turn.llm_first_token_ts = time.time()
+        turn.policy_events.append({"event": "llm_call", "tool_choice": tool_choice if isinstance(
+            tool_choice, str) else tool_choice["function"]["name"], "seconds": round(
+            time.time() - t0, 3)})
+        return resp.choices[0].message
+
+    def _calls_of(self, message: Any) -> list[T.ToolCall]:
+        calls = []
+        for i, tc in enumerate(message.tool_calls or []):
+            try:
+                args = T.parse_arguments(tc.function.arguments)
+            except T.ToolError:
+                args = {"_unparsed": (tc.function.arguments or "")[:200]}
+            calls.append(T.ToolCall(tc.function.name, args, id=tc.id or f"call_{i}"))
+        return calls or T.tool_calls_from_content(message.content)
+
+    async def _propose_and_reconcile(
+        self, name: str, expected: dict[str, Any], turn: TurnResult
+    ) -> None:
+        """Ask the LLM for the (certain) tool call and log how it compares with the policy."""
+        message = await self._chat(T.forced_choice(name), turn)
+        calls = [c for c in self._calls_of(message) if c.name == name]
+        proposed = calls[0].arguments if calls else None
+        agree = proposed is not None and all(
+            str(proposed.get(k, "")).strip().lower() == str(v).strip().lower()
+            for k, v in expected.items() if k != "phone"
+        )
+        turn.policy_events.append({
+            "event": "tool_proposal", "tool": name, "proposed": proposed,
+            "source": calls[0].source if calls else None,
+            "accepted": agree, "executed_arguments": expected,
+        })
+        if not agree:
+            log.info("policy corrected %s arguments proposed by the LLM", name)
+
+    def _tool_log(self, turn: TurnResult, name: str, args: dict[str, Any], status: str, *,
+                  result: Any = None, reason: str | None = None, source: str = "policy") -> None:
+        turn.tool_calls.append(T.ToolRecord(name, args, source, status, result, reason).as_dict())
+
+    def _tool_result_message(self, name: str, args: dict[str, Any], result: Any) -> None:
+        call_id = f"call_{len(self.messages)}"
+        self.messages.append({"role": "assistant", "content": "", "tool_calls": [{
+            "id": call_id, "type": "function",
+            "function": {"name": name, "arguments": T.json.dumps(args)}}]})
+        self.messages.append({"role": "tool", "tool_call_id": call_id,
+                              "content": T.json.dumps(result)})
+
+    async def _callback_intent(self, why: str, detail: str) -> None:
+        if self.outbox is None:
+            return
+        s = self.state
+        await self.outbox.record(
+            business=self.business.name, call_id=self.call_id, action="callback",
+            status="callback", payload={
+                "why": why, "detail": detail[:300], "service": s.service.id if s.service else None,
+                "day": s.day.isoformat() if s.day else None, "name": s.name,
+                "phone": s.contact_phone,
+            },
+        )
+        log.warning("callback intent recorded: %s (caller %s)", why, mask_text(s.contact_phone))
+
+    async def record_callback(self, why: str) -> None:
+        """Persist what the caller wanted when the call cannot go on (LLM or TTS down)."""
+        await self._callback_intent(why, "")

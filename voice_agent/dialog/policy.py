@@ -1,0 +1,282 @@
+"""The booking policy: deterministic decisions the LLM cannot override.
+
+Given what the caller just said (``Understanding``) and the call so far (``DialogState``),
+the policy decides the next step: a tool that must run (availability check, booking), a
+reply whose exact words matter, or an open turn where the LLM may answer. It guarantees:
+a slot is stated as free only from a fresh availability result; a booking is made only after
+the caller said yes to that exact service, day and time; out-of-hours and unknown services
+are refused with alternatives; a caller who is not understood three times is offered a human.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from connectors.base import Slot
+from voice_agent.business import Business
+from voice_agent.dialog.state import Availability, DialogState
+from voice_agent.dialog.timeparse import PARTS_OF_DAY, describe_day, describe_time
+from voice_agent.dialog.understanding import Understanding
+
+MAX_MISUNDERSTANDINGS = 3
+MAX_OFFERED_TIMES = 3
+
+
+@dataclass
+class Say:
+    key: str
+    args: dict[str, Any] = field(default_factory=dict)
+    asked: str | None = None
+    end_call: bool = False
+    outcome: str | None = None
+
+
+@dataclass
+class Check:
+    service: str
+    day: date
+    start: datetime | None  # exact time asked for, if any
+
+
+@dataclass
+class Book:
+    service: str
+    start: datetime
+    name: str
+    phone: str
+
+
+@dataclass
+class Open:
+    """Nothing certain to do: the LLM may answer, under the reply guard."""
+
+    asked: str | None
+
+
+Decision = Say | Check | Book | Open
+
+
+def join_words(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+class BookingPolicy:
+    def __init__(self, *, business: Business, replies: dict[str, str], today: date) -> None:
+        self.business = business
+        self.replies = replies
+        self.today = today
+
+    # -- rendering ---------------------------------------------------------------------
+    def render(self, say: Say) -> str:
+        args = {"business": self.business.display_name, "services": self._service_list()}
+        args.update(say.args)
+        return self.replies[say.key].format(**args)
+
+    def _service_list(self) -> str:
+        return join_words([s.name.lower() for s in self.business.services])
+
+    def _day(self, day: date) -> str:
+        return describe_day(day, self.today)
+
+    def _times(self, slots: list[Slot]) -> str:
+        return join_words([describe_time(s.start.timetz()) for s in slots])
+
+    def _slot_args(self, state: DialogState, slot: Slot) -> dict[str, Any]:
+        assert state.service is not None
+        return {
+            "service": state.service.name.lower(),
+            "day": self._day(slot.start.date()),
+            "time": describe_time(slot.start.timetz()),
+            "name": state.name or "",
+        }
+
+    # -- the caller spoke ---------------------------------------------------------------
+    def decide(self, state: DialogState, u: Understanding) -> Decision:
+        if u.wants_human:
+            return Say("transfer", end_call=True, outcome="transferred")
+        if u.name and (state.asked == "name" or not state.name):
+            state.name = u.name
+        if u.phone:
+            state.phone = u.phone
+
+        if state.offer is not None:
+            decision = self._on_offer(state, u)
+            if decision is not None:
+                return decision
+        if (state.booking or state.booking_pending) and (u.done or (u.deny and not u.has_slot_info)):
+            return Say("goodbye", end_call=True)
+        if u.done and not u.has_slot_info and not u.affirm:
+            return Say("goodbye", end_call=True)
+
+        self._update_slots(state, u)
+        if state.service is None:
+            if u.service_mentioned_unknown:
+                return Say("unknown_service", asked="service")
+            if u.wants_booking or u.day or u.tod:
+                return Say("ask_service", asked="service")
+            return self._not_understood(state, u)
+        if state.day is None:
+            if u.understood_anything:
+                return Say("ask_day", {"service": state.service.name.lower()}, asked="date")
+            return self._not_understood(state, u)
+        if state.confirmed and state.offer is not None and state.name:
+            return self._book(state)
+        exact = state.tod.exact if state.tod else None
+        start = datetime.combine(state.day, exact, tzinfo=self.business.tz) if exact else None
+        fresh = state.availability
+        if (
+            fresh is not None
+            and fresh.service == state.service.id
+            and fresh.day == state.day
+            and fresh.is_fresh(_time.monotonic())
+        ):
+            return self.after_check(state, fresh, start)
+        return Check(state.service.id, state.day, start)
+
+    def _on_offer(self, state: DialogState, u: Understanding) -> Decision | None:
+        offer = state.offer
+        assert offer is not None
+        changed = (u.day and u.day != offer.start.date()) or (
+            u.tod and u.tod.exact and u.tod.exact != offer.start.time()
+        ) or (u.service and state.service and u.service.id != state.service.id)
+        if changed:
+            state.forget_slot()
+            return None
+        if state.asked == "name" and state.confirmed:
+            if state.name:
+                return self._book(state)
+            return self._not_understood(state, u) if not u.deny else Say(
+                "declined", asked="date"
+            )
+        if u.affirm and not u.deny:
+            state.confirmed = True
+            if not state.name:
+                return Say("ask_name", asked="name")
+            return self._book(state)
+        if u.deny:
+            state.forget_slot()
+            state.tod = None
+            return Say("declined", asked="date")
+        if u.name and not state.confirmed:
+            return Say("confirm", self._slot_args(state, offer), asked="confirm")
+        return self._not_understood(state, u, reask=Say(
+            "confirm", self._slot_args(state, offer), asked="confirm"
+        ))
+
+    def _update_slots(self, state: DialogState, u: Understanding) -> None:
+        if u.service and (state.service is None or u.service.id != state.service.id):
+            state.service = u.service
+            state.availability = None
+            state.forget_slot()
+        if u.day and u.day != state.day:
+            state.day = u.day
+            state.forget_slot()
+            if not u.tod:
+                state.tod = None
+        if u.tod:
+            state.tod = u.tod
+            state.forget_slot()
+
+    def _book(self, state: DialogState) -> Book:
+        assert state.offer is not None and state.service is not None and state.name
+        return Book(state.service.id, state.offer.start, state.name, state.contact_phone)
+
+    def _not_understood(
+        self, state: DialogState, u: Understanding, reask: Say | None = None
+    ) -> Decision:
+        if u.understood_anything and reask is not None:
+            return reask
+        state.misunderstandings += 1
+        if state.misunderstandings >= MAX_MISUNDERSTANDINGS:
+            return Say("transfer", end_call=True, outcome="transferred")
+        if reask is not None and state.misunderstandings > 1:
+            return reask
+        return Open(asked=state.asked)
+
+    # -- a tool answered ---------------------------------------------------------------
+    def after_check(
+        self,
+        state: DialogState,
+        avail: Availability,
+        start: datetime | None,
+        later: list[Slot] | None = None,
+    ) -> Say:
+        """Turn a fresh availability result into the reply; ``later`` are free slots on the
+        following days, used as alternatives when the asked day has none that fit."""
+        state.availability = avail
+        assert state.service is not None
+        service = state.service.name.lower()
+        day = self._day(avail.day)
+        later = later or []
+        if start is not None:
+            slot = avail.slot_at(start)
+            if slot is not None:
+                state.offer = slot
+                state.offered_times = [slot]
+                return Say("confirm", self._slot_args(state, slot), asked="confirm")
+            alternatives = self.nearest(avail.free, start) or later[:2]
+            state.offered_times = alternatives
+            args = {
+                "time": describe_time(start.timetz()),
+                "day": day,
+                "service": service,
+                "alternatives": self._alternatives_text(alternatives),
+            }
+            if self.business.opening_window(avail.day) is None:
+                return Say("closed_day", args, asked="time")
+            if not self.business.is_within_hours(state.service.id, start):
+                return Say("outside_hours", args, asked="time")
+            return Say("slot_taken", args, asked="time")
+        candidates = avail.free
+        part = state.tod.part if state.tod else None
+        if part:
+            lo, hi = PARTS_OF_DAY[part]
+            candidates = [s for s in candidates if lo <= s.start.time() < hi]
+        if not candidates:
+            alternatives = (avail.free or later)[:2]
+            state.offered_times = alternatives
+            args = {"day": day, "service": service,
+                    "alternatives": self._alternatives_text(alternatives)}
+            if self.business.opening_window(avail.day) is None:
+                return Say("closed_day", args, asked="time")
+            return Say("no_times_day", args, asked="time")
+        picks = self.spread(candidates)
+        state.offered_times = picks
+        return Say("offer_times", {"service": service, "day": day, "times": self._times(picks)},
+                   asked="time")
+
+    def _alternatives_text(self, slots: list[Slot]) -> str:
+        if not slots:
+            return self.replies["no_alternatives"]
+        first_day = slots[0].start.date()
+        labels = [describe_time(s.start.timetz()) for s in slots]
+        if all(s.start.date() == first_day for s in slots):
+            labels[-1] += f" on {self._day(first_day)}"
+        else:
+            labels = [f"{lbl} on {self._day(s.start.date())}" for lbl, s in zip(labels, slots, strict=True)]
+        return self.replies["alternatives"].format(times=join_words(labels))
+
+    def needs_later_days(self, avail_free: list[Slot], state: DialogState) -> bool:
+        """Whether the asked day alone cannot give the caller a choice."""
+        part = state.tod.part if state.tod else None
+        if part:
+            lo, hi = PARTS_OF_DAY[part]
+            avail_free = [s for s in avail_free if lo <= s.start.time() < hi]
+        return not avail_free
+
+    @staticmethod
+    def nearest(free: list[Slot], start: datetime, n: int = 2) -> list[Slot]:
+        ranked = sorted(free, key=lambda s: (abs((s.start - start).total_seconds()), s.start))
+        return sorted(ranked[:n], key=lambda s: s.start)
+
+    @staticmethod
+    def spread(free: list[Slot], n: int = MAX_OFFERED_TIMES) -> list[Slot]:
+        if len(free) <= n:
+            return list(free)
+        step = (len(free) - 1) / (n - 1)
+        return [free[round(i * step)] for i in range(n)]

@@ -1,0 +1,56 @@
+"""What the dialog knows about one call so far."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from connectors.base import Booking, Slot
+from voice_agent.business import Service
+from voice_agent.dialog.timeparse import TimeOfDay
+
+AVAILABILITY_FRESH_S = 120.0
+
+
+@dataclass
+class Availability:
+    """A fresh answer from the connector: the free starts of one service on one day."""
+
+    service: str
+    day: date
+    free: list[Slot]
+    checked_at: float  # time.monotonic()
+
+    def is_fresh(self, now_mono: float) -> bool:
+        return now_mono - self.checked_at < AVAILABILITY_FRESH_S
+
+    def slot_at(self, start: datetime) -> Slot | None:
+        return next((s for s in self.free if s.start == start), None)
+
+
+@dataclass
+class DialogState:
+    caller_phone: str | None
+    service: Service | None = None
+    day: date | None = None
+    tod: TimeOfDay | None = None
+    name: str | None = None
+    phone: str | None = None
+    offer: Slot | None = None  # the exact slot the caller was asked to confirm
+    confirmed: bool = False
+    availability: Availability | None = None
+    booking: Booking | None = None
+    booking_pending: bool = False
+    asked: str | None = None  # service | date | time | name | phone | confirm | anything
+    misunderstandings: int = 0
+    ended: bool = False
+    outcome: str = "no_booking"
+    offered_times: list[Slot] = field(default_factory=list)
+
+    @property
+    def contact_phone(self) -> str:
+        return self.phone or self.caller_phone or ""
+
+    def forget_slot(self) -> None:
+        self.offer = None
+        self.confirmed = False

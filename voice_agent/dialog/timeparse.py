@@ -1,0 +1,250 @@
+"""Resolve spoken dates and times against the business clock, in code.
+
+Small LLMs get date arithmetic wrong, so the dialog never asks them to do it: every
+"next Tuesday", "the 8th", "half past four" or "tomorrow morning" is resolved here against
+the call's ``now`` in the business timezone. Functions return ``None`` when the text holds
+no date (or time); they never guess.
+
+Conventions (documented because callers are ambiguous):
+- A bare weekday ("Tuesday", "on Tuesday") is the first such day after today; "this Tuesday"
+  is today when today is Tuesday; "next Tuesday" is the Tuesday of next calendar week
+  (weeks start on Monday), so on Monday 23 November "next Tuesday" is 1 December;
+  "a week on Tuesday" is a week after the bare reading.
+- "the 8th" is the next 8th on or after today. A month name without a year is the next
+  occurrence on or after today.
+- An hour from 1 to 7 without am/pm is read as pm (appointments at 3 mean 15:00), 8–11 as am,
+  12 as noon; "morning", "afternoon", "evening" give a part of day without a time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_WEEKDAY_ABBR = {d[:3]: i for i, d in enumerate(WEEKDAYS)} | {"tues": 1, "thur": 3, "thurs": 3}
+MONTHS = [
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december",
+]
+_MONTH_ABBR = {m[:3]: i + 1 for i, m in enumerate(MONTHS)} | {"sept": 9}
+_NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "noon": 12, "midday": 12,
+}
+_ORDINAL_WORDS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
+    "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13,
+    "fourteenth": 14, "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18,
+    "nineteenth": 19, "twentieth": 20, "twenty first": 21, "twenty-first": 21,
+    "twenty second": 22, "twenty-second": 22, "twenty third": 23, "twenty-third": 23,
+    "twenty fourth": 24, "twenty-fourth": 24, "twenty fifth": 25, "twenty-fifth": 25,
+    "twenty sixth": 26, "twenty-sixth": 26, "twenty seventh": 27, "twenty-seventh": 27,
+    "twenty eighth": 28, "twenty-eighth": 28, "twenty ninth": 29, "twenty-ninth": 29,
+    "thirtieth": 30, "thirty first": 31, "thirty-first": 31,
+}
+PARTS_OF_DAY = {"morning": (time(0), time(12)), "afternoon": (time(12), time(17)),
+                "evening": (time(17), time(23, 59))}
+
+
+@dataclass(frozen=True)
+class TimeOfDay:
+    """A clock time, or a part of the day when no exact time was given."""
+
+    exact: time | None = None
+    part: str | None = None  # morning | afternoon | evening
+
+
+def _norm(text: str) -> str:
+    text = text.lower().replace("’", "'")
+    text = re.sub(r"(\d)\s*\.\s*(\d\d)\b", r"\1:\2", text)  # 4.30 -> 4:30
+    text = re.sub(r"\b([ap])\.\s?m\.?", r"\1m", text)  # p.m. -> pm
+    text = re.sub(r"\bo\s?'?\s?clock\b", "oclock", text)
+    text = re.sub(r"\bhalf pass\b", "half past", text)  # a common STT slip
+    return re.sub(r"[,;!?]", " ", text)
+
+
+def _ordinal_day(text: str) -> int | None:
+    m = re.search(r"\b(\d{1,2})(?:st|nd|rd|th)\b", text)
+    if m:
+        return int(m.group(1))
+    for word in sorted(_ORDINAL_WORDS, key=len, reverse=True):
+        if re.search(rf"\b(the )?{word}\b", text) and not re.search(rf"{word} (time|one)", text):
+            return _ORDINAL_WORDS[word]
+    return None
+
+
+def _month_in(text: str) -> int | None:
+    for i, name in enumerate(MONTHS):
+        if re.search(rf"\b{name}\b", text):
+            return i + 1
+    for abbr, num in _MONTH_ABBR.items():
+        if re.search(rf"\b{abbr}\b\.?", text) and abbr != "may":
+            return num
+    return None
+
+
+def _safe_date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def parse_date(text: str, today: date) -> date | None:
+    """The calendar date the text names, resolved against ``today`` (business-local)."""
+    t = _norm(text)
+    if re.search(r"\bday after tomorrow\b", t):
+        return today + timedelta(days=2)
+    if re.search(r"\btomorrow\b", t):
+        return today + timedelta(days=1)
+    if re.search(r"\b(today|this (morning|afternoon|evening)|tonight)\b", t):
+        return today
+    m = re.search(r"\b(\d{4})-(\d{2})-(\d{2})\b", t)
+    if m:
+        return _safe_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    month = _month_in(t)
+    m = re.search(r"\b(\d{1,2})/(\d{1,2})\b", t)
+    if m and month is None:  # US style month/day
+        month, day = int(m.group(1)), int(m.group(2))
+    else:
+        day = _ordinal_day(t)
+        if day is None and month is not None:
+            m2 = re.search(rf"\b(?:{'|'.join(MONTHS)}|{'|'.join(_MONTH_ABBR)})\.? (\d{{1,2}})\b", t)
+            if m2:
+                day = int(m2.group(1))
+            else:
+                m3 = re.search(r"\b(\d{1,2}) (?:of )?(?:" + "|".join(MONTHS) + ")", t)
+                day = int(m3.group(1)) if m3 else None
+    if day is not None and month is not None:
+        for year in (today.year, today.year + 1):
+            d = _safe_date(year, month, day)
+            if d and d >= today:
+                return d
+        return None
+    weekday = _weekday_in(t)
+    if weekday is not None:
+        delta = (weekday - today.weekday()) % 7
+        if re.search(rf"\bthis {WEEKDAYS[weekday]}", t) or re.search(r"\bthis (com|week)", t):
+            return today + timedelta(days=delta)
+        if re.search(rf"\b(a )?week (on|from) {WEEKDAYS[weekday]}", t):
+            return today + timedelta(days=(delta or 7) + 7)
+        if re.search(rf"\bnext {WEEKDAYS[weekday]}", t) or re.search(r"\bnext week\b", t):
+            next_monday = today + timedelta(days=7 - today.weekday())
+            return next_monday + timedelta(days=weekday)
+        return today + timedelta(days=delta or 7)
+    if day is not None:
+        year, month = today.year, today.month
+        for _ in range(3):
+            d = _safe_date(year, month, day)
+            if d and d >= today:
+                return d
+            month, year = (1, year + 1) if month == 12 else (month + 1, year)
+        return None
+    if re.search(r"\bnext week\b", t):
+        return today + timedelta(days=7 - today.weekday())
+    return None
+
+
+def _weekday_in(text: str) -> int | None:
+    for i, name in enumerate(WEEKDAYS):
+        if re.search(rf"\b{name}s?\b", text):
+            return i
+    for abbr, i in _WEEKDAY_ABBR.items():
+        if re.search(rf"\b{abbr}\b\.?", text) and abbr not in {"sat", "sun", "wed", "mon"}:
+            return i
+    return None
+
+
+_HOUR_WORD = "|".join(_NUMBER_WORDS)
+_TIME_PATTERNS: list[tuple[str, str]] = [
+    (r"\b(\d{1,2}):(\d{2})\s*(am|pm)?\b", "hm"),
+    (r"\b(\d{1,2})\s*(am|pm)\b", "h_ap"),
+    (rf"\bhalf past (\d{{1,2}}|{_HOUR_WORD})\b", "half"),
+    (rf"\bquarter past (\d{{1,2}}|{_HOUR_WORD})\b", "qpast"),
+    (rf"\bquarter (?:to|til) (\d{{1,2}}|{_HOUR_WORD})\b", "qto"),
+    (rf"\b({_HOUR_WORD}) (thirty|fifteen|forty[- ]five|oclock)\b", "word_min"),
+    (rf"\b({_HOUR_WORD})\s*(am|pm)\b", "h_ap"),
+    (rf"\b(?:at|around|about|for|by) (\d{{1,2}}|{_HOUR_WORD})\b(?!\s*(?:st|nd|rd|th|/|:|minutes|people|of))", "h"),
+    (rf"\b(\d{{1,2}}|{_HOUR_WORD}) oclock\b", "h"),
+    (r"\b(noon|midday)\b", "h"),
+]
+_WORD_MINUTES = {"thirty": 30, "fifteen": 15, "forty five": 45, "forty-five": 45}
+
+
+def _hour(token: str) -> int:
+    return int(token) if token.isdigit() else _NUMBER_WORDS[token]
+
+
+def _apply_meridiem(hour: int, minute: int, ap: str | None, part: str | None) -> time | None:
+    if hour > 23 or minute > 59:
+        return None
+    if ap == "pm" and hour < 12:
+        hour += 12
+    elif ap == "am" and hour == 12:
+        hour = 0
+    elif ap is None and hour <= 12:
+        if part in ("afternoon", "evening") and hour < 12:
+            hour += 12
+        elif part is None and 1 <= hour <= 7:
+            hour += 12
+    return time(hour, minute)
+
+
+def parse_time(text: str) -> TimeOfDay | None:
+    """The time of day the text names: an exact clock time or a part of day."""
+    t = _norm(text)
+    part = next((p for p in PARTS_OF_DAY if re.search(rf"\b{p}\b", t)), None)
+    if re.search(r"\btonight\b", t):
+        part = "evening"
+    ap_any = re.search(r"\b(am|pm)\b", t)
+    for pattern, kind in _TIME_PATTERNS:
+        m = re.search(pattern, t)
+        if not m:
+            continue
+        ap = None
+        if kind == "hm":
+            hour, minute, ap = int(m.group(1)), int(m.group(2)), m.group(3)
+        elif kind == "h_ap":
+            hour, minute, ap = _hour(m.group(1)), 0, m.group(2)
+        elif kind == "half":
+            hour, minute = _hour(m.group(1)), 30
+        elif kind == "qpast":
+            hour, minute = _hour(m.group(1)), 15
+        elif kind == "qto":
+            hour, minute = _hour(m.group(1)) - 1, 45
+        elif kind == "word_min":
+            hour = _hour(m.group(1))
+            word = m.group(2).replace("-", " ")
+            minute = 0 if "clock" in word else _WORD_MINUTES[word]
+        else:
+            hour, minute = _hour(m.group(1)), 0
+        if ap is None and ap_any and kind not in ("hm",):
+            ap = ap_any.group(1) if abs(ap_any.start() - m.end()) < 12 else None
+        exact = _apply_meridiem(hour, minute, ap, part)
+        if exact is not None:
+            return TimeOfDay(exact=exact, part=part)
+    if part:
+        return TimeOfDay(part=part)
+    return None
+
+
+def combine(day: date, tod: time, tz) -> datetime:
+    return datetime.combine(day, tod, tzinfo=tz)
+
+
+def describe_day(day: date, today: date) -> str:
+    """How the agent says a day: 'today', 'tomorrow', or 'Tuesday, December 1'."""
+    if day == today:
+        return "today"
+    if day == today + timedelta(days=1):
+        return "tomorrow"
+    return f"{WEEKDAYS[day.weekday()].capitalize()}, {MONTHS[day.month - 1].capitalize()} {day.day}"
+
+
+def describe_time(t: time) -> str:
+    """'3 PM', '10:30 AM'; spoken clearly by TTS."""
+    hour = t.hour % 12 or 12
+    suffix = "AM" if t.hour < 12 else "PM"
+    return f"{hour} {suffix}" if t.minute == 0 else f"{hour}:{t.minute:02d} {suffix}"

@@ -1,0 +1,141 @@
+"""Deterministic reading of one caller utterance: slots and dialog acts.
+
+The LLM is not trusted with dates, times or consent; this module extracts them in code so
+the policy can check what the LLM proposes. Everything here is pure and unit-tested.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from voice_agent.business import Business, Service
+from voice_agent.dialog.timeparse import TimeOfDay, parse_date, parse_time
+
+_AFFIRM = re.compile(
+    r"\b(yes|yeah|yep|yup|sure|correct|right|please do|go ahead|book it|sounds good|perfect|"
+    r"ok|okay|absolutely|definitely|that works|works for me|great|lovely|fine|do it|confirm(ed)?)\b"
+)
+_DENY = re.compile(
+    r"\b(no|nope|nah|not really|don'?t|do not|never mind|nevermind|wait|hold on|actually|"
+    r"cancel that|rather not|changed my mind)\b"
+)
+_DONE = re.compile(
+    r"\b(that'?s all|that is all|that'?s it|nothing else|no thanks|no thank you|"
+    r"bye|goodbye|good bye|all set|i'?m good|that'?ll be all|we'?re done)\b"
+)
+_HUMAN = re.compile(
+    r"\b(human|real person|a person|someone|somebody|representative|operator|receptionist|"
+    r"staff member|manager|speak to|talk to)\b"
+)
+_BOOKING_WORDS = re.compile(r"\b(book|appointment|schedule|reserve|come in|slot)\b")
+_NAME_LEAD = re.compile(
+    r"\b(?:my name is|my name's|name is|the name is|this is|i am|i'm|it's|it is|call me)\s+"
+    r"([a-z][a-z'\-]+(?:\s+[a-z][a-z'\-]+){0,3})"
+)
+_NAME_STOP = {
+    "and", "i", "i'd", "i'm", "calling", "looking", "here", "to", "for", "about", "with",
+    "please", "thanks", "thank", "you", "hoping", "wondering", "want", "would", "like", "a",
+    "an", "the", "just", "trying", "ringing", "phoning", "on", "at", "in", "so", "but",
+}
+_FILLER = re.compile(
+    r"^\s*(?:(?:sure|yes|yeah|yep|ok|okay|of course|certainly|hi|hello|um+|uh+|well)\b[\s,.!]*)*"
+)
+_NOT_A_NAME = re.compile(r"\b(book|appointment|time|tomorrow|today|pm|am|haircut|no|don'?t)\b")
+
+
+@dataclass
+class Understanding:
+    text: str
+    service: Service | None = None
+    service_mentioned_unknown: bool = False
+    day: date | None = None
+    tod: TimeOfDay | None = None
+    name: str | None = None
+    phone: str | None = None
+    affirm: bool = False
+    deny: bool = False
+    done: bool = False
+    wants_human: bool = False
+    wants_booking: bool = False
+
+    @property
+    def has_slot_info(self) -> bool:
+        return bool(self.service or self.day or self.tod)
+
+    @property
+    def understood_anything(self) -> bool:
+        return bool(
+            self.has_slot_info or self.name or self.phone or self.affirm or self.deny
+            or self.done or self.wants_human or self.wants_booking
+        )
+
+
+def _clean_name(raw: str) -> str | None:
+    words = []
+    for word in raw.split():
+        if word in _NAME_STOP:
+            break
+        words.append(word)
+    if not words or len(words) > 4:
+        return None
+    return " ".join(w[:1].upper() + w[1:] for w in words)
+
+
+def extract_name(text: str, *, asked: bool) -> str | None:
+    """A name introduced with a lead phrase; when the agent just asked, the bare answer."""
+    lowered = text.lower().replace("’", "'")
+    match = _NAME_LEAD.search(lowered)
+    if match:
+        name = _clean_name(match.group(1))
+        if name and not _NOT_A_NAME.search(name.lower()):
+            return name
+    if not asked:
+        return None
+    bare = _FILLER.sub("", lowered)
+    bare = re.sub(r"\b(thanks|thank you|please)\b.*$", "", bare)
+    bare = re.sub(r"[^a-z'\-\s]", " ", bare).strip()
+    if not bare or _NOT_A_NAME.search(bare):
+        return None
+    return _clean_name(bare)
+
+
+def extract_phone(text: str) -> str | None:
+    digits = re.sub(r"[^\d+]", "", re.sub(r"(?<=\d)[\s\-.()]+(?=\d)", "", text))
+    match = re.search(r"\+?\d{7,15}", digits)
+    return match.group(0) if match else None
+
+
+_SERVICE_REQUEST = re.compile(
+    r"\b(?:book|get|have|want|need|like|schedule)\s+(?:a|an|some|my)\s+([a-z\- ]{3,30}?)"
+    r"(?:\s+(?:on|at|for|next|this|tomorrow|today|please)\b|[.,!?]|$)"
+)
+
+
+def understand(text: str, business: Business, today: date, *, asked: str | None) -> Understanding:
+    """Read one caller utterance; ``asked`` is what the agent's last question asked for."""
+    lowered = text.lower().replace("’", "'").strip()
+    u = Understanding(text=text)
+    u.service = business.find_service(lowered)
+    if u.service is None:
+        m = _SERVICE_REQUEST.search(lowered)
+        if m and m.group(1).strip() not in {"appointment", "booking", "time", "slot"}:
+            u.service_mentioned_unknown = True
+    u.day = parse_date(lowered, today)
+    u.tod = parse_time(lowered)
+    u.name = extract_name(text, asked=asked == "name")
+    u.phone = extract_phone(text) if asked == "phone" or "number" in lowered else None
+    u.done = bool(_DONE.search(lowered))
+    u.wants_human = bool(_HUMAN.search(lowered))
+    u.affirm = bool(_AFFIRM.search(lowered)) and not re.search(r"\bnot (right|correct)\b", lowered)
+    u.deny = bool(_DENY.search(lowered)) and not u.done
+    if u.affirm and u.deny:
+        # "no, that's fine" / "yes, actually wait": the first word decides.
+        first = re.match(r"\W*(\w+)", lowered)
+        u.affirm = bool(first and _AFFIRM.match(first.group(1)))
+        u.deny = not u.affirm
+    u.wants_booking = bool(_BOOKING_WORDS.search(lowered))
+    if u.name and asked == "name":
+        u.affirm = u.deny = False
+    return u

@@ -1,0 +1,223 @@
+"""The pipecat processor that turns caller turns into agent replies.
+
+It sits between STT and TTS, and replaces pipecat's user-turn processor and LLM context
+aggregators: the booking policy owns the LLM context (``DialogManager``), so the system
+prompt and tools stay byte-identical across turns, and the end of a caller's turn is decided
+by ``TurnDetector`` (speech timeout after VAD stop, once every segment is transcribed). Each turn is stored when its
+reply is decided and updated when its first audio reaches the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    EndWorkerFrame,
+    ErrorFrame,
+    Frame,
+    InterruptionFrame,
+    StartFrame,
+    TranscriptionFrame,
+    TTSSpeakFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.services.tts_service import TTSService
+
+from voice_agent.dialog.manager import DialogManager, LLMUnavailableError
+from voice_agent.logging_utils import mask_text
+from voice_agent.pipeline.turn_clock import TurnClock
+from voice_agent.pipeline.turn_detector import TurnDetector
+from voice_agent.store.calls import CallStore
+from voice_agent.store.models import Turn
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CallOutcome:
+    """What the call ended with, for the caller of the pipeline."""
+
+    end_reason: str | None = None
+    turns: int = 0
+    transcript: list[tuple[str, str]] = field(default_factory=list)
+
+
+class DialogProcessor(FrameProcessor):
+    def __init__(
+        self,
+        *,
+        manager: DialogManager,
+        store: CallStore,
+        call_id: str,
+        clock: TurnClock,
+        prompt_hash: str,
+        tts_ready: Callable[[], Awaitable[bool]] | None = None,
+        on_text: Callable[[str, str], None] | None = None,
+        speech_timeout_s: float = 0.6,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._manager = manager
+        self._store = store
+        self._call_id = call_id
+        self._clock = clock
+        self._prompt_hash = prompt_hash
+        self._tts_ready = tts_ready
+        self._on_text = on_text
+        self._turn = TurnDetector()
+        self._turn_timer: asyncio.TimerHandle | None = None
+        self._speech_timeout_s = speech_timeout_s
+        self._bot_speaking = False
+        self._turn_index = 0
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._ending = False
+        self._tts_failed = False
+        self.outcome = CallOutcome()
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, StartFrame):
+            await self.push_frame(frame, direction)
+            self._spawn(self._manager.prefill())
+            await self._say(self._manager.greeting(), who="greeting")
+        elif isinstance(frame, TranscriptionFrame):
+            # Consumed here: TTS would otherwise speak the caller's own words.
+            self._turn.add_transcript(frame.text.strip(), frame.result)
+            self._maybe_end_turn()
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            await self.push_frame(frame, direction)
+            self._turn.speech_started()
+            self._cancel_turn_timer()
+            if self._bot_speaking:
+                await self.push_frame(InterruptionFrame())  # barge-in: stop the agent's audio
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            await self.push_frame(frame, direction)
+            self._turn.speech_stopped()
+            self._cancel_turn_timer()
+            self._turn_timer = asyncio.get_running_loop().call_later(
+                self._speech_timeout_s, self._on_turn_timer)
+        elif isinstance(frame, BotStartedSpeakingFrame):
+            self._bot_speaking = True
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            self._bot_speaking = False
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, ErrorFrame) and direction == FrameDirection.UPSTREAM:
+            await self.push_frame(frame, direction)
+            if frame.processor is not None and isinstance(frame.processor, TTSService):
+                self._spawn(self._tts_failure(frame.error))
+        else:
+            await self.push_frame(frame, direction)
+
+    def _cancel_turn_timer(self) -> None:
+        if self._turn_timer is not None:
+            self._turn_timer.cancel()
+            self._turn_timer = None
+
+    def _on_turn_timer(self) -> None:
+        self._turn_timer = None
+        self._turn.timeout_elapsed = True
+        self._maybe_end_turn()
+
+    def _maybe_end_turn(self) -> None:
+        if self._turn.complete:
+            text, stats = self._turn.take()
+            if self._clock is not None:
+                self._clock.turn_end = time.time()
+            self._spawn(self._answer(text, stats))
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _say(self, text: str, *, who: str) -> None:
+        if self._on_text:
+            self._on_text(who, text)
+        self._clock.reset_for_reply()
+        await self.push_frame(TTSSpeakFrame(text))
+
+    async def _end_call(self, reason: str) -> None:
+        if self._ending:
+            return
+        self._ending = True
+        self.outcome.end_reason = reason
+        await self.push_frame(EndWorkerFrame())
+
+    async def _answer(self, text: str, stats: list[dict[str, Any]]) -> None:
+        async with self._lock:
+            if self._ending:
+                return
+            if self._on_text:
+                self._on_text("caller", text)
+            index = self._turn_index
+            self._turn_index += 1
+            row = Turn(call_id=self._call_id, index=index, caller_text=text,
+                       prompt_hash=self._prompt_hash)
+            _fill_confidence(row, stats)
+            try:
+                result = await self._manager.handle_turn(text)
+            except LLMUnavailableError as exc:
+                log.error("LLM unavailable mid-call: %s", mask_text(str(exc))[:200])
+                await self._manager.record_callback("llm unavailable")
+                row.agent_text = self._manager.apology()
+                row.policy_events = [{"event": "llm_unavailable"}]
+                await self._finish_turn(row)
+                await self._say(row.agent_text, who="agent")
+                await self._end_call("llm_unavailable")
+                return
+            row.agent_text = result.agent_text
+            row.tool_calls = result.tool_calls
+            row.policy_events = result.policy_events
+            row.llm_messages = result.llm_messages
+            self._clock.llm_first_token = result.llm_first_token_ts or time.time()
+            await self._finish_turn(row)
+            await self._say(result.agent_text, who="agent")
+            if result.end_call:
+                await self._end_call(self._manager.state.outcome)
+
+    async def _finish_turn(self, row: Turn) -> None:
+        """Store the turn now; store it again with audio timings once the reply plays."""
+        for key, value in self._clock.snapshot().items():
+            setattr(row, key, value)
+        row = await self._store.save_turn(row)
+        self.outcome.turns += 1
+        self.outcome.transcript.append((row.caller_text or "", row.agent_text or ""))
+
+        async def _on_audio() -> None:
+            row.tts_first_audio_ts = self._clock.tts_first_audio
+            row.first_audio_sent_ts = self._clock.first_audio_sent
+            self._clock.on_reply_audio = None
+            await self._store.save_turn(row)
+
+        self._clock.on_reply_audio = _on_audio
+
+    async def _tts_failure(self, error: str) -> None:
+        if self._tts_failed:
+            return
+        self._tts_failed = True
+        log.error("TTS failed mid-call: %s", error[:200])
+        await self._manager.record_callback("tts unavailable")
+        if self._tts_ready is not None:
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and not await self._tts_ready():
+                await asyncio.sleep(0.5)
+        await self._say(self._manager.apology(), who="agent")
+        await self._end_call("tts_unavailable")
+
+
+def _fill_confidence(row: Turn, stats: list[dict[str, Any]]) -> None:
+    logprobs = [s["avg_logprob"] for s in stats if s.get("avg_logprob") is not None]
+    no_speech = [s["no_speech_prob"] for s in stats if s.get("no_speech_prob") is not None]
+    row.stt_avg_logprob = sum(logprobs) / len(logprobs) if logprobs else None
+    row.stt_no_speech_prob = max(no_speech) if no_speech else None

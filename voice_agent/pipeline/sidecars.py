@@ -1,0 +1,165 @@
+"""Supervised helper processes: the embedded LLM server and Piper's HTTP server.
+
+Each sidecar is its own OS process (Piper is GPL-3.0 and stays at arm's length), started on
+a loopback port, health-checked over HTTP, restarted when it dies, and stopped on exit.
+Production points ``LLM_BASE_URL`` / ``TTS_BASE_URL`` at vLLM and a Piper deployment instead,
+and no sidecar is started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class SidecarError(RuntimeError):
+    """A sidecar could not be started or did not become healthy in time."""
+
+
+@dataclass
+class Sidecar:
+    """One supervised child process with an HTTP health endpoint."""
+
+    name: str
+    argv: Sequence[str]
+    port: int
+    health_path: str
+    startup_timeout_s: float = 180.0
+    log_path: Path | None = None
+    restart_backoff_s: float = 1.0
+    _proc: asyncio.subprocess.Process | None = field(default=None, init=False, repr=False)
+    _watch: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    _stopping: bool = field(default=False, init=False, repr=False)
+    restarts: int = field(default=0, init=False)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    async def start(self) -> None:
+        await self._spawn()
+        await self.wait_healthy()
+        self._watch = asyncio.create_task(self._supervise(), name=f"sidecar-{self.name}")
+
+    async def _spawn(self) -> None:
+        out = None
+        if self.log_path:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            out = self.log_path.open("ab")
+        log.info("starting sidecar %s on port %d", self.name, self.port)
+        self._proc = await asyncio.create_subprocess_exec(
+            *self.argv,
+            stdout=out or asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.STDOUT if out else asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        if out:
+            out.close()
+
+    async def healthy(self) -> bool:
+        if self._proc is None or self._proc.returncode is not None:
+            return False
+        try:
+            async with httpx.AsyncClient(timeout=2.0) as client:
+                resp = await client.get(self.base_url + self.health_path)
+            return resp.status_code < 500
+        except httpx.HTTPError:
+            return False
+
+    async def wait_healthy(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout_s
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.returncode is not None:
+                raise SidecarError(
+                    f"sidecar {self.name} exited with {self._proc.returncode} during startup"
+                    + (f"; see {self.log_path}" if self.log_path else "")
+                )
+            if await self.healthy():
+                log.info("sidecar %s healthy at %s", self.name, self.base_url)
+                return
+            await asyncio.sleep(0.25)
+        raise SidecarError(f"sidecar {self.name} not healthy after {self.startup_timeout_s}s")
+
+    async def _supervise(self) -> None:
+        while not self._stopping:
+            assert self._proc is not None
+            code = await self._proc.wait()
+            if self._stopping:
+                return
+            self.restarts += 1
+            log.error("sidecar %s died (exit %s); restarting", self.name, code)
+            await asyncio.sleep(self.restart_backoff_s)
+            try:
+                await self._spawn()
+                await self.wait_healthy()
+            except SidecarError:
+                log.exception("sidecar %s failed to restart", self.name)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._watch:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        proc = self._proc
+        if proc and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), 10)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                await proc.wait()
+
+
+def llm_sidecar(
+    *, gguf: Path, port: int, n_ctx: int, n_threads: int, model_alias: str, log_path: Path | None
+) -> Sidecar:
+    argv = [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(gguf),
+        "--model_alias", model_alias,
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--n_ctx", str(n_ctx),
+        "--n_threads", str(n_threads),
+        "--n_batch", "512",
+        "--cache", "true",
+    ]
+    return Sidecar(name="llm", argv=argv, port=port, health_path="/v1/models", log_path=log_path)
+
+
+def piper_sidecar(*, model: Path, port: int, log_path: Path | None) -> Sidecar:
+    argv = [
+        sys.executable, "-m", "piper.http_server",
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "-m", str(model),
+        "--data-dir", str(model.parent),
+    ]
+    return Sidecar(name="tts", argv=argv, port=port, health_path="/voices", log_path=log_path)

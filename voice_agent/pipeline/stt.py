@@ -1,0 +1,40 @@
+"""faster-whisper STT that shares one loaded model across calls and reports confidence.
+
+pipecat's ``WhisperSTTService`` loads its model in every instance; a call must never wait
+for a model load, so the model is loaded once per process (``load_whisper``) and injected.
+Each transcription also carries the segment statistics QA needs (average log-probability
+and no-speech probability) in ``TranscriptionFrame.result``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from faster_whisper import WhisperModel
+from pipecat.frames.frames import ErrorFrame, Frame, TranscriptionFrame
+from pipecat.services.whisper.stt import WhisperSTTService
+from pipecat.utils.time import time_now_iso8601
+
+from voice_agent.pipeline.whisper_model import transcribe
+
+class SharedWhisperSTTService(WhisperSTTService):
+    def __init__(self, *, model: WhisperModel, **kwargs: Any) -> None:
+        self._shared_model = model
+        super().__init__(device="cpu", compute_type="int8", **kwargs)
+
+    def _load(self) -> None:  # called by the parent constructor
+        self._model = self._shared_model
+
+    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
+        model = self._model
+        if model is None:
+            yield ErrorFrame("Whisper model not available")
+            return
+        await self.start_processing_metrics()
+        text, stats = await asyncio.to_thread(transcribe, model, audio)
+        await self.stop_processing_metrics()
+        # Always one frame per VAD segment, even when empty, so the turn detector downstream
+        # can tell that every segment of the turn has been transcribed.
+        yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), None, result=stats)

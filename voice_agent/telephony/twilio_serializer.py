@@ -1,0 +1,74 @@
+"""pipecat's Twilio serializer, hardened for hostile input.
+
+pipecat's receive loop stops the whole call on the first exception a serializer raises, so
+every malformed, oversized or unexpected message is logged and dropped here instead: the
+call continues. ``stop`` ends the pipeline cleanly.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+
+from pipecat.frames.frames import EndFrame, Frame
+from pipecat.serializers.twilio import TwilioFrameSerializer
+
+log = logging.getLogger(__name__)
+MAX_MEDIA_PAYLOAD_BYTES = 8_000  # 1 s of μ-law; Twilio sends 160-byte (20 ms) chunks
+
+
+class SafeTwilioFrameSerializer(TwilioFrameSerializer):
+    def __init__(self, *args, max_message_bytes: int = 64 * 1024, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self._max_message_bytes = max_message_bytes
+        self.dropped = 0
+
+    def _drop(self, why: str) -> None:
+        self.dropped += 1
+        if self.dropped <= 20 or self.dropped % 100 == 0:
+            log.warning("dropped Twilio message (%s); %d dropped so far", why, self.dropped)
+
+    async def deserialize(self, data: str | bytes) -> Frame | None:
+        if len(data) > self._max_message_bytes:
+            self._drop(f"oversized: {len(data)} bytes")
+            return None
+        try:
+            message = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            self._drop("not JSON")
+            return None
+        if not isinstance(message, dict):
+            self._drop("not an object")
+            return None
+        event = message.get("event")
+        if event == "media":
+            media = message.get("media")
+            payload = media.get("payload") if isinstance(media, dict) else None
+            if not isinstance(payload, str):
+                self._drop("media without payload")
+                return None
+            try:
+                raw = base64.b64decode(payload, validate=True)
+            except (binascii.Error, ValueError):
+                self._drop("media payload is not base64")
+                return None
+            if len(raw) > MAX_MEDIA_PAYLOAD_BYTES:
+                self._drop("media payload too large")
+                return None
+            if isinstance(media, dict) and media.get("track") not in (None, "inbound"):
+                return None
+        elif event == "stop":
+            log.info("Twilio stream stopped by the caller side")
+            return EndFrame()
+        elif event in ("mark", "connected", "start"):
+            return None
+        elif event != "dtmf":
+            self._drop(f"unknown event {str(event)[:20]!r}")
+            return None
+        try:
+            return await super().deserialize(data)
+        except Exception as exc:  # the receive loop must survive anything
+            self._drop(f"{type(exc).__name__}")
+            return None
