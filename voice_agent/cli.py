@@ -83,7 +83,7 @@ def serve(
     configure_logging(log_level)
     uvicorn.run(
         create_app(settings), host=host or settings.host, port=port or settings.port,
-        log_level=log_level.lower(), ws_max_size=settings.max_ws_message_bytes,
+        log_level=log_level.lower(), ws_max_size=4 * settings.max_ws_message_bytes,
         log_config=None,
     )
 

@@ -44,7 +44,9 @@ class Settings(BaseSettings):
     prompts_dir: Path = REPO_ROOT / "prompts"
 
     # Twilio
-    twilio_account_sid: str = Field(DEV_TWILIO_ACCOUNT, validation_alias=_alias("TWILIO_ACCOUNT_SID"))
+    twilio_account_sid: str = Field(
+        DEV_TWILIO_ACCOUNT, validation_alias=_alias("TWILIO_ACCOUNT_SID")
+    )
     twilio_auth_token: str = Field(DEV_TWILIO_TOKEN, validation_alias=_alias("TWILIO_AUTH_TOKEN"))
     twilio_api_base_url: str = Field(
         "https://api.twilio.com", validation_alias=_alias("TWILIO_API_BASE_URL")

@@ -10,7 +10,7 @@ import re
 
 # 7-15 digits with space, hyphen or parenthesis separators; not IPs, ports or ISO dates.
 _PHONE = re.compile(
-    r"(?<![\w.:/-])(?!\d{4}-\d{2}-\d{2})\+?\(?\d(?:[\s\-()]{0,2}\d){6,14}(?![\w.:/])"
+    r"(?<![\w.:/-])(?!\d{4}-\d{2}-\d{2})\+?\(?\d(?:[\s\-()]{0,2}\d){6,14}(?![\w:/]|\.\d)"
 )
 
 

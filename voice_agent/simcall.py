@@ -7,6 +7,8 @@ the calendar and the stored turns back and reports the booking and per-turn late
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,14 +16,13 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
-from connectors.base import Booking
 from connectors.builtin import BuiltinCalendar
 from evals.outcome import Verdict, judge
 from evals.script import CallScript, load_script
 from voice_agent.business import load_businesses
 from voice_agent.config import Settings
 from voice_agent.store.calls import CallStore
-from voice_agent.store.models import Turn
+from voice_agent.store.models import Call, Turn
 from voice_agent.telephony.agent_ear import AgentEar
 from voice_agent.telephony.caller_voice import make_caller_voice
 from voice_agent.telephony.sim_caller import CallResult, place_call
@@ -77,13 +78,24 @@ async def run_scripted_call(
         on_event=on_event, agent_text_provider=ear, voice=make_caller_voice(caller_voice),
     )
     store = CallStore(engine)
-    call = store.find_call(result.call_sid)
+    call = await _finished_call(store, result.call_sid)
     turns = store.turns(call.id) if call else []
     after = await calendar.find_bookings(phone=script.caller.phone)
     new = [b for b in after if b.id not in before]
     outcome = (call.outcome if call else None) or ("booked" if new else "no_booking")
     verdict = judge(script, new, observed_outcome=outcome)
     return ScriptedCall(script, result, verdict, turns, outcome)
+
+
+async def _finished_call(store: CallStore, call_sid: str, timeout_s: float = 15.0) -> Call | None:
+    """The server finishes its call row (recording, outcome) just after the socket closes."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        call = store.find_call(call_sid)
+        done = call is not None and call.status != "in_progress"
+        if done or asyncio.get_running_loop().time() > deadline:
+            return call
+        await asyncio.sleep(0.2)
 
 
 def print_report(call: ScriptedCall, console: Console) -> None:
@@ -119,7 +131,7 @@ def stage_split(t: Turn) -> list[float | None]:
     marks = [t.speech_end_ts, t.stt_done_ts, t.turn_end_ts, t.llm_first_token_ts,
              t.tts_first_audio_ts, t.first_audio_sent_ts]
     stages = [b - a if a is not None and b is not None else None
-              for a, b in zip(marks, marks[1:], strict=False)]
+              for a, b in itertools.pairwise(marks)]
     total = marks[-1] - marks[0] if marks[0] is not None and marks[-1] is not None else None
     return [*stages, total]
 

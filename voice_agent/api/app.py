@@ -25,16 +25,22 @@ def _report_startup(task: asyncio.Task[None]) -> None:
         signal.raise_signal(signal.SIGTERM)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """The server. A ``runtime`` passed in is used as it is (tests); otherwise one is
+    created and started in the background when the server starts."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime(settings)
-        app.state.runtime = runtime
+        if runtime is not None:
+            app.state.runtime = runtime
+            yield
+            return
+        app.state.runtime = Runtime(settings)
+        started = app.state.runtime
         # Load models and start sidecars in the background: /healthz answers at once and
         # /readyz turns green only when everything is loaded.
-        startup = asyncio.create_task(runtime.start(), name="runtime-start")
+        startup = asyncio.create_task(started.start(), name="runtime-start")
         startup.add_done_callback(_report_startup)
         try:
             yield
@@ -42,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             startup.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await startup
-            await runtime.stop()
+            await started.stop()
 
     app = FastAPI(title="voice-agent", version="0.1.0", lifespan=lifespan)
     app.include_router(health.router)

@@ -11,6 +11,7 @@ llama.cpp server on a CPU box.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -87,6 +88,8 @@ class DialogManager:
         self.call_id = call_id
         self.tools = T.tool_schemas(business)
         self.messages: list[dict[str, Any]] = [{"role": "system", "content": prompt.text}]
+        self._proposals: set[asyncio.Task[None]] = set()
+        self._llm_error: str | None = None
 
     # -- public --------------------------------------------------------------------------
     def greeting(self) -> str:
@@ -108,9 +111,12 @@ class DialogManager:
             )
         except openai.OpenAIError as exc:
             log.warning("prompt prefill failed: %s", type(exc).__name__)
+            self._llm_error = f"prefill failed: {type(exc).__name__}"
 
     async def handle_turn(self, caller_text: str) -> TurnResult:
         """Answer one caller utterance. Raises ``LLMUnavailableError`` if the LLM is down."""
+        if self._llm_error is not None:
+            raise LLMUnavailableError(self._llm_error)
         caller_text = caller_text.strip()[:MAX_CALLER_CHARS]
         turn = TurnResult(agent_text="")
         start_len = len(self.messages)
@@ -216,6 +222,7 @@ class DialogManager:
             self._tool_log(turn, T.BOOK_APPOINTMENT, args, "failed", reason=str(exc))
             self.state.booking_pending = True
             self.state.outcome = "booked"
+            self.state.forget_slot()  # the intent is recorded; never ask to book it twice
             return Say("booking_pending", self._slot_args(step), asked="anything")
         if intent:
             await self.outbox.finish(intent, status="done", booking_id=booking.id)  # type: ignore[union-attr]
@@ -264,12 +271,14 @@ class DialogManager:
         return None
 
     # -- LLM -----------------------------------------------------------------------------
-    async def _chat(self, tool_choice: Any, turn: TurnResult) -> Any:
+    async def _chat(
+        self, tool_choice: Any, turn: TurnResult, *, messages: list[dict[str, Any]] | None = None
+    ) -> Any:
         t0 = time.time()
         try:
             resp = await self.llm.chat.completions.create(
                 model=self.llm_options.model,
-                messages=self.messages,
+                messages=messages if messages is not None else self.messages,
                 tools=self.tools,
                 tool_choice=tool_choice,
                 temperature=self.llm_options.temperature,
@@ -277,9 +286,10 @@ class DialogManager:
             )
         except (openai.APIConnectionError, openai.APITimeoutError, openai.APIStatusError) as exc:
             log.error("LLM request failed: %s", type(exc).__name__)
+            self._llm_error = type(exc).__name__
             raise LLMUnavailableError(str(exc)) from None
         turn.llm_calls += 1
-        if turn.llm_first_token_ts is None:
+        if messages is None and turn.llm_first_token_ts is None:  # foreground calls only
             turn.llm_first_token_ts = time.time()
         turn.policy_events.append({"event": "llm_call", "tool_choice": tool_choice if isinstance(
             tool_choice, str) else tool_choice["function"]["name"], "seconds": round(
@@ -299,8 +309,27 @@ class DialogManager:
     async def _propose_and_reconcile(
         self, name: str, expected: dict[str, Any], turn: TurnResult
     ) -> None:
-        """Ask the LLM for the (certain) tool call and log how it compares with the policy."""
-        message = await self._chat(T.forced_choice(name), turn)
+        """Ask the LLM for the (certain) tool call, forced, and log how it compares.
+
+        The policy's arguments are executed either way, so the proposal does not hold up
+        the reply: it runs in the background (on a CPU box a grammar-constrained tool call
+        takes seconds) and is logged on the turn when it lands (``settle``).
+        """
+        snapshot = list(self.messages)
+        task = asyncio.create_task(self._propose(name, expected, turn, snapshot))
+        self._proposals.add(task)
+        task.add_done_callback(self._proposals.discard)
+
+    async def _propose(
+        self, name: str, expected: dict[str, Any], turn: TurnResult,
+        messages: list[dict[str, Any]],
+    ) -> None:
+        try:
+            message = await self._chat(T.forced_choice(name), turn, messages=messages)
+        except LLMUnavailableError as exc:
+            self._llm_error = str(exc)
+            turn.policy_events.append({"event": "tool_proposal_failed", "tool": name})
+            return
         calls = [c for c in self._calls_of(message) if c.name == name]
         proposed = calls[0].arguments if calls else None
         agree = proposed is not None and all(
@@ -314,6 +343,11 @@ class DialogManager:
         })
         if not agree:
             log.info("policy corrected %s arguments proposed by the LLM", name)
+
+    async def settle(self, timeout_s: float = 60.0) -> None:
+        """Wait for background tool proposals so they can be logged with their turn."""
+        if self._proposals:
+            await asyncio.wait(set(self._proposals), timeout=timeout_s)
 
     def _tool_log(self, turn: TurnResult, name: str, args: dict[str, Any], status: str, *,
                   result: Any = None, reason: str | None = None, source: str = "policy") -> None:

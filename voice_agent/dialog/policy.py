@@ -108,7 +108,8 @@ class BookingPolicy:
             decision = self._on_offer(state, u)
             if decision is not None:
                 return decision
-        if (state.booking or state.booking_pending) and (u.done or (u.deny and not u.has_slot_info)):
+        finished = state.booking or state.booking_pending
+        if finished and (u.done or (u.deny and not u.has_slot_info)):
             return Say("goodbye", end_call=True)
         if u.done and not u.has_slot_info and not u.affirm:
             return Say("goodbye", end_call=True)
@@ -150,9 +151,8 @@ class BookingPolicy:
         if state.asked == "name" and state.confirmed:
             if state.name:
                 return self._book(state)
-            return self._not_understood(state, u) if not u.deny else Say(
-                "declined", asked="date"
-            )
+            if not u.deny:
+                return self._not_understood(state, u)
         if u.affirm and not u.deny:
             state.confirmed = True
             if not state.name:
@@ -258,7 +258,8 @@ class BookingPolicy:
         if all(s.start.date() == first_day for s in slots):
             labels[-1] += f" on {self._day(first_day)}"
         else:
-            labels = [f"{lbl} on {self._day(s.start.date())}" for lbl, s in zip(labels, slots, strict=True)]
+            labels = [f"{lbl} on {self._day(s.start.date())}"
+                      for lbl, s in zip(labels, slots, strict=True)]
         return self.replies["alternatives"].format(times=join_words(labels))
 
     def needs_later_days(self, avail_free: list[Slot], state: DialogState) -> bool:

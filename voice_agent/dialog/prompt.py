@@ -31,7 +31,8 @@ class RenderedPrompt:
 
 
 def _long_date(d) -> str:
-    return f"{WEEKDAYS[d.weekday()].capitalize()} {d.isoformat()} ({MONTHS[d.month - 1].capitalize()} {d.day})"
+    weekday, month = WEEKDAYS[d.weekday()].capitalize(), MONTHS[d.month - 1].capitalize()
+    return f"{weekday} {d.isoformat()} ({month} {d.day})"
 
 
 def calendar_lines(now: datetime, days: int = 14) -> list[str]:

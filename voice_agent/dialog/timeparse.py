@@ -70,13 +70,22 @@ def _ordinal_day(text: str) -> int | None:
     if m:
         return int(m.group(1))
     for word in sorted(_ORDINAL_WORDS, key=len, reverse=True):
-        if re.search(rf"\b(the )?{word}\b", text) and not re.search(rf"{word} (time|one)", text):
+        if re.search(rf"\b(the )?{word}\b", text) and not re.search(
+            rf"{word} (time|one|thing|available|opening|free)", text
+        ):
             return _ORDINAL_WORDS[word]
     return None
 
 
+_MAY_AS_MONTH = re.compile(
+    r"\bmay\s+(?:the\s+)?(?:\d|[a-z]+(?:st|nd|rd|th)\b)|\b(?:of|in|\d{1,2}(?:st|nd|rd|th)?)\s+may\b"
+)
+
+
 def _month_in(text: str) -> int | None:
     for i, name in enumerate(MONTHS):
+        if name == "may" and not _MAY_AS_MONTH.search(text):
+            continue  # "may I book ...": the verb, not the month
         if re.search(rf"\b{name}\b", text):
             return i + 1
     for abbr, num in _MONTH_ABBR.items():
@@ -160,13 +169,15 @@ def _weekday_in(text: str) -> int | None:
 _HOUR_WORD = "|".join(_NUMBER_WORDS)
 _TIME_PATTERNS: list[tuple[str, str]] = [
     (r"\b(\d{1,2}):(\d{2})\s*(am|pm)?\b", "hm"),
-    (r"\b(\d{1,2})\s*(am|pm)\b", "h_ap"),
+    # before "4 pm", so that "half past 4 pm" keeps its half hour
     (rf"\bhalf past (\d{{1,2}}|{_HOUR_WORD})\b", "half"),
     (rf"\bquarter past (\d{{1,2}}|{_HOUR_WORD})\b", "qpast"),
     (rf"\bquarter (?:to|til) (\d{{1,2}}|{_HOUR_WORD})\b", "qto"),
+    (r"\b(\d{1,2})\s*(am|pm)\b", "h_ap"),
     (rf"\b({_HOUR_WORD}) (thirty|fifteen|forty[- ]five|oclock)\b", "word_min"),
     (rf"\b({_HOUR_WORD})\s*(am|pm)\b", "h_ap"),
-    (rf"\b(?:at|around|about|for|by) (\d{{1,2}}|{_HOUR_WORD})\b(?!\s*(?:st|nd|rd|th|/|:|minutes|people|of))", "h"),
+    (rf"\b(?:at|around|about|for|by) (\d{{1,2}}|{_HOUR_WORD})\b"
+     r"(?!\s*(?:st|nd|rd|th|/|:|minutes|people|of))", "h"),
     (rf"\b(\d{{1,2}}|{_HOUR_WORD}) oclock\b", "h"),
     (r"\b(noon|midday)\b", "h"),
 ]
@@ -203,7 +214,7 @@ def parse_time(text: str) -> TimeOfDay | None:
         m = re.search(pattern, t)
         if not m:
             continue
-        ap = None
+        ap, before = None, 0
         if kind == "hm":
             hour, minute, ap = int(m.group(1)), int(m.group(2)), m.group(3)
         elif kind == "h_ap":
@@ -212,8 +223,8 @@ def parse_time(text: str) -> TimeOfDay | None:
             hour, minute = _hour(m.group(1)), 30
         elif kind == "qpast":
             hour, minute = _hour(m.group(1)), 15
-        elif kind == "qto":
-            hour, minute = _hour(m.group(1)) - 1, 45
+        elif kind == "qto":  # am/pm is read on the named hour: "quarter to one" is 12:45
+            hour, minute, before = _hour(m.group(1)), 0, 15
         elif kind == "word_min":
             hour = _hour(m.group(1))
             word = m.group(2).replace("-", " ")
@@ -223,6 +234,9 @@ def parse_time(text: str) -> TimeOfDay | None:
         if ap is None and ap_any and kind not in ("hm",):
             ap = ap_any.group(1) if abs(ap_any.start() - m.end()) < 12 else None
         exact = _apply_meridiem(hour, minute, ap, part)
+        if exact is not None and before:
+            total = (exact.hour * 60 + exact.minute - before) % (24 * 60)
+            exact = time(total // 60, total % 60)
         if exact is not None:
             return TimeOfDay(exact=exact, part=part)
     if part:

@@ -144,35 +144,46 @@ def parse_arguments(raw: str | dict[str, Any] | None) -> dict[str, Any]:
     return value
 
 
-_JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
+def _json_values(text: str) -> list[Any]:
+    """Every top-level JSON value (object or list) embedded in free text, in order."""
+    decoder = json.JSONDecoder()
+    values, i = [], 0
+    while i < len(text):
+        if text[i] in "{[":
+            try:
+                value, end = decoder.raw_decode(text, i)
+            except json.JSONDecodeError:
+                i += 1
+                continue
+            values.append(value)
+            i = end
+        else:
+            i += 1
+    return values
 
 
 def tool_calls_from_content(content: str | None) -> list[ToolCall]:
-    """Small models often write the tool call as JSON text instead of ``tool_calls``."""
+    """Small models often write the tool call as JSON text instead of ``tool_calls``:
+    a bare object, a list of them, or Qwen's ``<tool_call>...</tool_call>`` blocks."""
     if not content or "{" not in content:
         return []
-    text = re.sub(r"</?tool_call>", " ", content)
-    match = _JSON_OBJECT.search(text)
-    if not match:
-        return []
-    try:
-        value = json.loads(match.group(0))
-    except json.JSONDecodeError:
-        return []
-    items = value if isinstance(value, list) else [value]
+    items: list[Any] = []
+    for value in _json_values(re.sub(r"</?tool_call>", " ", content)):
+        items.extend(value if isinstance(value, list) else [value])
     calls = []
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             continue
-        name = item.get("name") or item.get("function", {}).get("name")
-        args = item.get("arguments", item.get("parameters", {}))
+        function = item.get("function") if isinstance(item.get("function"), dict) else {}
+        name = item.get("name") or function.get("name")
+        args = item.get("arguments", item.get("parameters", function.get("arguments", {})))
         if name in TOOL_NAMES:
             try:
                 arguments = parse_arguments(args)
             except ToolError:
                 continue
             calls.append(ToolCall(name, arguments, id=f"call_c{i}", source="content_json",
-                                  raw=match.group(0)))
+                                  raw=json.dumps(item)[:MAX_ARGUMENT_CHARS]))
     return calls
 
 

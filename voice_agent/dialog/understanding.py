@@ -42,7 +42,17 @@ _NAME_STOP = {
 _FILLER = re.compile(
     r"^\s*(?:(?:sure|yes|yeah|yep|ok|okay|of course|certainly|hi|hello|um+|uh+|well)\b[\s,.!]*)*"
 )
-_NOT_A_NAME = re.compile(r"\b(book|appointment|time|tomorrow|today|pm|am|haircut|no|don'?t)\b")
+_NOT_A_NAME = re.compile(
+    r"\b(book|appointment|time|tomorrow|today|pm|am|haircut|no|don'?t|"
+    r"not|sure|sorry|fine|good|great|free|busy|available|interested|afraid|"  # "I'm not sure"
+    r"next|this|morning|afternoon|evening|noon|"  # "it's next Tuesday"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
+)
+# "not sure" / "not right" contain an affirmative word but are not a yes.
+_NEGATED_AFFIRM = re.compile(
+    r"\bnot (?:really |quite |so |too )?(?:sure|right|correct|ok|okay|fine|great|perfect)\b"
+)
+_WRONG = re.compile(r"\b(?:not (?:quite )?(?:right|correct)|wrong)\b")
 
 
 @dataclass
@@ -102,8 +112,10 @@ def extract_name(text: str, *, asked: bool) -> str | None:
 
 
 def extract_phone(text: str) -> str | None:
-    digits = re.sub(r"[^\d+]", "", re.sub(r"(?<=\d)[\s\-.()]+(?=\d)", "", text))
-    match = re.search(r"\+?\d{7,15}", digits)
+    # Join digit groups split by spaces, dashes, dots or brackets; other digits in the
+    # sentence ("at 3, my number is ...") stay separate.
+    joined = re.sub(r"(?<=\d)[\s\-.()]+(?=\d)", "", text)
+    match = re.search(r"(?<!\d)\+?\d{7,15}(?!\d)", joined)
     return match.group(0) if match else None
 
 
@@ -128,8 +140,8 @@ def understand(text: str, business: Business, today: date, *, asked: str | None)
     u.phone = extract_phone(text) if asked == "phone" or "number" in lowered else None
     u.done = bool(_DONE.search(lowered))
     u.wants_human = bool(_HUMAN.search(lowered))
-    u.affirm = bool(_AFFIRM.search(lowered)) and not re.search(r"\bnot (right|correct)\b", lowered)
-    u.deny = bool(_DENY.search(lowered)) and not u.done
+    u.affirm = bool(_AFFIRM.search(lowered)) and not _NEGATED_AFFIRM.search(lowered)
+    u.deny = bool(_DENY.search(lowered) or _WRONG.search(lowered)) and not u.done
     if u.affirm and u.deny:
         # "no, that's fine" / "yes, actually wait": the first word decides.
         first = re.match(r"\W*(\w+)", lowered)

@@ -101,7 +101,7 @@ async def run_twilio_call(
         params=PipelineParams(
             audio_in_sample_rate=PIPELINE_SAMPLE_RATE, audio_out_sample_rate=RECORDING_RATE,
         ),
-        observers=[TurnTimingObserver(clock, tts=tts, output=output)],
+        observers=[TurnTimingObserver(clock, tts=tts)],
         idle_timeout_secs=120,
     )
     recording = s.recordings_dir / f"{call.id}.wav"
@@ -129,6 +129,7 @@ async def run_twilio_call(
         log.exception("call %s pipeline failed", call.id)
         raise
     finally:
+        await dialog.flush()
         await recorder.stop_recording()
         _write_wav(recording, b"".join(chunks))
         await store.update_call(call.id, recording_path=str(recording),

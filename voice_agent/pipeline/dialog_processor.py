@@ -3,8 +3,9 @@
 It sits between STT and TTS, and replaces pipecat's user-turn processor and LLM context
 aggregators: the booking policy owns the LLM context (``DialogManager``), so the system
 prompt and tools stay byte-identical across turns, and the end of a caller's turn is decided
-by ``TurnDetector`` (speech timeout after VAD stop, once every segment is transcribed). Each turn is stored when its
-reply is decided and updated when its first audio reaches the caller.
+by ``TurnDetector`` (speech timeout after VAD stop, once every segment is transcribed).
+Each turn is stored when its reply is decided and updated when its first audio reaches the
+caller.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class DialogProcessor(FrameProcessor):
         self._turn_timer: asyncio.TimerHandle | None = None
         self._speech_timeout_s = speech_timeout_s
         self._bot_speaking = False
+        self._last_row: Turn | None = None
         self._turn_index = 0
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -109,6 +111,10 @@ class DialogProcessor(FrameProcessor):
         elif isinstance(frame, BotStartedSpeakingFrame):
             self._bot_speaking = True
             await self.push_frame(frame, direction)
+            if direction == FrameDirection.UPSTREAM and self._clock.awaiting_reply:
+                self._clock.first_audio_sent = time.time()
+                self._clock.awaiting_reply = False
+                self._spawn(self._store_audio_stamps())
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._bot_speaking = False
             await self.push_frame(frame, direction)
@@ -141,10 +147,11 @@ class DialogProcessor(FrameProcessor):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _say(self, text: str, *, who: str) -> None:
+    async def _say(self, text: str, *, who: str, reset_clock: bool = True) -> None:
         if self._on_text:
             self._on_text(who, text)
-        self._clock.reset_for_reply()
+        if reset_clock:
+            self._clock.reset_for_reply()
         await self.push_frame(TTSSpeakFrame(text))
 
     async def _end_call(self, reason: str) -> None:
@@ -173,34 +180,54 @@ class DialogProcessor(FrameProcessor):
                 row.agent_text = self._manager.apology()
                 row.policy_events = [{"event": "llm_unavailable"}]
                 await self._finish_turn(row)
-                await self._say(row.agent_text, who="agent")
+                await self._say(row.agent_text, who="agent", reset_clock=False)
                 await self._end_call("llm_unavailable")
                 return
             row.agent_text = result.agent_text
             row.tool_calls = result.tool_calls
             row.policy_events = result.policy_events
             row.llm_messages = result.llm_messages
-            self._clock.llm_first_token = result.llm_first_token_ts or time.time()
+            self._clock.llm_first_token = time.time()  # the reply text is decided
             await self._finish_turn(row)
-            await self._say(result.agent_text, who="agent")
+            await self._say(result.agent_text, who="agent", reset_clock=False)
+            self._spawn(self._log_proposals(row))
             if result.end_call:
                 await self._end_call(self._manager.state.outcome)
 
     async def _finish_turn(self, row: Turn) -> None:
         """Store the turn now; store it again with audio timings once the reply plays."""
+        self._clock.reset_for_reply()  # the audio stamps still belong to the previous reply
         for key, value in self._clock.snapshot().items():
             setattr(row, key, value)
-        row = await self._store.save_turn(row)
+        self._last_row = row
+        await self._store.save_turn(row)
         self.outcome.turns += 1
         self.outcome.transcript.append((row.caller_text or "", row.agent_text or ""))
 
-        async def _on_audio() -> None:
+    async def _store_audio_stamps(self) -> None:
+        row = self._last_row
+        if row is None or row.first_audio_sent_ts is not None:
+            return
+        row.tts_first_audio_ts = self._clock.tts_first_audio
+        row.first_audio_sent_ts = self._clock.first_audio_sent
+        await self._store.save_turn(row)
+
+    async def flush(self) -> None:
+        """At call end: store the last turn with whatever audio stamps arrived, and wait
+        briefly for the LLM's background tool proposals so they are logged too."""
+        row = self._last_row
+        if row is None:
+            return
+        await self._manager.settle(timeout_s=10)
+        if row.first_audio_sent_ts is None:
             row.tts_first_audio_ts = self._clock.tts_first_audio
             row.first_audio_sent_ts = self._clock.first_audio_sent
-            self._clock.on_reply_audio = None
-            await self._store.save_turn(row)
+        await self._store.save_turn(row)
 
-        self._clock.on_reply_audio = _on_audio
+    async def _log_proposals(self, row: Turn) -> None:
+        """Store the turn again once the LLM's background tool proposals have landed."""
+        await self._manager.settle()
+        await self._store.save_turn(row)
 
     async def _tts_failure(self, error: str) -> None:
         if self._tts_failed:
@@ -210,8 +237,8 @@ class DialogProcessor(FrameProcessor):
         await self._manager.record_callback("tts unavailable")
         if self._tts_ready is not None:
             deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and not await self._tts_ready():
-                await asyncio.sleep(0.5)
+            while time.monotonic() < deadline and not await self._tts_ready():  # noqa: ASYNC110
+                await asyncio.sleep(0.5)  # polling a health endpoint: no event to wait on
         await self._say(self._manager.apology(), who="agent")
         await self._end_call("tts_unavailable")
 

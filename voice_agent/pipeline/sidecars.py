@@ -105,19 +105,25 @@ class Sidecar:
         raise SidecarError(f"sidecar {self.name} not healthy after {self.startup_timeout_s}s")
 
     async def _supervise(self) -> None:
+        """Restart the process whenever it dies, backing off (up to 30 s) while it crash-loops."""
+        backoff = self.restart_backoff_s
         while not self._stopping:
             assert self._proc is not None
+            started = time.monotonic()
             code = await self._proc.wait()
             if self._stopping:
                 return
+            if time.monotonic() - started > 60:
+                backoff = self.restart_backoff_s  # it ran fine for a while: not a crash loop
             self.restarts += 1
-            log.error("sidecar %s died (exit %s); restarting", self.name, code)
-            await asyncio.sleep(self.restart_backoff_s)
+            log.error("sidecar %s died (exit %s); restarting in %.0f s", self.name, code, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
             try:
                 await self._spawn()
                 await self.wait_healthy()
-            except SidecarError:
-                log.exception("sidecar %s failed to restart", self.name)
+            except SidecarError as exc:
+                log.error("sidecar %s failed to restart: %s", self.name, exc)
 
     async def stop(self) -> None:
         self._stopping = True

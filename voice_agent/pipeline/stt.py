@@ -13,11 +13,13 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from faster_whisper import WhisperModel
+from loguru import logger
 from pipecat.frames.frames import ErrorFrame, Frame, TranscriptionFrame
 from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.utils.time import time_now_iso8601
 
 from voice_agent.pipeline.whisper_model import transcribe
+
 
 class SharedWhisperSTTService(WhisperSTTService):
     def __init__(self, *, model: WhisperModel, **kwargs: Any) -> None:
@@ -31,9 +33,14 @@ class SharedWhisperSTTService(WhisperSTTService):
         model = self._model
         if model is None:
             yield ErrorFrame("Whisper model not available")
+            yield TranscriptionFrame("", self._user_id, time_now_iso8601(), None, result={})
             return
         await self.start_processing_metrics()
-        text, stats = await asyncio.to_thread(transcribe, model, audio)
+        try:
+            text, stats = await asyncio.to_thread(transcribe, model, audio)
+        except Exception as exc:  # an unusable segment must not stall the turn detector
+            logger.error(f"{self}: transcription failed: {type(exc).__name__}: {exc}")
+            text, stats = "", {"error": type(exc).__name__}
         await self.stop_processing_metrics()
         # Always one frame per VAD segment, even when empty, so the turn detector downstream
         # can tell that every segment of the turn has been transcribed.

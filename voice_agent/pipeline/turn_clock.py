@@ -4,25 +4,24 @@ Stages (wall-clock unix seconds):
 - ``speech_end``: the caller stopped speaking (VAD stop time minus VAD ``stop_secs``);
 - ``stt_done``: the last transcription of the turn left the STT service;
 - ``turn_end``: the turn detector decided the caller has finished (set by the dialog);
-- ``llm_first_token``: the LLM's first answer for the turn arrived (set by the dialog);
+- ``llm_first_token``: the reply text was decided: the LLM's (non-streamed) answer, or the
+  policy's reply when the turn needed no LLM round-trip (set by the dialog);
 - ``tts_first_audio``: the TTS service produced the first audio of the reply;
-- ``first_audio_sent``: the output transport started sending the reply to the caller.
+- ``first_audio_sent``: the output transport started sending the reply to the caller (set
+  by the dialog processor when the transport's BotStartedSpeakingFrame reaches it).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pipecat.frames.frames import (
-    BotStartedSpeakingFrame,
     TranscriptionFrame,
     TTSAudioRawFrame,
     VADUserStoppedSpeakingFrame,
 )
 from pipecat.observers.base_observer import BaseObserver, FramePushed
-from pipecat.processors.frame_processor import FrameDirection
 
 
 @dataclass
@@ -35,7 +34,6 @@ class TurnClock:
     tts_first_audio: float | None = None
     first_audio_sent: float | None = None
     awaiting_reply: bool = False
-    on_reply_audio: Callable[[], Awaitable[None]] | None = field(default=None, repr=False)
 
     def reset_for_reply(self) -> None:
         self.tts_first_audio = None
@@ -56,11 +54,10 @@ class TurnClock:
 class TurnTimingObserver(BaseObserver):
     """Stamps the turn clock as frames cross the pipeline (first push of each frame only)."""
 
-    def __init__(self, clock: TurnClock, *, tts: object, output: object) -> None:
+    def __init__(self, clock: TurnClock, *, tts: object) -> None:
         super().__init__()
         self._clock = clock
         self._tts = tts
-        self._output = output
 
     async def on_push_frame(self, data: FramePushed) -> None:
         frame, clock, now = data.frame, self._clock, time.time()
@@ -75,14 +72,3 @@ class TurnTimingObserver(BaseObserver):
             and clock.tts_first_audio is None
         ):
             clock.tts_first_audio = now
-        elif (
-            isinstance(frame, BotStartedSpeakingFrame)
-            and data.source is self._output
-            and data.direction == FrameDirection.DOWNSTREAM
-            and clock.awaiting_reply
-            and clock.first_audio_sent is None
-        ):
-            clock.first_audio_sent = now
-            clock.awaiting_reply = False
-            if clock.on_reply_audio is not None:
-                await clock.on_reply_audio()

@@ -31,7 +31,9 @@ class TurnDetector:
         self.timeout_elapsed = False
 
     def add_transcript(self, text: str, stats: Any = None) -> None:
-        self.segments_pending = max(0, self.segments_pending - 1)
+        # May go negative for a moment: a transcript that overtakes its own VAD stop is a
+        # credit the stop then balances (clamping at 0 would wait for it forever).
+        self.segments_pending -= 1
         if text:
             self.texts.append(text)
         if isinstance(stats, dict):
@@ -42,7 +44,7 @@ class TurnDetector:
         return (
             not self.speaking
             and self.timeout_elapsed
-            and self.segments_pending == 0
+            and self.segments_pending <= 0
             and bool(self.texts)
         )
 

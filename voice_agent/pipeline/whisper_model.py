@@ -13,7 +13,9 @@ _MODELS: dict[tuple[str, str, str, int], WhisperModel] = {}
 _LOCK = threading.Lock()
 
 
-def load_whisper(model_dir: Path, *, device: str, compute_type: str, cpu_threads: int) -> WhisperModel:
+def load_whisper(
+    model_dir: Path, *, device: str, compute_type: str, cpu_threads: int
+) -> WhisperModel:
     """Load (once per process) the CTranslate2 whisper model from a local directory."""
     key = (str(model_dir), device, compute_type, cpu_threads)
     with _LOCK:

@@ -17,6 +17,7 @@ import asyncio
 import io
 import shutil
 import wave
+from pathlib import Path
 
 import numpy as np
 
@@ -121,7 +122,8 @@ class PiperCallerVoice(CallerVoice):
         import json
         import sys
 
-        rate = int(json.loads(open(self.model + ".json").read())["audio"]["sample_rate"])
+        config = await asyncio.to_thread(Path(self.model + ".json").read_text)
+        rate = int(json.loads(config)["audio"]["sample_rate"])
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "piper", "-m", self.model, "--output-raw",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,

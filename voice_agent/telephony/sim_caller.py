@@ -37,6 +37,7 @@ __all__ = [
     "MediaStreamClient",
     "SimCallerError",
     "TurnTiming",
+    "dial",
     "place_call",
     "write_stereo_wav",
 ]
@@ -103,26 +104,13 @@ async def place_call(
     defaults to a random ``AC...`` id.
     """
     emit = on_event or (lambda kind, text: None)
-    account_sid = account_sid or tm.new_sid("AC")
-    call_sid, stream_sid = tm.new_sid("CA"), tm.new_sid("MZ")
     voice = voice or CallerVoice()
-    target = await _post_webhook(
-        server_url, script, auth_token, account_sid, call_sid, pin_clock=pin_clock
+    client = await dial(
+        server_url=server_url, script=script, auth_token=auth_token, account_sid=account_sid,
+        on_event=on_event, pin_clock=pin_clock,
     )
-    ws_url = _local_ws_url(target.url, server_url)
-    emit("webhook", f"stream {ws_url}")
-    result = CallResult(call_sid=call_sid, stream_sid=stream_sid, recording_path=recording_path)
-    try:
-        ws = await connect(ws_url, compression=None, user_agent_header="Twilio.TmeWs/1.0")
-    except (OSError, InvalidHandshake, InvalidURI) as exc:
-        raise SimCallerError(f"cannot open media stream {ws_url}: {exc}") from None
-    client = MediaStreamClient(
-        ws,
-        account_sid=account_sid,
-        call_sid=call_sid,
-        stream_sid=stream_sid,
-        custom_parameters=target.parameters,
-        on_event=on_event,
+    result = CallResult(
+        call_sid=client.call_sid, stream_sid=client.stream_sid, recording_path=recording_path
     )
     timed_out = False
     try:
@@ -142,6 +130,42 @@ async def place_call(
     _collect(client, result)
     emit("hangup", f"closed by {result.closed_by}")
     return result
+
+
+async def dial(
+    *,
+    server_url: str,
+    script: CallScript,
+    auth_token: str,
+    account_sid: str | None = None,
+    on_event: EventCallback | None = None,
+    pin_clock: bool = True,
+) -> MediaStreamClient:
+    """Ring the agent like Twilio (signed webhook, TwiML) and open the media stream.
+
+    The returned client is not started yet: ``await client.start()`` sends ``connected`` and
+    ``start`` and begins the 20 ms media clock.
+    """
+    account_sid = account_sid or tm.new_sid("AC")
+    call_sid, stream_sid = tm.new_sid("CA"), tm.new_sid("MZ")
+    target = await _post_webhook(
+        server_url, script, auth_token, account_sid, call_sid, pin_clock=pin_clock
+    )
+    ws_url = _local_ws_url(target.url, server_url)
+    if on_event:
+        on_event("webhook", f"stream {ws_url}")
+    try:
+        ws = await connect(ws_url, compression=None, user_agent_header="Twilio.TmeWs/1.0")
+    except (OSError, InvalidHandshake, InvalidURI) as exc:
+        raise SimCallerError(f"cannot open media stream {ws_url}: {exc}") from None
+    return MediaStreamClient(
+        ws,
+        account_sid=account_sid,
+        call_sid=call_sid,
+        stream_sid=stream_sid,
+        custom_parameters=target.parameters,
+        on_event=on_event,
+    )
 
 
 async def _wait_closed(client: MediaStreamClient, timeout_s: float) -> bool:

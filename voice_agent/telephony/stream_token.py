@@ -16,8 +16,11 @@ def stream_token(secret: str, *, call_sid: str, business: str, caller: str) -> s
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def token_valid(secret: str, token: str | None, *, call_sid: str, business: str, caller: str) -> bool:
+def token_valid(
+    secret: str, token: str | None, *, call_sid: str, business: str, caller: str
+) -> bool:
     if not token:
         return False
     expected = stream_token(secret, call_sid=call_sid, business=business, caller=caller)
-    return hmac.compare_digest(expected, token)
+    # bytes, not str: compare_digest raises TypeError on non-ASCII str (attacker input)
+    return hmac.compare_digest(expected.encode(), token.encode())

@@ -20,7 +20,7 @@ MAX_MEDIA_PAYLOAD_BYTES = 8_000  # 1 s of μ-law; Twilio sends 160-byte (20 ms) 
 
 
 class SafeTwilioFrameSerializer(TwilioFrameSerializer):
-    def __init__(self, *args, max_message_bytes: int = 64 * 1024, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, max_message_bytes: int = 64 * 1024, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._max_message_bytes = max_message_bytes
         self.dropped = 0
@@ -36,7 +36,7 @@ class SafeTwilioFrameSerializer(TwilioFrameSerializer):
             return None
         try:
             message = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             self._drop("not JSON")
             return None
         if not isinstance(message, dict):

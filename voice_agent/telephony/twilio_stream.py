@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from fastapi import WebSocket
+from fastapi import WebSocket, WebSocketDisconnect
 
 MAX_HANDSHAKE_MESSAGES = 3
 MAX_HANDSHAKE_BYTES = 16 * 1024
@@ -32,8 +32,11 @@ def parse_start(message: dict) -> StreamStart:
     if not isinstance(stream_sid, str) or not isinstance(call_sid, str):
         raise StreamHandshakeError("start event without streamSid/callSid")
     fmt = start.get("mediaFormat") or {}
-    if fmt and (fmt.get("encoding") != "audio/x-mulaw" or int(fmt.get("sampleRate", 8000)) != 8000):
-        raise StreamHandshakeError(f"unsupported media format {fmt}")
+    if not isinstance(fmt, dict):
+        raise StreamHandshakeError("mediaFormat must be an object")
+    if fmt and (fmt.get("encoding") != "audio/x-mulaw"
+                or str(fmt.get("sampleRate", 8000)) != "8000"):
+        raise StreamHandshakeError(f"unsupported media format {str(fmt)[:120]}")
     params = start.get("customParameters") or {}
     if not isinstance(params, dict):
         raise StreamHandshakeError("customParameters must be an object")
@@ -47,17 +50,23 @@ def parse_start(message: dict) -> StreamStart:
 
 async def read_start(websocket: WebSocket) -> StreamStart:
     for _ in range(MAX_HANDSHAKE_MESSAGES):
-        raw = await websocket.receive_text()
+        received = await websocket.receive()
+        if received["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(received.get("code", 1000), received.get("reason"))
+        raw = received.get("text")
+        if raw is None:
+            raise StreamHandshakeError("handshake message is not text")
         if len(raw) > MAX_HANDSHAKE_BYTES:
             raise StreamHandshakeError("handshake message too large")
         try:
             message = json.loads(raw)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             raise StreamHandshakeError("handshake message is not JSON") from None
         if not isinstance(message, dict):
             raise StreamHandshakeError("handshake message is not an object")
         if message.get("event") == "start":
             return parse_start(message)
         if message.get("event") != "connected":
-            raise StreamHandshakeError(f"unexpected event {message.get('event')!r} before start")
+            event = str(message.get("event"))[:32]
+            raise StreamHandshakeError(f"unexpected event {event!r} before start")
     raise StreamHandshakeError("no start event")

@@ -74,7 +74,9 @@ async def media_stream(websocket: WebSocket, runtime: WsRuntimeDep) -> None:
         start = await read_start(websocket)
     except StreamHandshakeError as exc:
         log.warning("media stream rejected: %s", exc)
-        raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason=str(exc)) from None
+        # A close reason over 123 bytes makes the server's close frame itself fail.
+        reason = str(exc).encode()[:123].decode("utf-8", "ignore")
+        raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason=reason) from None
     p = start.custom_parameters
     business_name, caller = p.get("business", ""), p.get("caller", "")
     if not token_valid(s.twilio_auth_token, p.get("token"), call_sid=start.call_sid,

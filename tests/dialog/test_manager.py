@@ -1,0 +1,402 @@
+"""DialogManager end to end in text: the real BuiltinCalendar and Outbox on SQLite files, and a
+deterministic OpenAI-compatible LLM double behind ``httpx.MockTransport``.
+
+The clock is pinned to Monday 2026-11-23 09:00 in New York, as in EVAL_FORMAT.md's example.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import openai
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from connectors.base import Booking, ConnectorError
+from connectors.builtin import BuiltinCalendar, create_calendar_tables
+from connectors.builtin import make_engine as make_calendar_engine
+from voice_agent.business import Business, default_businesses_dir, load_business
+from voice_agent.dialog.manager import DialogManager, LLMOptions, LLMUnavailableError, TurnResult
+from voice_agent.dialog.prompt import load_replies, render_system_prompt
+from voice_agent.store.db import make_engine as make_store_engine
+from voice_agent.store.db import upgrade
+from voice_agent.store.models import BookingIntent, Call
+from voice_agent.store.outbox import Outbox
+
+PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
+NY = ZoneInfo("America/New_York")
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=NY)
+CALLER = "+15551230001"
+EXAMPLE_CALENDAR = [
+    {"service": "haircut", "start": "2026-12-01T14:00:00-05:00", "name": "Existing Client",
+     "phone": "+15550000000", "staff": "Maria"},
+]
+TUE_3PM = datetime(2026, 12, 1, 15, 0, tzinfo=NY)
+CHECK_TUE_3PM = {"service": "haircut", "date": "2026-12-01", "time": "15:00"}
+BOOK_TUE_3PM = {"service": "haircut", "start": "2026-12-01T15:00", "name": "Dana Smith",
+                "phone": CALLER}
+
+
+# -- the LLM double -----------------------------------------------------------------------------
+
+
+@dataclass
+class FakeLLM:
+    """Answers forced tool choices with the configured arguments and "auto" with text."""
+
+    tool_args: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reply: str = "Sorry, could you say that once more?"
+    down: bool = False
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        body = json.loads(request.content)
+        self.requests.append(body)
+        choice = body.get("tool_choice")
+        if isinstance(choice, dict):
+            name = choice["function"]["name"]
+            message: dict[str, Any] = {"role": "assistant", "content": None, "tool_calls": [{
+                "id": f"call_{len(self.requests)}", "type": "function",
+                "function": {"name": name, "arguments": json.dumps(self.tool_args.get(name, {}))},
+            }]}
+            finish = "tool_calls"
+        else:
+            message, finish = {"role": "assistant", "content": self.reply}, "stop"
+        return httpx.Response(200, json={
+            "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "created": 0,
+            "model": body["model"],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        })
+
+    def chat_requests(self, tool_choice: str) -> list[dict[str, Any]]:
+        def name(body: dict[str, Any]) -> str | None:
+            c = body.get("tool_choice")
+            return c["function"]["name"] if isinstance(c, dict) else c
+        return [b for b in self.requests if name(b) == tool_choice]
+
+
+class FailingBook:
+    """The real calendar for availability, but every booking fails at the provider."""
+
+    def __init__(self, inner: BuiltinCalendar) -> None:
+        self.inner = inner
+        self.capabilities = inner.capabilities
+        self.book_calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def book(self, **kwargs: Any) -> Booking:
+        self.book_calls += 1
+        raise ConnectorError("calendar provider unavailable", retryable=True)
+
+
+# -- the rig --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Rig:
+    manager: DialogManager
+    calendar: BuiltinCalendar
+    store: Engine
+    llm: FakeLLM
+    call_id: str
+    turns: list[TurnResult] = field(default_factory=list)
+
+    async def say(self, text: str) -> TurnResult:
+        turn = await self.manager.handle_turn(text)
+        self.turns.append(turn)
+        return turn
+
+    def intents(self) -> list[BookingIntent]:
+        with Session(self.store) as session:
+            return list(session.exec(select(BookingIntent)))
+
+    async def bookings(self) -> list[Booking]:
+        return await self.calendar.find_bookings(phone=CALLER)
+
+
+async def settle(manager: DialogManager) -> None:
+    """Wait for background tool proposals, when the manager runs them in the background."""
+    wait = getattr(manager, "settle", None)
+    if wait is not None:
+        await wait()
+
+
+@contextlib.asynccontextmanager
+async def rig(
+    tmp_path: Path,
+    *,
+    business: str = "demo-salon",
+    calendar: Iterable[Mapping[str, Any]] = (),
+    llm: FakeLLM | None = None,
+    failing_book: bool = False,
+) -> AsyncIterator[Rig]:
+    biz: Business = load_business(default_businesses_dir() / f"{business}.yaml")
+    cal_engine = make_calendar_engine(f"sqlite:///{tmp_path / 'calendar.db'}")
+    create_calendar_tables(cal_engine)
+    store = make_store_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    upgrade(store)
+    with Session(store) as session:
+        call = Call(business=biz.name, caller_phone=CALLER, clock_now=NOW)
+        session.add(call)
+        session.commit()
+        call_id = call.id
+    cal = BuiltinCalendar(business=biz, engine=cal_engine)
+    await cal.seed(list(calendar))
+    fake = llm or FakeLLM()
+    http = httpx.AsyncClient(transport=httpx.MockTransport(fake.handler))
+    client = openai.AsyncOpenAI(
+        base_url="http://llm.test/v1", api_key="x", http_client=http, max_retries=0
+    )
+    manager = DialogManager(
+        business=biz,
+        connector=FailingBook(cal) if failing_book else cal,  # type: ignore[arg-type]
+        llm=client,
+        llm_options=LLMOptions(model="test-model"),
+        prompt=render_system_prompt(PROMPTS, biz, NOW),
+        replies=load_replies(PROMPTS),
+        now=NOW,
+        caller_phone=CALLER,
+        outbox=Outbox(store),
+        call_id=call_id,
+    )
+    try:
+        yield Rig(manager, cal, store, fake, call_id)
+    finally:
+        await settle(manager)
+        await http.aclose()
+        cal_engine.dispose()
+        store.dispose()
+
+
+def proposals(turn: TurnResult) -> list[dict[str, Any]]:
+    return [e for e in turn.policy_events if e["event"] == "tool_proposal"]
+
+
+# -- tests ----------------------------------------------------------------------------------------
+
+
+async def test_example_script_books_the_haircut(tmp_path: Path) -> None:
+    # The LLM gets next Tuesday wrong (a week early) and the booking start wrong: the policy
+    # executes what the caller said and logs the disagreement.
+    llm = FakeLLM(tool_args={
+        "check_availability": {"service": "haircut", "date": "2026-11-24", "time": "15:00"},
+        "book_appointment": BOOK_TUE_3PM | {"start": "2026-11-24T15:00"},
+    })
+    async with rig(tmp_path, calendar=EXAMPLE_CALENDAR, llm=llm) as r:
+        greeting = r.manager.greeting()
+        assert greeting == "Thank you for calling Bella Hair Studio. How can I help you today?"
+
+        t1 = await r.say("Hi, I'd like to book a haircut.")
+        assert t1.agent_text == "Sure, a haircut. What day would you like to come in?"
+        assert t1.llm_calls == 0 and t1.tool_calls == []
+
+        t2 = await r.say("Next Tuesday at 3 pm.")
+        assert t2.agent_text == (
+            "I can book a haircut on Tuesday, December 1 at 3 PM. Shall I book that for you?"
+        )
+        [check] = t2.tool_calls
+        assert check["name"] == "check_availability" and check["status"] == "executed"
+        assert check["arguments"] == CHECK_TUE_3PM
+        assert "15:00" in check["result"]["free"] and "14:00" in check["result"]["free"]
+
+        t3 = await r.say("Yes please, book it.")
+        assert t3.agent_text == "Great. Can I have your name for the booking, please?"
+        assert await r.bookings() == []  # no name yet, nothing booked
+
+        t4 = await r.say("Dana Smith.")
+        assert t4.agent_text == (
+            "You're all set, Dana Smith: a haircut on Tuesday, December 1 at 3 PM. "
+            "Is there anything else I can help with?"
+        )
+        t5 = await r.say("No, that's all.")
+        assert t5.agent_text == "Thank you for calling Bella Hair Studio. Goodbye!"
+        assert t5.end_call and r.manager.state.ended
+        assert r.manager.state.outcome == "booked"
+
+        await settle(r.manager)
+        [proposal] = proposals(t2)
+        assert proposal["tool"] == "check_availability"
+        assert proposal["accepted"] is False
+        assert proposal["proposed"]["date"] == "2026-11-24"
+        assert proposal["executed_arguments"] == CHECK_TUE_3PM
+        [proposal] = proposals(t4)
+        assert proposal["tool"] == "book_appointment" and proposal["accepted"] is False
+        assert proposal["executed_arguments"] == BOOK_TUE_3PM
+
+        [booking] = await r.bookings()
+        assert booking.service == "haircut"
+        assert booking.start == TUE_3PM
+        assert booking.name == "Dana Smith"
+        assert booking.phone == CALLER
+        assert booking.staff == "Maria"
+
+        [intent] = r.intents()
+        assert intent.action == "book" and intent.status == "done"
+        assert intent.booking_id == booking.id
+        assert intent.call_id == r.call_id
+        assert intent.payload["start"] == TUE_3PM.isoformat()
+        assert intent.payload["name"] == "Dana Smith"
+        [book] = t4.tool_calls
+        assert book["status"] == "executed" and book["result"]["booking_id"] == booking.id
+
+
+async def test_correct_proposals_are_accepted(tmp_path: Path) -> None:
+    llm = FakeLLM(tool_args={"check_availability": CHECK_TUE_3PM,
+                             "book_appointment": BOOK_TUE_3PM})
+    async with rig(tmp_path, llm=llm) as r:
+        r.manager.greeting()
+        t1 = await r.say("my name is Dana Smith, I'd like a haircut next Tuesday at 3 pm")
+        t2 = await r.say("yes")
+        await settle(r.manager)
+        assert [p["accepted"] for p in proposals(t1)] == [True]
+        assert [p["accepted"] for p in proposals(t2)] == [True]
+        assert t2.agent_text.startswith("You're all set, Dana Smith")
+        forced = llm.chat_requests("check_availability") + llm.chat_requests("book_appointment")
+        assert len(forced) == 2
+        assert all(b["tools"] == forced[0]["tools"] for b in forced)
+
+
+async def test_system_prompt_stays_byte_identical(tmp_path: Path) -> None:
+    async with rig(tmp_path, calendar=EXAMPLE_CALENDAR) as r:
+        system = r.manager.messages[0]
+        assert system["role"] == "system"
+        r.manager.greeting()
+        for text in ("Hi, I'd like to book a haircut.", "blorp", "Next Tuesday at 3 pm.",
+                     "Yes please, book it.", "Dana Smith."):
+            await r.say(text)
+            assert r.manager.messages[0] == system
+        await settle(r.manager)
+        assert len(r.llm.requests) >= 3
+        assert {json.dumps(b["messages"][0]) for b in r.llm.requests} == {json.dumps(system)}
+        assert system["content"] == r.manager.prompt.text
+
+
+async def test_slot_taken_offers_alternatives_and_books_nothing(tmp_path: Path) -> None:
+    busy = [{"service": "haircut", "start": "2026-12-01T15:00:00-05:00", "name": f"Client {s}",
+             "phone": "+15550000000", "staff": s} for s in ("Maria", "Tom")]
+    async with rig(tmp_path, calendar=busy) as r:
+        r.manager.greeting()
+        await r.say("Hi, I'd like to book a haircut.")
+        t = await r.say("Next Tuesday at 3 pm.")
+        assert t.agent_text == (
+            "I'm sorry, 3 PM on Tuesday, December 1 is already taken. The nearest free times "
+            "are 2:30 PM and 3:30 PM on Tuesday, December 1. Would one of those work?"
+        )
+        [check] = t.tool_calls
+        assert "15:00" not in check["result"]["free"]
+        assert r.manager.state.offer is None
+        t = await r.say("Yes")  # "would one of those work?" -- not a confirmation
+        assert not any(c["name"] == "book_appointment" for c in t.tool_calls)
+        assert await r.bookings() == []
+        assert r.intents() == []
+        # the caller picks one: a fresh confirmation for that exact time
+        t = await r.say("3:30 then")
+        assert t.agent_text.endswith(
+            "on Tuesday, December 1 at 3:30 PM. Shall I book that for you?"
+        )
+
+
+async def test_connector_failure_leaves_pending_intent(tmp_path: Path) -> None:
+    async with rig(tmp_path, failing_book=True) as r:
+        r.manager.greeting()
+        await r.say("my name is Dana Smith, I'd like a haircut next Tuesday at 3 pm")
+        t = await r.say("Yes please, book it.")
+        assert t.agent_text == (
+            "I've noted your request for a haircut on Tuesday, December 1 at 3 PM. A colleague "
+            "will confirm it by text shortly. Is there anything else?"
+        )
+        [book] = t.tool_calls
+        assert book["name"] == "book_appointment" and book["status"] == "failed"
+        [intent] = r.intents()
+        assert intent.status == "pending"
+        assert intent.booking_id is None
+        assert intent.error == "calendar provider unavailable"
+        assert intent.payload["start"] == TUE_3PM.isoformat()
+        assert intent.payload["phone"] == CALLER
+        assert await r.bookings() == []
+        assert r.manager.state.booking_pending
+
+
+async def test_after_pending_booking_caller_can_end_the_call(tmp_path: Path) -> None:
+    async with rig(tmp_path, failing_book=True) as r:
+        r.manager.greeting()
+        await r.say("my name is Dana Smith, I'd like a haircut next Tuesday at 3 pm")
+        await r.say("Yes please, book it.")
+        t = await r.say("No, that's all.")
+        assert t.agent_text == "Thank you for calling Bella Hair Studio. Goodbye!"
+        assert t.end_call
+
+
+async def test_llm_down_during_open_turn_raises(tmp_path: Path) -> None:
+    llm = FakeLLM(down=True)
+    async with rig(tmp_path, llm=llm) as r:
+        r.manager.greeting()
+        with pytest.raises(LLMUnavailableError):
+            await r.say("blorp flib")  # nothing certain to do: only the LLM could answer
+        assert r.manager.apology().startswith("I'm sorry, I'm having technical difficulties")
+
+
+async def test_llm_down_during_check_still_answers_then_raises(tmp_path: Path) -> None:
+    llm = FakeLLM()
+    async with rig(tmp_path, llm=llm) as r:
+        r.manager.greeting()
+        await r.say("Hi, I'd like to book a haircut.")
+        llm.down = True
+        t = await r.say("Next Tuesday at 3 pm.")  # the policy's check needs no LLM
+        assert t.agent_text.startswith("I can book a haircut on Tuesday, December 1 at 3 PM.")
+        await settle(r.manager)
+        with pytest.raises(LLMUnavailableError):
+            await r.say("Yes please, book it.")
+        assert await r.bookings() == []
+
+
+async def test_unknown_service_refused(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        r.manager.greeting()
+        t = await r.say("I'd like a massage next Tuesday at 3 pm")
+        assert t.agent_text == (
+            "I'm sorry, we don't offer that. We offer haircut, hair colouring and blow-dry. "
+            "Which would you like?"
+        )
+        assert t.tool_calls == [] and t.llm_calls == 0
+        assert r.manager.state.asked == "service"
+        assert r.llm.requests == []
+
+
+async def test_open_turn_reply_guard(tmp_path: Path) -> None:
+    llm = FakeLLM(reply="Happy to help, what would you like to do?")
+    async with rig(tmp_path, llm=llm) as r:
+        r.manager.greeting()
+        t = await r.say("blorp flib")
+        assert t.agent_text == "Happy to help, what would you like to do?"
+        assert {"event": "llm_reply_accepted"} in t.policy_events
+        assert llm.chat_requests("auto")
+        # a reply stating availability without a tool result is replaced
+        llm.reply = "We have a free slot at 3 tomorrow."
+        t = await r.say("wibble wobble")
+        assert t.agent_text == "Sorry, I didn't quite catch that. Could you say that again?"
+        assert any(e["event"] == "llm_reply_replaced" for e in t.policy_events)
+
+
+async def test_three_misunderstandings_transfer(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        r.manager.greeting()
+        await r.say("blorp")
+        await r.say("flib flob")
+        t = await r.say("wibble")
+        assert t.agent_text == "Of course, let me pass you to a colleague. One moment please."
+        assert t.end_call and r.manager.state.outcome == "transferred"

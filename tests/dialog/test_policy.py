@@ -1,0 +1,340 @@
+"""The booking policy as a pure state machine: no LLM, no connector, slots built by hand.
+
+Today is Monday 2026-11-23 at demo-salon (New York); "next Tuesday" is 2026-12-01.
+"""
+
+import time as _time
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from connectors.base import Booking, Slot
+from voice_agent.business import Business, default_businesses_dir, load_business
+from voice_agent.dialog.policy import Book, BookingPolicy, Check, Decision, Open, Say
+from voice_agent.dialog.prompt import load_replies
+from voice_agent.dialog.state import Availability, DialogState
+from voice_agent.dialog.understanding import understand
+
+TODAY = date(2026, 11, 23)
+NEXT_TUE = date(2026, 12, 1)
+TOMORROW = date(2026, 11, 24)
+SUNDAY = date(2026, 11, 29)
+CALLER = "+15551230001"
+PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
+NY = ZoneInfo("America/New_York")
+
+
+@pytest.fixture(scope="module")
+def salon() -> Business:
+    return load_business(default_businesses_dir() / "demo-salon.yaml")
+
+
+@pytest.fixture(scope="module")
+def replies() -> dict[str, str]:
+    return load_replies(PROMPTS)
+
+
+class Call:
+    """Drives the policy the way the manager does, minus the LLM and the connector."""
+
+    def __init__(self, business: Business, replies: dict[str, str]) -> None:
+        self.business = business
+        self.policy = BookingPolicy(business=business, replies=replies, today=TODAY)
+        self.state = DialogState(caller_phone=CALLER, asked="anything")
+
+    def say(self, text: str) -> Decision:
+        u = understand(text, self.business, TODAY, asked=self.state.asked)
+        decision = self.policy.decide(self.state, u)
+        if isinstance(decision, Say):
+            self.apply(decision)
+        return decision
+
+    def check(self, decision: Decision, free: list[Slot], later: list[Slot] | None = None) -> Say:
+        assert isinstance(decision, Check), decision
+        avail = Availability(decision.service, decision.day, free, _time.monotonic())
+        say = self.policy.after_check(self.state, avail, decision.start, later)
+        self.apply(say)
+        return say
+
+    def apply(self, say: Say) -> None:
+        self.state.asked = say.asked if say.asked else ("anything" if not say.end_call else None)
+        if say.outcome:
+            self.state.outcome = say.outcome
+
+    def render(self, say: Decision) -> str:
+        assert isinstance(say, Say), say
+        return self.policy.render(say)
+
+
+def at(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=NY)
+
+
+def free_slots(business: Business, day: date, *, taken: tuple[time, ...] = (),
+               service: str = "haircut") -> list[Slot]:
+    """Every grid start of the day for the service, minus the taken start times."""
+    minutes = business.service(service).duration
+    return [
+        Slot(start=s, end=s + minutes, staff="Maria")
+        for s in business.candidate_starts(service, day)
+        if s.timetz().replace(tzinfo=None) not in taken
+    ]
+
+
+@pytest.fixture
+def call(salon: Business, replies: dict[str, str]) -> Call:
+    return Call(salon, replies)
+
+
+def test_happy_path_to_book(call: Call) -> None:
+    d = call.say("Hi, I'd like to book")
+    assert isinstance(d, Say) and d.key == "ask_service" and d.asked == "service"
+    assert "haircut, hair colouring and blow-dry" in call.render(d)
+
+    d = call.say("A haircut please")
+    assert isinstance(d, Say) and d.key == "ask_day" and d.asked == "date"
+    assert call.render(d) == "Sure, a haircut. What day would you like to come in?"
+
+    d = call.say("Next Tuesday at 3 pm.")
+    assert d == Check("haircut", NEXT_TUE, at(NEXT_TUE, 15))
+
+    say = call.check(d, free_slots(call.business, NEXT_TUE))
+    assert say.key == "confirm" and say.asked == "confirm"
+    assert call.state.offer is not None and call.state.offer.start == at(NEXT_TUE, 15)
+    assert call.render(say) == (
+        "I can book a haircut on Tuesday, December 1 at 3 PM. Shall I book that for you?"
+    )
+
+    d = call.say("Yes please, book it.")
+    assert isinstance(d, Say) and d.key == "ask_name" and d.asked == "name"
+    assert call.state.confirmed
+
+    d = call.say("Dana Smith.")
+    assert d == Book("haircut", at(NEXT_TUE, 15), "Dana Smith", CALLER)
+
+
+def test_service_and_day_in_one_utterance(call: Call) -> None:
+    d = call.say("Can I get a haircut tomorrow at 10?")
+    assert d == Check("haircut", TOMORROW, at(TOMORROW, 10))
+    assert call.render(call.check(d, free_slots(call.business, TOMORROW))) == (
+        "I can book a haircut on tomorrow at 10 AM. Shall I book that for you?"
+    )
+
+
+def test_name_given_before_confirming_books_on_yes(call: Call) -> None:
+    d = call.say("my name is Dana Smith and I'd like a trim next Tuesday at 3")
+    assert d == Check("haircut", NEXT_TUE, at(NEXT_TUE, 15))
+    call.check(d, free_slots(call.business, NEXT_TUE))
+    assert call.say("yes") == Book("haircut", at(NEXT_TUE, 15), "Dana Smith", CALLER)
+
+
+def test_caller_given_phone_is_used_for_booking(call: Call) -> None:
+    d = call.say("I'd like a haircut next Tuesday at 3, my number is 555 987 6543")
+    call.check(d, free_slots(call.business, NEXT_TUE))
+    call.say("yes")
+    d = call.say("Dana Smith")
+    assert isinstance(d, Book) and d.phone == "5559876543"
+
+
+def test_slot_taken_offers_nearest_alternatives(call: Call) -> None:
+    call.say("I'd like a haircut")
+    d = call.say("next Tuesday at 3 pm")
+    say = call.check(d, free_slots(call.business, NEXT_TUE, taken=(time(15, 0),)))
+    assert say.key == "slot_taken" and say.asked == "time"
+    assert call.state.offer is None
+    assert [s.start for s in call.state.offered_times] == [at(NEXT_TUE, 14, 30),
+                                                           at(NEXT_TUE, 15, 30)]
+    assert call.render(say) == (
+        "I'm sorry, 3 PM on Tuesday, December 1 is already taken. The nearest free times are "
+        "2:30 PM and 3:30 PM on Tuesday, December 1. Would one of those work?"
+    )
+    # a yes to "would one of those work?" does not book anything by itself
+    assert not isinstance(call.say("yes"), Book)
+
+
+def test_slot_taken_whole_day_uses_later_days(call: Call, salon: Business) -> None:
+    call.say("I'd like a haircut")
+    d = call.say("next Tuesday at 3 pm")
+    later = free_slots(salon, date(2026, 12, 2))[:2]
+    say = call.check(d, [], later)
+    assert say.key == "slot_taken"
+    assert "9 AM and 9:30 AM on Wednesday, December 2" in call.render(say)
+
+
+def test_outside_hours(call: Call) -> None:
+    call.say("I'd like a haircut")
+    d = call.say("next Tuesday at 7 pm")  # the salon closes at 18:00 on Tuesdays
+    assert d == Check("haircut", NEXT_TUE, at(NEXT_TUE, 19))
+    say = call.check(d, free_slots(call.business, NEXT_TUE))
+    assert say.key == "outside_hours"
+    text = call.render(say)
+    assert text.startswith("I'm sorry, 7 PM on Tuesday, December 1 is outside our opening hours.")
+    assert "5 PM and 5:30 PM on Tuesday, December 1" in text  # the last starts of the day
+    assert call.state.offer is None
+
+
+def test_closed_day(call: Call, salon: Business) -> None:
+    call.say("I'd like a haircut")
+    d = call.say("Sunday at 3")
+    assert isinstance(d, Check) and d.day == SUNDAY
+    later = free_slots(salon, date(2026, 11, 30))[:2]
+    say = call.check(d, [], later)
+    assert say.key == "closed_day"
+    assert call.render(say) == (
+        "I'm sorry, we're closed on Sunday, November 29. The nearest free times are 9 AM and "
+        "9:30 AM on Monday, November 30. Would one of those work?"
+    )
+
+
+def test_closed_day_without_time_and_nothing_later(call: Call) -> None:
+    call.say("I'd like a haircut")
+    say = call.check(call.say("on Sunday"), [])
+    assert say.key == "closed_day"
+    assert call.render(say).endswith("Would another day work for you?")
+
+
+def test_part_of_day_offers_only_that_part(call: Call) -> None:
+    call.say("I'd like a haircut")
+    d = call.say("tomorrow afternoon")
+    assert d == Check("haircut", TOMORROW, None)
+    say = call.check(d, free_slots(call.business, TOMORROW))
+    assert say.key == "offer_times"
+    offered = call.state.offered_times
+    assert offered and all(time(12) <= s.start.time() < time(17) for s in offered)
+    assert len(offered) == 3
+    text = call.render(say)
+    assert text.startswith("On tomorrow I have ")
+    assert "AM" not in text
+    # the caller picks one of the offered times: confirm that exact slot
+    say = call.say("4 pm please")
+    assert isinstance(say, Say) and say.key == "confirm"
+    assert call.state.offer is not None and call.state.offer.start == at(TOMORROW, 16)
+
+
+def test_part_of_day_with_nothing_free(call: Call) -> None:
+    call.say("I'd like a haircut")
+    morning_only = [s for s in free_slots(call.business, TOMORROW) if s.start.hour < 12]
+    say = call.check(call.say("tomorrow evening"), morning_only)
+    assert say.key == "no_times_day"
+    assert "nothing free for a haircut on tomorrow" in call.render(say)
+
+
+def test_caller_declines_at_confirmation(call: Call) -> None:
+    call.say("I'd like a haircut")
+    call.check(call.say("next Tuesday at 3 pm"), free_slots(call.business, NEXT_TUE))
+    d = call.say("No, don't book it")
+    assert isinstance(d, Say) and d.key == "declined" and d.asked == "date"
+    assert call.state.offer is None and not call.state.confirmed
+    assert call.render(d) == (
+        "No problem, I won't book that. Would you like a different day or time?"
+    )
+    # nothing leads to a booking from here without a new offer
+    assert not isinstance(call.say("Dana Smith"), Book)
+
+
+def test_caller_declines_when_asked_for_name_then_says_yes(call: Call) -> None:
+    # Regression: the offer survived a "no" at the name question, so a later "yes" to
+    # "would you like a different day or time?" booked the slot the caller had refused.
+    call.say("I'd like a haircut")
+    call.check(call.say("next Tuesday at 3 pm"), free_slots(call.business, NEXT_TUE))
+    assert call.say("yes").key == "ask_name"  # type: ignore[union-attr]
+    d = call.say("no, actually, forget it")
+    assert isinstance(d, Say) and d.key == "declined"
+    assert call.state.offer is None and not call.state.confirmed
+    d = call.say("yes")
+    assert not isinstance(d, Book)
+    d2 = call.say("Dana Smith")
+    assert not isinstance(d2, Book)
+
+
+def test_changing_time_while_offer_pending_drops_the_offer(call: Call) -> None:
+    call.say("I'd like a haircut")
+    d = call.say("next Tuesday at 3 pm")
+    avail = free_slots(call.business, NEXT_TUE)
+    call.check(d, avail)
+    assert call.state.offer is not None
+    d = call.say("Actually, can we make it 4 pm instead?")
+    # the fresh availability for that day answers directly: a new offer at 4 PM
+    assert isinstance(d, Say) and d.key == "confirm"
+    assert call.state.offer is not None and call.state.offer.start == at(NEXT_TUE, 16)
+    assert not call.state.confirmed
+    assert "at 4 PM" in call.render(d)
+
+
+def test_changing_day_while_offer_pending_rechecks(call: Call) -> None:
+    call.say("I'd like a haircut")
+    call.check(call.say("next Tuesday at 3 pm"), free_slots(call.business, NEXT_TUE))
+    d = call.say("Hmm, what about Wednesday instead?")
+    assert call.state.offer is None
+    assert d == Check("haircut", date(2026, 11, 25), None)
+
+
+def test_stale_availability_is_checked_again(call: Call) -> None:
+    call.say("I'd like a haircut")
+    d = call.say("next Tuesday at 3 pm")
+    call.check(d, free_slots(call.business, NEXT_TUE, taken=(time(15, 0),)))
+    assert call.state.availability is not None
+    call.state.availability.checked_at -= 1_000  # two minutes have long passed
+    d = call.say("3:30 then")
+    assert d == Check("haircut", NEXT_TUE, at(NEXT_TUE, 15, 30))
+
+
+def test_three_misunderstandings_transfer(call: Call) -> None:
+    assert isinstance(call.say("blorp"), Open)
+    assert isinstance(call.say("flib flob"), Open)
+    d = call.say("wibble")
+    assert isinstance(d, Say) and d.key == "transfer"
+    assert d.end_call and d.outcome == "transferred"
+    assert call.state.outcome == "transferred"
+    assert call.render(d) == "Of course, let me pass you to a colleague. One moment please."
+
+
+def test_asking_for_a_human_transfers_at_once(call: Call) -> None:
+    d = call.say("Can I speak to a real person?")
+    assert isinstance(d, Say) and d.key == "transfer" and d.outcome == "transferred"
+
+
+def test_unknown_service_refused(call: Call) -> None:
+    d = call.say("I'd like a massage")
+    assert isinstance(d, Say) and d.key == "unknown_service" and d.asked == "service"
+    assert call.render(d) == (
+        "I'm sorry, we don't offer that. We offer haircut, hair colouring and blow-dry. "
+        "Which would you like?"
+    )
+
+
+def test_goodbye_after_booking(call: Call) -> None:
+    call.say("I'd like a haircut")
+    call.check(call.say("next Tuesday at 3 pm"), free_slots(call.business, NEXT_TUE))
+    call.say("yes")
+    book = call.say("Dana Smith")
+    assert isinstance(book, Book)
+    # what the manager does when the connector booked it
+    call.state.booking = Booking(
+        id="b1", business="demo-salon", service="haircut", start=book.start,
+        end=book.start + timedelta(minutes=30), name=book.name, phone=book.phone,
+        staff="Maria", status="booked",
+    )
+    call.state.outcome = "booked"
+    call.state.forget_slot()
+    call.apply(Say("booked", asked="anything"))
+    d = call.say("No, that's all.")
+    assert isinstance(d, Say) and d.key == "goodbye" and d.end_call
+    assert call.state.outcome == "booked"
+    assert call.render(d) == "Thank you for calling Bella Hair Studio. Goodbye!"
+
+
+def test_goodbye_without_booking(call: Call) -> None:
+    d = call.say("Actually never mind, bye")
+    assert isinstance(d, Say) and d.key == "goodbye" and d.end_call
+    assert call.state.outcome == "no_booking"
+
+
+def test_nearest_and_spread() -> None:
+    day = NEXT_TUE
+    slots = [Slot(at(day, h), at(day, h) + timedelta(minutes=30), None) for h in range(9, 18)]
+    assert [s.start.hour for s in BookingPolicy.nearest(slots, at(day, 12, 30))] == [12, 13]
+    assert [s.start.hour for s in BookingPolicy.spread(slots)] == [9, 13, 17]
+    assert BookingPolicy.spread(slots[:2]) == slots[:2]

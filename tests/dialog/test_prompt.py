@@ -1,0 +1,101 @@
+"""The versioned system prompt and the policy's reply templates."""
+
+import hashlib
+import re
+import string
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from voice_agent.business import Business, default_businesses_dir, load_business
+from voice_agent.dialog import manager, policy
+from voice_agent.dialog.prompt import (
+    PROMPT_NAME,
+    calendar_lines,
+    load_replies,
+    render_system_prompt,
+)
+
+PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("America/New_York"))  # a Monday
+
+
+@pytest.fixture(scope="module")
+def salon() -> Business:
+    return load_business(default_businesses_dir() / "demo-salon.yaml")
+
+
+@pytest.fixture(scope="module")
+def dental() -> Business:
+    return load_business(default_businesses_dir() / "demo-dental.yaml")
+
+
+def test_render_is_deterministic(salon: Business) -> None:
+    a = render_system_prompt(PROMPTS, salon, NOW)
+    b = render_system_prompt(PROMPTS, salon, NOW)
+    assert a.text == b.text
+    assert a.sha256 == b.sha256 == hashlib.sha256(a.text.encode()).hexdigest()
+    assert a.version == PROMPT_NAME
+
+
+def test_prompt_contents(salon: Business) -> None:
+    text = render_system_prompt(PROMPTS, salon, NOW).text
+    assert "Bella Hair Studio" in text
+    assert "Today is Monday 2026-11-23 (November 23)." in text
+    assert "The local time is 09:00 (America/New_York)." in text
+    assert "- haircut: Haircut, 30 minutes (also called trim, cut)" in text
+    assert "- color: Hair colouring, 90 minutes" in text
+    assert "- blowdry: Blow-dry, 30 minutes" in text
+    assert "- Thursday: 09:00-20:00" in text
+    assert "- Sunday: closed" in text
+    assert re.search(r"^- Tuesday 2026-12-01 .*= next Tuesday$", text, re.MULTILINE)
+    assert "- Tuesday 2026-11-24 (November 24) = tomorrow, this Tuesday" in text
+    assert "{{" not in text and "{%" not in text
+
+
+def test_prompt_uses_business_timezone(dental: Business) -> None:
+    text = render_system_prompt(PROMPTS, dental, NOW).text
+    assert "Riverside Dental" in text
+    assert "The local time is 14:00 (Europe/London)." in text
+    assert "- Friday: 08:30-13:00" in text
+    assert "scale and polish" in text
+
+
+def test_hash_changes_with_the_date_only(salon: Business) -> None:
+    base = render_system_prompt(PROMPTS, salon, NOW).sha256
+    # a turn later in the same call: same minute-level clock gives the same bytes
+    assert render_system_prompt(PROMPTS, salon, NOW + timedelta(seconds=20)).sha256 == base
+    assert render_system_prompt(PROMPTS, salon, NOW + timedelta(days=1)).sha256 != base
+
+
+def test_calendar_lines_match_timeparse_conventions() -> None:
+    lines = calendar_lines(NOW)
+    assert len(lines) == 14
+    assert lines[0] == "Monday 2026-11-23 (November 23) = today"
+    assert lines[1] == "Tuesday 2026-11-24 (November 24) = tomorrow, this Tuesday"
+    assert lines[7] == "Monday 2026-11-30 (November 30) = next Monday"
+    assert lines[8] == "Tuesday 2026-12-01 (December 1) = next Tuesday"
+    assert lines[13] == "Sunday 2026-12-06 (December 6) = next Sunday"
+
+
+def _keys_used_in(module) -> set[str]:
+    source = Path(module.__file__).read_text()
+    keys = set(re.findall(r'\bSay\(\s*"([a-z_]+)"', source))
+    keys |= set(re.findall(r'replies\["([a-z_]+)"\]', source))
+    return keys
+
+
+def test_replies_have_every_key_the_policy_and_manager_use() -> None:
+    replies = load_replies(PROMPTS)
+    used = _keys_used_in(policy) | _keys_used_in(manager)
+    assert {"confirm", "booked", "slot_taken", "alternatives", "transfer"} <= used  # grep works
+    assert used - set(replies) == set()
+
+
+def test_reply_placeholders_are_known() -> None:
+    known = {"business", "services", "service", "day", "time", "times", "name", "alternatives"}
+    for key, template in load_replies(PROMPTS).items():
+        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
+        assert fields <= known, key

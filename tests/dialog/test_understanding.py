@@ -1,0 +1,209 @@
+"""Reading one caller utterance in code: dialog acts, names, phones and services."""
+
+from datetime import date, time
+
+import pytest
+
+from voice_agent.business import Business, default_businesses_dir, load_business
+from voice_agent.dialog.understanding import extract_name, extract_phone, understand
+
+TODAY = date(2026, 11, 23)  # a Monday
+
+
+@pytest.fixture(scope="module")
+def salon() -> Business:
+    return load_business(default_businesses_dir() / "demo-salon.yaml")
+
+
+@pytest.fixture(scope="module")
+def dental() -> Business:
+    return load_business(default_businesses_dir() / "demo-dental.yaml")
+
+
+# -- dialog acts ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["yes", "Yes please, book it.", "yeah sure", "okay", "sounds good", "that works", "correct",
+     "yes that's right", "go ahead", "It is fine"],
+)
+def test_affirm(salon: Business, text: str) -> None:
+    u = understand(text, salon, TODAY, asked="confirm")
+    assert u.affirm and not u.deny
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["no", "nope", "No, don't book it", "hold on", "actually, can we do another day",
+     "that's not right", "that's wrong", "no, that's fine"],
+)
+def test_deny(salon: Business, text: str) -> None:
+    u = understand(text, salon, TODAY, asked="confirm")
+    assert u.deny and not u.affirm
+
+
+@pytest.mark.parametrize("text", ["I'm not sure", "not really sure", "hmm, not quite right"])
+def test_negated_affirmation_is_not_a_yes(salon: Business, text: str) -> None:
+    # Regression: "not sure" matched "sure" and counted as consent to book.
+    u = understand(text, salon, TODAY, asked="confirm")
+    assert not u.affirm
+
+
+@pytest.mark.parametrize(
+    "text", ["No, that's all", "no thanks", "That's it, bye", "nothing else", "I'm good, thanks"]
+)
+def test_done(salon: Business, text: str) -> None:
+    u = understand(text, salon, TODAY, asked="anything")
+    assert u.done
+    assert not u.deny  # "no, that's all" ends the call; it is not a refusal
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Can I speak to a real person?", "I want to talk to someone", "put me through to a human",
+     "Can I get the manager"],
+)
+def test_wants_human(salon: Business, text: str) -> None:
+    assert understand(text, salon, TODAY, asked="anything").wants_human
+
+
+def test_plain_booking_request_is_not_a_transfer(salon: Business) -> None:
+    u = understand("Hi, I'd like to book a haircut.", salon, TODAY, asked="anything")
+    assert not u.wants_human and not u.done and not u.deny
+    assert u.wants_booking
+    assert u.service is not None and u.service.id == "haircut"
+
+
+def test_slots_read_together(salon: Business) -> None:
+    u = understand("Next Tuesday at 3 pm.", salon, TODAY, asked="date")
+    assert u.day == date(2026, 12, 1)
+    assert u.tod is not None and u.tod.exact == time(15, 0)
+    assert u.has_slot_info and u.understood_anything
+
+
+def test_gibberish_understood_as_nothing(salon: Business) -> None:
+    u = understand("blorp flib", salon, TODAY, asked="anything")
+    assert not u.understood_anything
+
+
+# -- names ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Dana Smith.", "It's Dana Smith", "dana smith", "Sure, it's Dana Smith",
+     "yes, Dana Smith", "Dana Smith, thanks"],
+)
+def test_name_when_asked(salon: Business, text: str) -> None:
+    u = understand(text, salon, TODAY, asked="name")
+    assert u.name == "Dana Smith"
+    assert not u.affirm and not u.deny  # a name answer is not a yes or no
+
+
+def test_name_with_lead_phrase_when_not_asked(salon: Business) -> None:
+    u = understand("my name is Dana Smith and I'd like a haircut", salon, TODAY,
+                   asked="anything")
+    assert u.name == "Dana Smith"
+    assert u.service is not None and u.service.id == "haircut"
+
+
+def test_bare_words_are_not_a_name_unless_asked() -> None:
+    assert extract_name("Dana Smith", asked=False) is None
+    assert extract_name("Dana Smith", asked=True) == "Dana Smith"
+    assert extract_name("this is Dana Smith", asked=False) == "Dana Smith"
+
+
+@pytest.mark.parametrize(
+    "text", ["tomorrow at 3", "next Tuesday", "it's Tuesday", "no", "I don't know",
+             "Haircut please", "at 3 pm"]
+)
+def test_not_a_name_when_asked(salon: Business, text: str) -> None:
+    assert understand(text, salon, TODAY, asked="name").name is None
+
+
+@pytest.mark.parametrize(
+    "text", ["I'm not sure", "I'm free on Tuesday", "I'm sorry", "I'm good, thanks",
+             "I'm interested in a haircut", "I'm looking for a haircut"]
+)
+def test_i_am_adjective_is_not_a_name(salon: Business, text: str) -> None:
+    # Regression: "I'm not sure" gave the name "Not Sure", later used for the booking.
+    assert understand(text, salon, TODAY, asked="anything").name is None
+
+
+# -- phones ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "phone"),
+    [
+        ("+1 555 123 0001", "+15551230001"),
+        ("my number is 555-123-4567", "5551234567"),
+        ("(555) 123-4567", "5551234567"),
+        ("it's 07700 900123", "07700900123"),
+    ],
+)
+def test_extract_phone(text: str, phone: str) -> None:
+    assert extract_phone(text) == phone
+
+
+def test_phone_read_when_asked_or_number_mentioned(salon: Business) -> None:
+    assert understand("555 123 4567", salon, TODAY, asked="phone").phone == "5551234567"
+    assert understand("my number is 555 123 4567", salon, TODAY, asked="anything").phone
+    # a bare digit run is not taken as a phone number when nobody asked for one
+    assert understand("555 123 4567", salon, TODAY, asked="anything").phone is None
+    assert extract_phone("at 3 pm") is None
+
+
+# -- services -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "service_id"),
+    [
+        ("I'd like a haircut", "haircut"),
+        ("I'd like a trim", "haircut"),
+        ("just a cut please", "haircut"),
+        ("some highlights", "color"),
+        ("a blow out", "blowdry"),
+        ("two haircuts", "haircut"),
+    ],
+)
+def test_salon_service_aliases(salon: Business, text: str, service_id: str) -> None:
+    u = understand(text, salon, TODAY, asked="service")
+    assert u.service is not None and u.service.id == service_id
+    assert not u.service_mentioned_unknown
+
+
+@pytest.mark.parametrize(
+    ("text", "service_id"),
+    [
+        ("I need a checkup", "checkup"),
+        ("a check-up please", "checkup"),
+        ("scale and polish", "cleaning"),
+        ("I have a toothache", "emergency"),
+    ],
+)
+def test_dental_service_aliases(dental: Business, text: str, service_id: str) -> None:
+    u = understand(text, dental, TODAY, asked="service")
+    assert u.service is not None and u.service.id == service_id
+
+
+@pytest.mark.parametrize("text", ["I'd like a massage", "Can I book a manicure on Tuesday"])
+def test_unknown_service(salon: Business, text: str) -> None:
+    u = understand(text, salon, TODAY, asked="anything")
+    assert u.service is None
+    assert u.service_mentioned_unknown
+
+
+def test_generic_booking_words_are_not_an_unknown_service(salon: Business) -> None:
+    u = understand("I'd like to book an appointment", salon, TODAY, asked="anything")
+    assert u.service is None and not u.service_mentioned_unknown
+    assert u.wants_booking
+
+
+def test_phone_not_glued_to_other_numbers() -> None:
+    # Regression: every digit in the sentence was concatenated before searching.
+    assert extract_phone("next Tuesday at 3, my number is 555 987 6543") == "5559876543"
+    assert extract_phone("the 8th; call me on +1 555 123 0001 please") == "+15551230001"
+    assert extract_phone("book 2 haircuts at 4 for 2 people") is None

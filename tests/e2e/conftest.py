@@ -1,0 +1,120 @@
+"""A real agent server (real models, real LLM and Piper sidecars) and a local stand-in for
+Twilio's REST API that records the requests the server sends it (hang-ups)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import pytest
+
+from voice_agent.config import REPO_ROOT, Settings
+from voice_agent.demo import wait_ready
+from voice_agent.pipeline.sidecars import free_port
+
+AUTH_TOKEN = "e2e-test-token"
+ACCOUNT_SID = "AC" + "e2" * 16
+
+
+@dataclass
+class TwilioRestRecorder:
+    url: str
+    requests: list[dict] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def twilio_rest() -> Iterator[TwilioRestRecorder]:
+    recorder = TwilioRestRecorder(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+            recorder.requests.append({
+                "path": self.path, "form": {k: v[0] for k, v in parse_qs(body).items()},
+                "auth": self.headers.get("Authorization", ""),
+            })
+            payload = json.dumps({"sid": self.path.rsplit("/", 1)[-1].split(".")[0],
+                                  "status": "completed"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    recorder.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield recorder
+    server.shutdown()
+    server.server_close()
+
+
+@dataclass
+class AgentServer:
+    url: str
+    settings: Settings
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+
+@pytest.fixture(scope="module")
+def agent_server(tmp_path_factory: pytest.TempPathFactory,
+                 twilio_rest: TwilioRestRecorder) -> Iterator[AgentServer]:
+    data_dir = tmp_path_factory.mktemp("agent")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("VOICE_AGENT_") and k not in ("LLM_BASE_URL", "TTS_BASE_URL",
+                                                             "DATABASE_URL")}
+    env |= {
+        "VOICE_AGENT_ENV": "test",
+        "VOICE_AGENT_DATA_DIR": str(data_dir),
+        "VOICE_AGENT_MODELS_DIR": str(REPO_ROOT / ".models"),
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_API_BASE_URL": twilio_rest.url,
+    }
+    log_path = data_dir / "server.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "voice_agent", "serve", "--port", str(port)],
+            env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, proc, 600)
+    except RuntimeError:
+        proc.kill()
+        raise
+    settings = Settings(data_dir=data_dir, twilio_auth_token=AUTH_TOKEN,
+                        twilio_account_sid=ACCOUNT_SID, models_dir=REPO_ROOT / ".models")
+    yield AgentServer(url=url, settings=settings, proc=proc, log_path=log_path)
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def sidecar_pids(server: AgentServer, module: str) -> list[int]:
+    """PIDs of the server's child processes running ``python -m <module>``."""
+    out = subprocess.run(["ps", "-o", "pid=,ppid=,args=", "-e"], capture_output=True, text=True)
+    pids = []
+    for line in out.stdout.splitlines():
+        pid, ppid, args = line.split(None, 2)
+        if int(ppid) == server.proc.pid and f"-m {module}" in args:
+            pids.append(int(pid))
+    return pids

@@ -1,0 +1,113 @@
+"""A real phone call, end to end: the simulated Twilio caller phones the real server
+(faster-whisper, Silero VAD, the llama.cpp LLM sidecar, the Piper sidecar) and books."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import wave
+
+import pytest
+from rich.console import Console
+from sqlmodel import Session, select
+
+from evals.script import load_script
+from voice_agent.config import REPO_ROOT
+from voice_agent.simcall import run_scripted_call
+from voice_agent.store.db import make_engine
+from voice_agent.store.models import Call, Turn
+from voice_agent.telephony.caller_voice import make_caller_voice
+from voice_agent.telephony.sim_caller import dial
+
+pytestmark = pytest.mark.slow
+DEMO = REPO_ROOT / "evals" / "calls" / "demo" / "salon-book-basic.yaml"
+
+
+def _call_rows(db_url: str, call_sid: str) -> tuple[Call, list[Turn]]:
+    engine = make_engine(db_url)
+    try:
+        with Session(engine) as session:
+            call = session.exec(select(Call).where(Call.provider_call_id == call_sid)).one()
+            turns = list(session.exec(select(Turn).where(Turn.call_id == call.id)
+                                      .order_by(Turn.index)))
+        return call, turns
+    finally:
+        engine.dispose()
+
+
+async def test_demo_call_books_and_stores_every_turn(agent_server, twilio_rest, tmp_path):
+    engine = make_engine(agent_server.settings.db_url)
+    try:
+        call = await run_scripted_call(
+            script_path=DEMO, server_url=agent_server.url, settings=agent_server.settings,
+            engine=engine, recording=tmp_path / "caller.wav", console=Console(quiet=True),
+        )
+    finally:
+        engine.dispose()
+
+    # The booking row exists, exactly as the script expects.
+    assert call.verdict.outcome_correct, call.verdict.problems
+    booking = call.verdict.booking
+    assert booking is not None and booking.service == "haircut"
+    assert booking.start.isoformat() == "2026-12-01T15:00:00-05:00"
+    assert booking.name.lower() == "dana smith" and booking.phone == "+15551230001"
+
+    # One turn row per caller turn, each with confidence, prompt hash and every stage stamped.
+    row, turns = _call_rows(agent_server.settings.db_url, call.result.call_sid)
+    assert row.status == "completed" and row.outcome == "booked"
+    assert len(turns) == len(call.result.caller_lines_said)
+    for turn in turns:
+        assert turn.caller_text and turn.agent_text and turn.prompt_hash
+        assert turn.stt_avg_logprob is not None and turn.stt_no_speech_prob is not None
+        stamps = [turn.speech_end_ts, turn.stt_done_ts, turn.turn_end_ts,
+                  turn.llm_first_token_ts, turn.tts_first_audio_ts, turn.first_audio_sent_ts]
+        assert all(s is not None for s in stamps), stamps
+        assert stamps == sorted(stamps), stamps
+    booked = [t for t in turns if any(c["name"] == "book_appointment" and
+                                      c["status"] == "executed" for c in t.tool_calls)]
+    assert len(booked) == 1
+
+    # The call's recording: both sides, 8 kHz stereo, as long as the call.
+    with wave.open(row.recording_path, "rb") as wav:
+        assert (wav.getnchannels(), wav.getframerate()) == (2, 8000)
+        assert wav.getnframes() / 8000 > 10
+    assert (tmp_path / "caller.wav").stat().st_size > 0
+
+    # The agent hung up through (our stand-in for) Twilio's REST API.
+    hangups = [r for r in twilio_rest.requests if call.result.call_sid in r["path"]]
+    assert hangups and hangups[0]["form"] == {"Status": "completed"}
+    account = agent_server.settings.twilio_account_sid
+    assert hangups[0]["path"].startswith(f"/2010-04-01/Accounts/{account}/Calls/")
+    assert hangups[0]["auth"].startswith("Basic ")
+
+
+async def test_malformed_and_oversized_messages_are_dropped(agent_server):
+    script = load_script(DEMO)
+    client = await dial(server_url=agent_server.url, script=script,
+                        auth_token=agent_server.settings.twilio_auth_token)
+    await client.start()
+    try:
+        assert await client.wait_agent_reply(since_s=0.0, silence_s=1.0)
+        ws = client._ws  # the raw socket, to misbehave on purpose
+        garbage = [
+            "this is not json",
+            json.dumps(["an", "array"]),
+            json.dumps({"event": "media", "media": {"payload": "@@not base64@@"}}),
+            json.dumps({"event": "media", "media": {}}),
+            json.dumps({"event": "media", "media": {
+                "payload": base64.b64encode(b"\xff" * 20_000).decode()}}),
+            json.dumps({"event": "unheard-of"}),
+            "x" * 100_000,
+        ]
+        for message in garbage:
+            await ws.send(message)
+        voice = make_caller_voice("piper")
+        end = await client.speak(await voice.synthesize("Hi, I'd like to book a haircut."))
+        assert await client.wait_agent_reply(since_s=end, silence_s=1.0), "call did not go on"
+        assert not client.closed.is_set()
+    finally:
+        await client.stop()
+    await asyncio.sleep(1.0)
+    log_text = agent_server.log_path.read_text()
+    assert log_text.count("dropped Twilio message") >= 6
