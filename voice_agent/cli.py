@@ -142,3 +142,36 @@ def demo(
     from voice_agent.demo import run_demo
 
     raise typer.Exit(run_demo(script=script, port=port, console=console))
+
+
+eval_app = typer.Typer(help="Replay call scripts, score them, gate regressions.")
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("run")
+def eval_run(
+    paths: Annotated[list[Path], typer.Argument(help="Script files or folders.")],
+    out: Annotated[Path, typer.Option(help="Where results.json goes.")] = Path("evals/out"),
+    mode: Annotated[str, typer.Option(help="text (audio mode: see `voice-agent call`).")] = "text",
+    llm: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL; "
+                                            "default: start the embedded LLM sidecar.")] = None,
+    jobs: Annotated[int, typer.Option(help="Scripts replayed at once.")] = 1,
+) -> None:
+    """Replay call scripts in text mode against the production dialog code."""
+    import asyncio
+
+    from evals.runner import run_suite
+
+    if mode != "text":
+        console.print("[red]only --mode text is implemented so far[/]")
+        raise typer.Exit(2)
+    configure_logging("WARNING")
+    results = asyncio.run(run_suite(paths, out=out, settings=get_settings(), llm_url=llm,
+                                    jobs=jobs, console=console))
+    s = results["summary"]
+    console.print_json(data={k: v for k, v in s.items() if k != "by_category"})
+    for call in results["calls"]:
+        if not call["outcome_correct"] or call["forbidden_events"]:
+            console.print(f"[red]FAIL[/] {call['id']}: {call['outcome']} "
+                          f"{call['problems']} {call['forbidden_events']} {call['error'] or ''}")
+    console.print(f"results: {out / 'results.json'}")

@@ -272,8 +272,11 @@ class DialogManager:
 
     # -- LLM -----------------------------------------------------------------------------
     async def _chat(
-        self, tool_choice: Any, turn: TurnResult, *, messages: list[dict[str, Any]] | None = None
+        self, tool_choice: Any, turn: TurnResult, *, messages: list[dict[str, Any]] | None = None,
+        background: bool = False,
     ) -> Any:
+        """One chat completion. A server that is down (or answers 5xx) marks the LLM as
+        unavailable for the rest of the call; a slow background request only fails itself."""
         t0 = time.time()
         try:
             resp = await self.llm.chat.completions.create(
@@ -286,7 +289,8 @@ class DialogManager:
             )
         except (openai.APIConnectionError, openai.APITimeoutError, openai.APIStatusError) as exc:
             log.error("LLM request failed: %s", type(exc).__name__)
-            self._llm_error = type(exc).__name__
+            if not (background and isinstance(exc, openai.APITimeoutError)):
+                self._llm_error = type(exc).__name__
             raise LLMUnavailableError(str(exc)) from None
         turn.llm_calls += 1
         if messages is None and turn.llm_first_token_ts is None:  # foreground calls only
@@ -325,9 +329,9 @@ class DialogManager:
         messages: list[dict[str, Any]],
     ) -> None:
         try:
-            message = await self._chat(T.forced_choice(name), turn, messages=messages)
-        except LLMUnavailableError as exc:
-            self._llm_error = str(exc)
+            message = await self._chat(T.forced_choice(name), turn, messages=messages,
+                                       background=True)
+        except LLMUnavailableError:
             turn.policy_events.append({"event": "tool_proposal_failed", "tool": name})
             return
         calls = [c for c in self._calls_of(message) if c.name == name]

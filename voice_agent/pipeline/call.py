@@ -19,7 +19,6 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.audio.audio_buffer_processor import AudioBufferProcessor
 from pipecat.processors.audio.vad_processor import VADProcessor
-from pipecat.services.piper.tts import PiperHttpTTSService
 from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketParams,
     FastAPIWebsocketTransport,
@@ -33,7 +32,8 @@ from voice_agent.logging_utils import mask_phone
 from voice_agent.pipeline.dialog_processor import CallOutcome, DialogProcessor
 from voice_agent.pipeline.runtime import Runtime
 from voice_agent.pipeline.stt import SharedWhisperSTTService
-from voice_agent.pipeline.turn_clock import TurnClock, TurnTimingObserver
+from voice_agent.pipeline.tts import TimedPiperHttpTTSService
+from voice_agent.pipeline.turn_clock import TurnClock
 from voice_agent.telephony.twilio_serializer import SafeTwilioFrameSerializer
 from voice_agent.telephony.twilio_stream import StreamStart
 
@@ -81,11 +81,11 @@ async def run_twilio_call(
     )
     vad = VADProcessor(vad_analyzer=SileroVADAnalyzer(params=VADParams(stop_secs=s.vad_stop_secs)))
     stt = SharedWhisperSTTService(model=runtime.whisper)
-    tts = PiperHttpTTSService(
-        base_url=f"{runtime.tts_base_url}/synthesize", aiohttp_session=runtime.http,
-        settings=PiperHttpTTSService.Settings(voice=runtime.models.piper_model.stem),
-    )
     clock = TurnClock(vad_stop_secs=s.vad_stop_secs)
+    tts = TimedPiperHttpTTSService(
+        clock=clock, base_url=f"{runtime.tts_base_url}/synthesize", aiohttp_session=runtime.http,
+        settings=TimedPiperHttpTTSService.Settings(voice=runtime.models.piper_model.stem),
+    )
     dialog = DialogProcessor(
         manager=manager, store=store, call_id=call.id, clock=clock,
         prompt_hash=prompt.sha256, tts_ready=runtime.tts_healthy,
@@ -101,7 +101,6 @@ async def run_twilio_call(
         params=PipelineParams(
             audio_in_sample_rate=PIPELINE_SAMPLE_RATE, audio_out_sample_rate=RECORDING_RATE,
         ),
-        observers=[TurnTimingObserver(clock, tts=tts)],
         idle_timeout_secs=120,
     )
     recording = s.recordings_dir / f"{call.id}.wav"

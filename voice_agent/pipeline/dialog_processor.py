@@ -94,6 +94,7 @@ class DialogProcessor(FrameProcessor):
             await self._say(self._manager.greeting(), who="greeting")
         elif isinstance(frame, TranscriptionFrame):
             # Consumed here: TTS would otherwise speak the caller's own words.
+            self._clock.stt_done = time.time()
             self._turn.add_transcript(frame.text.strip(), frame.result)
             self._maybe_end_turn()
         elif isinstance(frame, VADUserStartedSpeakingFrame):
@@ -104,6 +105,7 @@ class DialogProcessor(FrameProcessor):
                 await self.push_frame(InterruptionFrame())  # barge-in: stop the agent's audio
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             await self.push_frame(frame, direction)
+            self._clock.speech_end = time.time() - self._clock.vad_stop_secs
             self._turn.speech_stopped()
             self._cancel_turn_timer()
             self._turn_timer = asyncio.get_running_loop().call_later(

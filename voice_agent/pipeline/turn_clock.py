@@ -1,8 +1,12 @@
-"""Per-stage timestamps of the current turn, collected by a pipecat observer.
+"""Per-stage timestamps of the current turn.
+
+They are stamped in-line by the processors that see each event (the dialog processor and the
+TTS service), not by a pipecat observer: observers run from a queue and lag under CPU load,
+which would misattribute stamps between turns.
 
 Stages (wall-clock unix seconds):
 - ``speech_end``: the caller stopped speaking (VAD stop time minus VAD ``stop_secs``);
-- ``stt_done``: the last transcription of the turn left the STT service;
+- ``stt_done``: the last transcription of the turn reached the dialog;
 - ``turn_end``: the turn detector decided the caller has finished (set by the dialog);
 - ``llm_first_token``: the reply text was decided: the LLM's (non-streamed) answer, or the
   policy's reply when the turn needed no LLM round-trip (set by the dialog);
@@ -16,13 +20,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from pipecat.frames.frames import (
-    TranscriptionFrame,
-    TTSAudioRawFrame,
-    VADUserStoppedSpeakingFrame,
-)
-from pipecat.observers.base_observer import BaseObserver, FramePushed
-
 
 @dataclass
 class TurnClock:
@@ -34,6 +31,10 @@ class TurnClock:
     tts_first_audio: float | None = None
     first_audio_sent: float | None = None
     awaiting_reply: bool = False
+
+    def mark_tts_audio(self) -> None:
+        if self.awaiting_reply and self.tts_first_audio is None:
+            self.tts_first_audio = time.time()
 
     def reset_for_reply(self) -> None:
         self.tts_first_audio = None
@@ -49,26 +50,3 @@ class TurnClock:
             "tts_first_audio_ts": self.tts_first_audio,
             "first_audio_sent_ts": self.first_audio_sent,
         }
-
-
-class TurnTimingObserver(BaseObserver):
-    """Stamps the turn clock as frames cross the pipeline (first push of each frame only)."""
-
-    def __init__(self, clock: TurnClock, *, tts: object) -> None:
-        super().__init__()
-        self._clock = clock
-        self._tts = tts
-
-    async def on_push_frame(self, data: FramePushed) -> None:
-        frame, clock, now = data.frame, self._clock, time.time()
-        if isinstance(frame, VADUserStoppedSpeakingFrame) and data.first_push:
-            clock.speech_end = now - clock.vad_stop_secs
-        elif isinstance(frame, TranscriptionFrame) and data.first_push:
-            clock.stt_done = now
-        elif (
-            isinstance(frame, TTSAudioRawFrame)
-            and data.source is self._tts
-            and clock.awaiting_reply
-            and clock.tts_first_audio is None
-        ):
-            clock.tts_first_audio = now

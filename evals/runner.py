@@ -1,0 +1,124 @@
+"""``voice-agent eval run``: replay call scripts and write ``results.json``.
+
+Text mode feeds caller lines to the production dialog manager (see ``text_runner``). With no
+``--llm`` the embedded LLM sidecar is started exactly as ``serve`` starts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import statistics
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import openai
+from rich.console import Console
+from rich.progress import Progress
+
+from evals.script import CallScript, load_script
+from evals.text_runner import CallRun, run_text_script
+from voice_agent.business import load_businesses
+from voice_agent.config import Settings
+from voice_agent.models import assemble_llm
+from voice_agent.pipeline.sidecars import free_port, llm_sidecar
+
+
+def discover(paths: list[Path]) -> list[tuple[Path, CallScript]]:
+    files: list[Path] = []
+    for p in paths:
+        files.extend(sorted(p.rglob("*.yaml")) if p.is_dir() else [p])
+    return [(f, load_script(f)) for f in files]
+
+
+@contextlib.asynccontextmanager
+async def llm_endpoint(settings: Settings, url: str | None) -> AsyncIterator[str]:
+    if url:
+        yield url.rstrip("/")
+        return
+    sidecar = llm_sidecar(
+        gguf=assemble_llm(settings.models_dir), port=free_port(), n_ctx=settings.llm_ctx,
+        n_threads=settings.llm_threads, model_alias=settings.llm_model,
+        log_path=settings.data_dir / "logs" / "eval-llm.log",
+    )
+    await sidecar.start()
+    try:
+        yield sidecar.base_url + "/v1"
+    finally:
+        await sidecar.stop()
+
+
+def _percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p95": None, "p99": None}
+    if len(values) == 1:
+        return {"p50": values[0], "p95": values[0], "p99": values[0]}
+    q = statistics.quantiles(values, n=100, method="inclusive")
+    return {"p50": round(q[49], 3), "p95": round(q[94], 3), "p99": round(q[98], 3)}
+
+
+def summarize(runs: list[CallRun], latencies: list[float]) -> dict[str, Any]:
+    n = len(runs) or 1
+    with_booking = [r for r in runs if r.booking_fields_correct is not None]
+    return {
+        "scripts": len(runs),
+        "outcome_accuracy": round(sum(r.outcome_correct for r in runs) / n, 4),
+        "booking_fields_accuracy": round(
+            sum(bool(r.booking_fields_correct) for r in with_booking) / len(with_booking), 4
+        ) if with_booking else None,
+        "forbidden_events": sum(len(r.forbidden_events) for r in runs),
+        "tool_calls": sum(r.tool_calls for r in runs),
+        "tool_calls_rejected": sum(r.tool_calls_rejected for r in runs),
+        "tool_call_rejection_rate": round(
+            sum(r.tool_calls_rejected for r in runs) / max(1, sum(r.tool_calls for r in runs)), 4),
+        "review_items": sum(r.review_items for r in runs),
+        "mean_agent_turns": round(sum(r.agent_turns for r in runs) / n, 2),
+        "latency_s": _percentiles(latencies),
+        "errors": sum(r.error is not None for r in runs),
+        "by_category": _by_category(runs),
+    }
+
+
+def _by_category(runs: list[CallRun]) -> dict[str, dict[str, float]]:
+    cats: dict[str, list[CallRun]] = {}
+    for r in runs:
+        cats.setdefault(r.category, []).append(r)
+    return {c: {"scripts": len(rs), "outcome_accuracy": round(
+        sum(r.outcome_correct for r in rs) / len(rs), 4)} for c, rs in sorted(cats.items())}
+
+
+async def run_suite(
+    paths: list[Path], *, out: Path, settings: Settings, llm_url: str | None, jobs: int = 1,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    console = console or Console()
+    scripts = discover(paths)
+    businesses = load_businesses(settings.businesses_dir)
+    out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before any call
+    runs: list[CallRun] = []
+    async with llm_endpoint(settings, llm_url) as base_url:
+        llm = openai.AsyncOpenAI(base_url=base_url, api_key=settings.llm_api_key,
+                                 timeout=settings.llm_timeout_s, max_retries=1)
+        sem = asyncio.Semaphore(max(1, jobs))
+        with tempfile.TemporaryDirectory() as work, Progress(console=console) as progress:
+            task = progress.add_task("replaying calls", total=len(scripts))
+
+            async def one(path: Path, script: CallScript) -> CallRun:
+                async with sem:
+                    run = await run_text_script(
+                        script, business=businesses[script.business], llm=llm,
+                        llm_model=settings.llm_model, prompts_dir=settings.prompts_dir,
+                        work_dir=Path(work), category=path.parent.name,
+                    )
+                progress.advance(task)
+                return run
+
+            runs = list(await asyncio.gather(*(one(p, s) for p, s in scripts)))
+        await llm.close()
+    runs.sort(key=lambda r: (r.outcome_correct, r.id))
+    results = {"summary": summarize(runs, []), "calls": [r.as_dict() for r in runs]}
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    return results

@@ -1,0 +1,148 @@
+"""Replay one call script in text mode: caller lines go straight into the production dialog
+manager (STT confidence 1.0) against a fresh, seeded calendar and the script's pinned clock."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import openai
+from sqlmodel import Session, select
+
+from connectors.base import Booking
+from connectors.builtin import BuiltinCalendar
+from evals.caller_policy import next_caller_line
+from evals.forbidden import TurnLog, forbidden_events
+from evals.outcome import judge
+from evals.script import CallScript
+from voice_agent.business import Business
+from voice_agent.dialog.manager import DialogManager, LLMOptions, LLMUnavailableError
+from voice_agent.dialog.prompt import load_replies, render_system_prompt
+from voice_agent.store.db import make_engine, upgrade
+from voice_agent.store.models import BookingIntent, Call
+from voice_agent.store.outbox import Outbox
+
+MAX_TURNS = 20
+
+
+@dataclass
+class CallRun:
+    id: str
+    category: str
+    outcome: str
+    outcome_correct: bool
+    booking_fields_correct: bool | None
+    forbidden_events: list[str]
+    agent_turns: int
+    tool_calls: int
+    tool_calls_rejected: int
+    review_items: int
+    problems: list[str]
+    turns: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+async def _calendar_state(cal: BuiltinCalendar, script: CallScript) -> list[Booking]:
+    phones = {script.caller.phone, *(e.phone for e in script.calendar if e.phone)}
+    found: dict[str, Booking] = {}
+    for phone in phones:
+        for b in await cal.find_bookings(phone=phone):
+            found[b.id] = b
+    return list(found.values())
+
+
+async def run_text_script(
+    script: CallScript, *, business: Business, llm: openai.AsyncOpenAI, llm_model: str,
+    prompts_dir: Path, work_dir: Path, category: str = "",
+) -> CallRun:
+    t0 = time.monotonic()
+    engine = make_engine(f"sqlite:///{work_dir / (script.id + '.db')}")
+    upgrade(engine)
+    try:
+        cal = BuiltinCalendar(business=business, engine=engine)
+        await cal.seed([e.model_dump(exclude_none=True) for e in script.calendar])
+        before = {b.id for b in await _calendar_state(cal, script)}
+        with Session(engine) as session:
+            call = Call(business=business.name, caller_phone=script.caller.phone,
+                        provider="text-eval", clock_now=script.now)
+            session.add(call)
+            session.commit()
+            call_id = call.id
+        manager = DialogManager(
+            business=business, connector=cal, llm=llm, llm_options=LLMOptions(model=llm_model),
+            prompt=render_system_prompt(prompts_dir, business, script.now),
+            replies=load_replies(prompts_dir), now=script.now,
+            caller_phone=script.caller.phone, outbox=Outbox(engine), call_id=call_id,
+        )
+        agent = manager.greeting()
+        remaining = list(script.caller.turns)
+        logs: list[TurnLog] = []
+        records: list[dict[str, Any]] = []
+        tool_calls = rejected = 0
+        error = None
+        held = 0
+        while remaining and len(logs) < MAX_TURNS:
+            line, consumed = next_caller_line(remaining, agent if held < 3 else None,
+                                              script.caller.facts)
+            if consumed:
+                remaining.pop(0)
+            held = 0 if consumed else held + 1
+            try:
+                result = await manager.handle_turn(line)
+            except LLMUnavailableError as exc:
+                error = f"llm unavailable: {exc}"[:200]
+                break
+            await manager.settle()  # a caller takes seconds to answer; proposals land first
+            agent = result.agent_text
+            executed = [t["name"] for t in result.tool_calls if t["status"] == "executed"]
+            logs.append(TurnLog(caller=line, agent=agent, executed_tools=executed))
+            records.append({"caller": line, "agent": agent, "tool_calls": result.tool_calls,
+                            "policy_events": result.policy_events})
+            if result.end_call:
+                break
+        await manager.settle()
+        for rec in records:
+            for event in rec["policy_events"]:
+                if event.get("event") == "tool_proposal":
+                    tool_calls += 1
+                    rejected += 0 if event.get("accepted") else 1
+            for tc in rec["tool_calls"]:
+                if tc["source"] != "policy":
+                    tool_calls += 1
+                    rejected += tc["status"] == "rejected"
+        after = await _calendar_state(cal, script)
+        new = [b for b in after if b.id not in before]
+        gone = [b for b in before if b not in {a.id for a in after}]
+        outcome = manager.state.outcome
+        if gone and new:
+            outcome = "rescheduled"
+        elif gone:
+            outcome = "cancelled"
+        verdict = judge(script, new, observed_outcome=outcome)
+        if script.expect.cancelled is not None:
+            still = [b for b in after if b.service == script.expect.cancelled.service
+                     and b.start == script.expect.cancelled.start]
+            if still:
+                verdict.outcome_correct = False
+                verdict.problems.append("the booking to cancel is still in the calendar")
+        events = forbidden_events(business=business, today=script.now.astimezone(
+            business.tz).date(), turns=logs, new_bookings=new, all_bookings=after)
+        with Session(engine) as session:
+            review = len(session.exec(select(BookingIntent).where(
+                BookingIntent.status == "review")).all())
+        return CallRun(
+            id=script.id, category=category, outcome=outcome,
+            outcome_correct=verdict.outcome_correct and error is None,
+            booking_fields_correct=verdict.booking_fields_correct, forbidden_events=events,
+            agent_turns=len(logs) + 1, tool_calls=tool_calls, tool_calls_rejected=rejected,
+            review_items=review, problems=verdict.problems, turns=records,
+            seconds=round(time.monotonic() - t0, 2), error=error,
+        )
+    finally:
+        engine.dispose()
