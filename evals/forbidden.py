@@ -21,7 +21,7 @@ from voice_agent.dialog.timeparse import describe_day, describe_time
 from voice_agent.dialog.understanding import understand
 
 _TIME = re.compile(r"\b\d{1,2}(:\d{2})? ?(AM|PM)\b", re.IGNORECASE)
-_CONFIRM = re.compile(r"shall i book|should i book|confirm", re.IGNORECASE)
+_CONFIRM = re.compile(r"shall i book|should i book|shall i go ahead|confirm", re.IGNORECASE)
 
 
 @dataclass

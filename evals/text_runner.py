@@ -67,7 +67,7 @@ async def run_text_script(
     try:
         cal = BuiltinCalendar(business=business, engine=engine)
         await cal.seed([e.model_dump(exclude_none=True) for e in script.calendar])
-        before = {b.id for b in await _calendar_state(cal, script)}
+        before = {b.id: b for b in await _calendar_state(cal, script)}
         with Session(engine) as session:
             call = Call(business=business.name, caller_phone=script.caller.phone,
                         provider="text-eval", clock_now=script.now)
@@ -117,8 +117,10 @@ async def run_text_script(
                     tool_calls += 1
                     rejected += tc["status"] == "rejected"
         after = await _calendar_state(cal, script)
-        new = [b for b in after if b.id not in before]
-        gone = [b for b in before if b not in {a.id for a in after}]
+        # A moved booking keeps its id: compare what each entry says, not only which exist.
+        new = [b for b in after if before.get(b.id) != b]
+        after_by_id = {a.id: a for a in after}
+        gone = [b for b in before.values() if after_by_id.get(b.id) != b]
         outcome = manager.state.outcome
         if gone and new:
             outcome = "rescheduled"

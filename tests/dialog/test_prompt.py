@@ -90,12 +90,14 @@ def _keys_used_in(module) -> set[str]:
 def test_replies_have_every_key_the_policy_and_manager_use() -> None:
     replies = load_replies(PROMPTS)
     used = _keys_used_in(policy) | _keys_used_in(manager)
-    assert {"confirm", "booked", "slot_taken", "alternatives", "transfer"} <= used  # grep works
+    assert {"booked", "slot_taken", "alternatives", "transfer"} <= used  # grep works
+    used |= {"confirm", "confirm_move"}  # chosen by BookingPolicy._confirm_key
     assert used - set(replies) == set()
 
 
 def test_reply_placeholders_are_known() -> None:
-    known = {"business", "services", "service", "day", "time", "times", "name", "alternatives"}
+    known = {"business", "services", "service", "day", "time", "times", "name", "alternatives",
+             "bookings"}
     for key, template in load_replies(PROMPTS).items():
         fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
         assert fields <= known, key

@@ -24,7 +24,16 @@ import openai
 from connectors.base import Connector, ConnectorError, Slot, SlotUnavailableError
 from voice_agent.business import Business
 from voice_agent.dialog import tools as T
-from voice_agent.dialog.policy import Book, BookingPolicy, Check, Decision, Open, Say
+from voice_agent.dialog.policy import (
+    Book,
+    BookingPolicy,
+    Cancel,
+    Check,
+    Decision,
+    Find,
+    Open,
+    Say,
+)
 from voice_agent.dialog.prompt import RenderedPrompt
 from voice_agent.dialog.state import Availability, DialogState
 from voice_agent.dialog.understanding import understand
@@ -125,6 +134,8 @@ class DialogManager:
         decision = self.policy.decide(self.state, u)
         turn.policy_events.append({"event": "decision", "decision": type(decision).__name__,
                                    "asked_before": self.state.asked})
+        if isinstance(decision, Find):
+            decision = await self._find(decision, u, turn)
         say = await self._run(decision, turn)
         text = self.policy.render(say) if isinstance(say, Say) else say
         if isinstance(say, Say):
@@ -149,7 +160,13 @@ class DialogManager:
         if isinstance(decision, Check):
             return await self._check(decision, turn)
         if isinstance(decision, Book):
+            if self.state.intent == "reschedule" and self.state.existing is not None:
+                return await self._move(decision, turn)
             return await self._book(decision, turn)
+        if isinstance(decision, Cancel):
+            return await self._cancel(decision, turn)
+        if isinstance(decision, Find):  # a second lookup in one turn: ask instead of looping
+            return Say("no_booking_found", asked="name")
         return await self._open(decision, turn)
 
     def _apply(self, say: Say) -> None:
@@ -233,6 +250,79 @@ class DialogManager:
         self._tool_log(turn, T.BOOK_APPOINTMENT, args, "executed", result=result)
         self._tool_result_message(T.BOOK_APPOINTMENT, args, result)
         return Say("booked", self._slot_args(step), asked="anything")
+
+    async def _find(self, step: Find, u: Any, turn: TurnResult) -> Decision:
+        s = self.state
+        args = {"name": s.name} if step.by_name and s.name else {"phone": s.contact_phone}
+        await self._propose_and_reconcile(T.FIND_MY_APPOINTMENTS, args, turn)
+        try:
+            found = await self.connector.find_bookings(**args)
+        except ConnectorError as exc:
+            self._tool_log(turn, T.FIND_MY_APPOINTMENTS, args, "failed", reason=str(exc))
+            await self._callback_intent("booking lookup failed", str(exc))
+            return Say("apology_technical", end_call=True)
+        upcoming = [b for b in found if b.start >= self.now]
+        result = [{"id": b.id, "service": b.service, "start": b.start.isoformat()}
+                  for b in upcoming][:10]
+        self._tool_log(turn, T.FIND_MY_APPOINTMENTS, args, "executed", result=result)
+        self._tool_result_message(T.FIND_MY_APPOINTMENTS, args, result)
+        return self.policy.after_find(s, upcoming, u)
+
+    async def _cancel(self, step: Cancel, turn: TurnResult) -> Say:
+        booking = step.booking
+        args = {"booking_id": booking.id}
+        await self._propose_and_reconcile(T.CANCEL_APPOINTMENT, args, turn)
+        intent = await self._intent("cancel", args)
+        try:
+            await self.connector.cancel(booking.id)
+        except ConnectorError as exc:
+            await self._finish_intent(intent, "pending", error=str(exc))
+            self._tool_log(turn, T.CANCEL_APPOINTMENT, args, "failed", reason=str(exc))
+            self.state.existing = None
+            return Say("apology_technical", end_call=True)
+        await self._finish_intent(intent, "done", booking_id=booking.id)
+        self._tool_log(turn, T.CANCEL_APPOINTMENT, args, "executed", result={"cancelled": True})
+        self._tool_result_message(T.CANCEL_APPOINTMENT, args, {"cancelled": True})
+        self.state.outcome, self.state.existing, self.state.booking = "cancelled", None, booking
+        return Say("cancelled", self.policy._booking_args(booking), asked="anything")
+
+    async def _move(self, step: Book, turn: TurnResult) -> Say:
+        existing = self.state.existing
+        assert existing is not None
+        args = {"booking_id": existing.id, "new_start": step.start.strftime("%Y-%m-%dT%H:%M")}
+        await self._propose_and_reconcile(T.RESCHEDULE_APPOINTMENT, args, turn)
+        intent = await self._intent("reschedule", args | {"new_start": step.start.isoformat()})
+        try:
+            moved = await self.connector.reschedule(existing.id, step.start)
+        except SlotUnavailableError as exc:
+            await self._finish_intent(intent, "failed", error=str(exc))
+            self._tool_log(turn, T.RESCHEDULE_APPOINTMENT, args, "failed", reason="slot taken")
+            self.state.forget_slot()
+            self.state.availability = None
+            return await self._check(Check(step.service, step.start.date(), step.start), turn)
+        except ConnectorError as exc:
+            await self._finish_intent(intent, "pending", error=str(exc))
+            self._tool_log(turn, T.RESCHEDULE_APPOINTMENT, args, "failed", reason=str(exc))
+            self.state.forget_slot()
+            self.state.booking_pending = True
+            return Say("booking_pending", self._slot_args(step), asked="anything")
+        await self._finish_intent(intent, "done", booking_id=moved.id)
+        self._tool_log(turn, T.RESCHEDULE_APPOINTMENT, args, "executed",
+                       result={"booking_id": moved.id})
+        self._tool_result_message(T.RESCHEDULE_APPOINTMENT, args, {"booking_id": moved.id})
+        self.state.outcome, self.state.booking, self.state.existing = "rescheduled", moved, None
+        self.state.forget_slot()
+        return Say("rescheduled", self._slot_args(step), asked="anything")
+
+    async def _intent(self, action: str, payload: dict[str, Any]) -> Any:
+        if self.outbox is None:
+            return None
+        return await self.outbox.record(business=self.business.name, call_id=self.call_id,
+                                        action=action, payload=payload)
+
+    async def _finish_intent(self, intent: Any, status: str, **fields: Any) -> None:
+        if intent is not None and self.outbox is not None:
+            await self.outbox.finish(intent, status=status, **fields)
 
     def _slot_args(self, step: Book) -> dict[str, Any]:
         from voice_agent.dialog.timeparse import describe_day, describe_time

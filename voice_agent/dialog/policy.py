@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from connectors.base import Slot
+from connectors.base import Booking, Slot
 from voice_agent.business import Business
 from voice_agent.dialog.state import Availability, DialogState
 from voice_agent.dialog.timeparse import PARTS_OF_DAY, describe_day, describe_time
@@ -50,13 +50,25 @@ class Book:
 
 
 @dataclass
+class Find:
+    """Look up the caller's upcoming bookings (by caller ID, or by name)."""
+
+    by_name: bool = False
+
+
+@dataclass
+class Cancel:
+    booking: Booking
+
+
+@dataclass
 class Open:
     """Nothing certain to do: the LLM may answer, under the reply guard."""
 
     asked: str | None
 
 
-Decision = Say | Check | Book | Open
+Decision = Say | Check | Book | Find | Cancel | Open
 
 
 def join_words(items: list[str]) -> str:
@@ -104,6 +116,14 @@ class BookingPolicy:
         if u.phone:
             state.phone = u.phone
 
+        if (u.wants_cancel or u.wants_reschedule) and state.offer is None:
+            state.intent = "reschedule" if u.wants_reschedule else "cancel"
+            state.existing, state.existing_options = None, []
+            return Find()
+        if state.intent in ("cancel", "reschedule") and state.existing is None:
+            return self._choose_existing(state, u)
+        if state.intent == "cancel" and state.existing is not None:
+            return self._on_cancel(state, u)
         if state.offer is not None:
             decision = self._on_offer(state, u)
             if decision is not None:
@@ -127,6 +147,10 @@ class BookingPolicy:
             return self._not_understood(state, u)
         if state.confirmed and state.offer is not None and state.name:
             return self._book(state)
+        return self._next_slot_step(state)
+
+    def _next_slot_step(self, state: DialogState) -> Decision:
+        assert state.service is not None and state.day is not None
         exact = state.tod.exact if state.tod else None
         start = datetime.combine(state.day, exact, tzinfo=self.business.tz) if exact else None
         fresh = state.availability
@@ -139,6 +163,64 @@ class BookingPolicy:
             return self.after_check(state, fresh, start)
         return Check(state.service.id, state.day, start)
 
+    # -- cancelling and moving an existing booking ---------------------------------------
+    def _booking_args(self, booking: Booking) -> dict[str, Any]:
+        local = booking.start.astimezone(self.business.tz)
+        return {"service": self.business.service(booking.service).name.lower(),
+                "day": self._day(local.date()), "time": describe_time(local.timetz())}
+
+    def after_find(self, state: DialogState, bookings: list[Booking], u: Understanding) -> Decision:
+        """The caller's upcoming bookings are known: pick the one they mean, or ask."""
+        state.looked_up_by_name = state.looked_up_by_name or bool(state.name and not bookings)
+        state.existing_options = sorted(bookings, key=lambda b: b.start)
+        if not bookings:
+            if state.name and state.asked == "name":
+                state.intent = "book"
+                return Say("no_booking_found_name", asked="anything")
+            return Say("no_booking_found", asked="name")
+        return self._choose_existing(state, u)
+
+    def _choose_existing(self, state: DialogState, u: Understanding) -> Decision:
+        options = state.existing_options
+        if not options:
+            return Find(by_name=True) if state.name else Say("no_booking_found", asked="name")
+        matches = [b for b in options if self._refers_to(b, u)] or options
+        if len(matches) > 1:
+            listed = join_words([
+                "your {service} on {day} at {time}".format(**self._booking_args(b))
+                for b in matches[:3]])
+            return Say("which_booking", {"bookings": listed}, asked="anything")
+        booking = state.existing = matches[0]
+        state.name = state.name or booking.name
+        if state.intent == "cancel":
+            return Say("confirm_cancel", self._booking_args(booking), asked="confirm")
+        state.service = self.business.service(booking.service)
+        local_day = booking.start.astimezone(self.business.tz).date()
+        new_day = u.day if u.day and u.day != local_day else None
+        if new_day is None and not (u.tod and u.tod.exact):
+            return Say("ask_new_day", self._booking_args(booking), asked="date")
+        state.day = new_day or local_day
+        state.tod = u.tod
+        return self._next_slot_step(state)
+
+    def _refers_to(self, booking: Booking, u: Understanding) -> bool:
+        if u.service and u.service.id != booking.service:
+            return False
+        local = booking.start.astimezone(self.business.tz)
+        if u.day and u.day != local.date():
+            return False
+        return bool(u.service or u.day)
+
+    def _on_cancel(self, state: DialogState, u: Understanding) -> Decision:
+        assert state.existing is not None
+        if u.affirm and not u.deny:
+            return Cancel(state.existing)
+        if u.deny or u.done:
+            state.intent, state.existing = "book", None
+            return Say("keep_booking", asked="anything")
+        return self._not_understood(state, u, reask=Say(
+            "confirm_cancel", self._booking_args(state.existing), asked="confirm"))
+
     def _on_offer(self, state: DialogState, u: Understanding) -> Decision | None:
         offer = state.offer
         assert offer is not None
@@ -148,6 +230,9 @@ class BookingPolicy:
         if changed:
             state.forget_slot()
             return None
+        if state.intent == "reschedule" and u.affirm and not u.deny:
+            state.confirmed = True
+            return self._book(state)
         if state.asked == "name" and state.confirmed:
             if state.name:
                 return self._book(state)
@@ -163,10 +248,14 @@ class BookingPolicy:
             state.tod = None
             return Say("declined", asked="date")
         if u.name and not state.confirmed:
-            return Say("confirm", self._slot_args(state, offer), asked="confirm")
+            return Say(self._confirm_key(state), self._slot_args(state, offer), asked="confirm")
         return self._not_understood(state, u, reask=Say(
-            "confirm", self._slot_args(state, offer), asked="confirm"
+            self._confirm_key(state), self._slot_args(state, offer), asked="confirm"
         ))
+
+    @staticmethod
+    def _confirm_key(state: DialogState) -> str:
+        return "confirm_move" if state.intent == "reschedule" else "confirm"
 
     def _update_slots(self, state: DialogState, u: Understanding) -> None:
         if u.service and (state.service is None or u.service.id != state.service.id):
@@ -218,7 +307,8 @@ class BookingPolicy:
             if slot is not None:
                 state.offer = slot
                 state.offered_times = [slot]
-                return Say("confirm", self._slot_args(state, slot), asked="confirm")
+                key = "confirm_move" if state.intent == "reschedule" else "confirm"
+                return Say(key, self._slot_args(state, slot), asked="confirm")
             alternatives = self.nearest(avail.free, start) or later[:2]
             state.offered_times = alternatives
             args = {

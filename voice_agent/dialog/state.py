@@ -46,6 +46,10 @@ class DialogState:
     ended: bool = False
     outcome: str = "no_booking"
     offered_times: list[Slot] = field(default_factory=list)
+    intent: str = "book"  # book | cancel | reschedule
+    existing: Booking | None = None  # the caller's booking being cancelled or moved
+    existing_options: list[Booking] = field(default_factory=list)
+    looked_up_by_name: bool = False
 
     @property
     def contact_phone(self) -> str:

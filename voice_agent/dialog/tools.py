@@ -17,9 +17,13 @@ from voice_agent.business import Business
 
 CHECK_AVAILABILITY = "check_availability"
 BOOK_APPOINTMENT = "book_appointment"
+FIND_MY_APPOINTMENTS = "find_my_appointments"
+CANCEL_APPOINTMENT = "cancel_appointment"
+RESCHEDULE_APPOINTMENT = "reschedule_appointment"
 TRANSFER_TO_HUMAN = "transfer_to_human"
 END_CALL = "end_call"
-TOOL_NAMES = (CHECK_AVAILABILITY, BOOK_APPOINTMENT, TRANSFER_TO_HUMAN, END_CALL)
+TOOL_NAMES = (CHECK_AVAILABILITY, BOOK_APPOINTMENT, FIND_MY_APPOINTMENTS, CANCEL_APPOINTMENT,
+              RESCHEDULE_APPOINTMENT, TRANSFER_TO_HUMAN, END_CALL)
 MAX_ARGUMENT_CHARS = 2_000
 
 
@@ -98,6 +102,44 @@ def tool_schemas(business: Business) -> list[dict[str, Any]]:
                         "phone": {"type": "string"},
                     },
                     "required": ["service", "start", "name", "phone"],
+                },
+            },
+        },
+        {
+            "type": "function",
+            "function": {
+                "name": FIND_MY_APPOINTMENTS,
+                "description": "Find the caller's upcoming appointments.",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"phone": {"type": "string"}, "name": {"type": "string"}},
+                },
+            },
+        },
+        {
+            "type": "function",
+            "function": {
+                "name": CANCEL_APPOINTMENT,
+                "description": "Cancel the appointment the caller confirmed.",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"booking_id": {"type": "string"}},
+                    "required": ["booking_id"],
+                },
+            },
+        },
+        {
+            "type": "function",
+            "function": {
+                "name": RESCHEDULE_APPOINTMENT,
+                "description": "Move the appointment to the new start the caller confirmed.",
+                "parameters": {
+                    "type": "object",
+                    "properties": {
+                        "booking_id": {"type": "string"},
+                        "new_start": {"type": "string", "description": "YYYY-MM-DDTHH:MM local"},
+                    },
+                    "required": ["booking_id", "new_start"],
                 },
             },
         },

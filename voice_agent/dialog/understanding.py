@@ -29,6 +29,14 @@ _HUMAN = re.compile(
     r"\b(human|real person|a person|someone|somebody|representative|operator|receptionist|"
     r"staff member|manager|speak to|talk to)\b"
 )
+_CANCEL = re.compile(
+    r"\b(cancel(?!\s+that\b)|call (it )?off|can'?t make it|cannot make it|won'?t make it|"
+    r"won'?t be able to (make|come))"
+)
+_RESCHEDULE = re.compile(
+    r"\b(reschedul\w*|rebook|move (my|the|it|our)|change (my|the) (appointment|booking|time)|"
+    r"push (it|my \w+) back|bring (it|my \w+) forward|different (day|time) for my)"
+)
 _BOOKING_WORDS = re.compile(r"\b(book|appointment|schedule|reserve|come in|slot)\b")
 _NAME_LEAD = re.compile(
     r"\b(?:my name is|my name's|name is|the name is|this is|i am|i'm|it's|it is|call me)\s+"
@@ -69,6 +77,8 @@ class Understanding:
     done: bool = False
     wants_human: bool = False
     wants_booking: bool = False
+    wants_cancel: bool = False
+    wants_reschedule: bool = False
 
     @property
     def has_slot_info(self) -> bool:
@@ -78,7 +88,8 @@ class Understanding:
     def understood_anything(self) -> bool:
         return bool(
             self.has_slot_info or self.name or self.phone or self.affirm or self.deny
-            or self.done or self.wants_human or self.wants_booking
+            or self.done or self.wants_human or self.wants_booking or self.wants_cancel
+            or self.wants_reschedule
         )
 
 
@@ -148,6 +159,8 @@ def understand(text: str, business: Business, today: date, *, asked: str | None)
         u.affirm = bool(first and _AFFIRM.match(first.group(1)))
         u.deny = not u.affirm
     u.wants_booking = bool(_BOOKING_WORDS.search(lowered))
+    u.wants_reschedule = bool(_RESCHEDULE.search(lowered))
+    u.wants_cancel = bool(_CANCEL.search(lowered)) and not u.wants_reschedule
     if u.name and asked == "name":
         u.affirm = u.deny = False
     return u

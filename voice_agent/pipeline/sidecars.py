@@ -155,7 +155,8 @@ def llm_sidecar(
         "--n_ctx", str(n_ctx),
         "--n_threads", str(n_threads),
         "--n_batch", "512",
-        "--cache", "true",
+        # No RAM prompt cache: llama.cpp keeps the last prompt's KV in its context, which is
+        # what a call's next turn reuses; the RAM cache grew past 10 GB over a 55-call eval.
     ]
     return Sidecar(name="llm", argv=argv, port=port, health_path="/v1/models", log_path=log_path)
 
