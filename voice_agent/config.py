@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     )
     twilio_hang_up: bool = True
     default_business: str = "demo-salon"
+    transfer_number: str | None = Field(
+        default=None,
+        description="E.164 number a caller asking for a human is transferred to (Twilio <Dial>). "
+        "Unset: the agent takes a callback request instead.",
+    )
 
     # LLM: any OpenAI-compatible server (vLLM in production). Unset = embedded llama.cpp.
     llm_base_url: str | None = Field(default=None, validation_alias=_alias("LLM_BASE_URL"))

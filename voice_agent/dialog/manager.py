@@ -98,6 +98,8 @@ class DialogManager:
         self.tools = T.tool_schemas(business)
         self.messages: list[dict[str, Any]] = [{"role": "system", "content": prompt.text}]
         self._proposals: set[asyncio.Task[None]] = set()
+        self.transfer_available = False  # a human can take the call (Twilio <Dial>)
+        self.on_transfer: Any = None  # called when the caller is handed over
         self._llm_error: str | None = None
 
     # -- public --------------------------------------------------------------------------
@@ -138,6 +140,8 @@ class DialogManager:
             decision = await self._find(decision, u, turn)
         say = await self._run(decision, turn)
         text = self.policy.render(say) if isinstance(say, Say) else say
+        if isinstance(say, Say) and say.outcome == "transferred":
+            say = await self._hand_over(say, turn)
         if isinstance(say, Say):
             self._apply(say)
             turn.end_call = say.end_call
@@ -149,6 +153,21 @@ class DialogManager:
         if turn.end_call:
             self.state.ended = True
         return turn
+
+    async def _hand_over(self, say: Say, turn: TurnResult) -> Say:
+        """Transfer to a human when one is reachable; otherwise take a callback request."""
+        s = self.state
+        summary = {"service": s.service.id if s.service else None,
+                   "day": s.day.isoformat() if s.day else None, "name": s.name,
+                   "intent": s.intent}
+        if self.transfer_available and self.on_transfer is not None:
+            self.on_transfer()
+            self._tool_log(turn, T.TRANSFER_TO_HUMAN, summary, "executed")
+            return say
+        self._tool_log(turn, T.TRANSFER_TO_HUMAN, summary, "executed",
+                       result={"mode": "callback"})
+        await self._callback_intent("caller asked for a human", "")
+        return Say("transfer_callback", end_call=True, outcome="transferred")
 
     def apology(self) -> str:
         return self.policy.render(Say("apology_technical"))

@@ -81,6 +81,13 @@ async def run_twilio_call(
     )
     vad = VADProcessor(vad_analyzer=SileroVADAnalyzer(params=VADParams(stop_secs=s.vad_stop_secs)))
     stt = SharedWhisperSTTService(model=runtime.whisper)
+    if s.transfer_number and s.twilio_hang_up:
+        manager.transfer_available = True
+
+        def _transfer() -> None:
+            serializer.transfer_to = s.transfer_number
+
+        manager.on_transfer = _transfer
     clock = TurnClock(vad_stop_secs=s.vad_stop_secs)
     tts = TimedPiperHttpTTSService(
         clock=clock, base_url=f"{runtime.tts_base_url}/synthesize", aiohttp_session=runtime.http,

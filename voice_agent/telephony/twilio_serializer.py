@@ -12,6 +12,7 @@ import binascii
 import json
 import logging
 
+import httpx
 from pipecat.frames.frames import EndFrame, Frame
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
@@ -20,10 +21,37 @@ MAX_MEDIA_PAYLOAD_BYTES = 8_000  # 1 s of μ-law; Twilio sends 160-byte (20 ms) 
 
 
 class SafeTwilioFrameSerializer(TwilioFrameSerializer):
+    """Also: when ``transfer_to`` is set before the call ends, the end of the stream
+    redirects the call to that number (REST call update with ``<Dial>``) instead of hanging
+    up, so "let me pass you to a colleague" is what really happens."""
+
     def __init__(self, *args, max_message_bytes: int = 64 * 1024, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._max_message_bytes = max_message_bytes
         self.dropped = 0
+        self.transfer_to: str | None = None
+
+    async def _hang_up_call(self) -> None:
+        if self.transfer_to is None:
+            await super()._hang_up_call()
+            return
+        from pipecat.serializers.twilio import _build_call_resource_url
+        from twilio.twiml.voice_response import VoiceResponse
+
+        twiml = VoiceResponse()
+        twiml.dial(self.transfer_to)
+        url = _build_call_resource_url(
+            self._account_sid or "", self._call_sid or "", base_url=self._base_url,
+            region=self._region, edge=self._edge,
+        )
+        try:
+            async with httpx.AsyncClient(timeout=10) as client:
+                resp = await client.post(url, data={"Twiml": str(twiml)},
+                                         auth=(self._account_sid or "", self._auth_token or ""))
+            if resp.status_code >= 300:
+                log.error("Twilio transfer failed: HTTP %d", resp.status_code)
+        except httpx.HTTPError as exc:
+            log.error("Twilio transfer failed: %s", type(exc).__name__)
 
     def _drop(self, why: str) -> None:
         self.dropped += 1
