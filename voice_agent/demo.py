@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -36,17 +38,16 @@ def wait_ready(base_url: str, proc: subprocess.Popen[bytes], timeout_s: float) -
     raise RuntimeError(f"server not ready after {timeout_s:.0f} s")
 
 
-def run_demo(*, script: Path, port: int, console: Console) -> int:
-    data_dir = REPO_ROOT / "var" / "demo"
-    shutil.rmtree(data_dir, ignore_errors=True)  # a fresh calendar every run
-    data_dir.mkdir(parents=True)
+@contextlib.contextmanager
+def agent_server(data_dir: Path, port: int = 0, *, console: Console) -> Iterator[str]:
+    """Run ``voice-agent serve`` on the embedded defaults with its data under ``data_dir``;
+    yields the base URL once /readyz is green, stops the server on exit."""
     port = port or free_port()
-    # No Twilio account behind the demo: the simulated caller sees the hang-up on the socket.
+    # No Twilio account behind a local run: the simulated caller sees the hang-up on the socket.
     env = os.environ | {"VOICE_AGENT_DATA_DIR": str(data_dir), "VOICE_AGENT_ENV": "dev",
                         "VOICE_AGENT_TWILIO_HANG_UP": "false"}
-    env.pop("DATABASE_URL", None)
-    env.pop("VOICE_AGENT_DATABASE_URL", None)
-    settings = Settings(data_dir=data_dir, database_url=None)
+    for key in ("DATABASE_URL", "VOICE_AGENT_DATABASE_URL"):
+        env.pop(key, None)
     base_url = f"http://127.0.0.1:{port}"
     server_log = data_dir / "server.log"
     console.print(f"[dim]starting the agent server on {base_url} (log: {server_log})[/]")
@@ -60,24 +61,32 @@ def run_demo(*, script: Path, port: int, console: Console) -> int:
             wait_ready(base_url, proc, READY_TIMEOUT_S)
             console.print(f"[dim]server ready in {time.monotonic() - t0:.1f} s "
                           "(whisper loaded, LLM and Piper sidecars healthy)[/]")
-            engine = make_engine(settings.db_url)
-            upgrade(engine)
-            try:
-                result = asyncio.run(run_scripted_call(
-                    script_path=script, server_url=base_url, settings=settings, engine=engine,
-                    recording=data_dir / "recordings" / "caller-side.wav", console=console,
-                ))
-            finally:
-                engine.dispose()
+            yield base_url
         finally:
             proc.send_signal(signal.SIGINT)
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def run_demo(*, script: Path, port: int, console: Console) -> int:
+    data_dir = REPO_ROOT / "var" / "demo"
+    shutil.rmtree(data_dir, ignore_errors=True)  # a fresh calendar every run
+    data_dir.mkdir(parents=True)
+    settings = Settings(data_dir=data_dir, database_url=None)
+    with agent_server(data_dir, port, console=console) as base_url:
+        engine = make_engine(settings.db_url)
+        upgrade(engine)
+        try:
+            result = asyncio.run(run_scripted_call(
+                script_path=script, server_url=base_url, settings=settings, engine=engine,
+                recording=data_dir / "recordings" / "caller-side.wav", console=console,
+            ))
+        finally:
+            engine.dispose()
     print_report(result, console)
-    server_recordings = sorted((data_dir / "recordings").glob("*.wav"))
-    for path in server_recordings:
+    for path in sorted((data_dir / "recordings").glob("*.wav")):
         console.print(f"recording: {path}")
     if result.verdict.booking is None:
         console.print("[red]demo failed: no booking was written[/]")

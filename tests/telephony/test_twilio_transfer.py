@@ -20,7 +20,7 @@ def rest() -> Iterator[tuple[str, list[dict[str, str]]]]:
     seen: list[dict[str, str]] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"])).decode()
             seen.append({"path": self.path} | {k: v[0] for k, v in parse_qs(body).items()})
             self.send_response(200)

@@ -116,8 +116,12 @@ class BookingPolicy:
         if u.phone:
             state.phone = u.phone
 
-        if (u.wants_cancel or u.wants_reschedule) and state.offer is None:
-            state.intent = "reschedule" if u.wants_reschedule else "cancel"
+        wanted = "reschedule" if u.wants_reschedule else "cancel" if u.wants_cancel else None
+        # "Yes, please cancel it" answers the confirmation: look up again only for a new request.
+        if wanted and state.offer is None and not (
+            wanted == state.intent and state.existing is not None
+        ):
+            state.intent = wanted
             state.existing, state.existing_options = None, []
             return Find()
         if state.intent in ("cancel", "reschedule") and state.existing is None:
