@@ -5,11 +5,13 @@
     voice-agent serve               run the agent server (starts its LLM and TTS sidecars)
     voice-agent call --script F     phone the agent as a simulated Twilio caller
     voice-agent demo                all of the above, end to end, on one demo call
+    voice-agent tokens create       an API token for the review queue (tokens list/revoke)
 """
 
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -175,3 +177,84 @@ def eval_run(
             console.print(f"[red]FAIL[/] {call['id']}: {call['outcome']} "
                           f"{call['problems']} {call['forbidden_events']} {call['error'] or ''}")
     console.print(f"results: {out / 'results.json'}")
+
+
+tokens_app = typer.Typer(help="API tokens for the review queue (stored hashed).")
+app.add_typer(tokens_app, name="tokens")
+
+
+class TokenRole(StrEnum):
+    reviewer = "reviewer"
+    admin = "admin"
+
+
+def _tokens_engine(database_url: str | None):  # -> Engine (imported lazily)
+    from voice_agent.store.db import make_engine, upgrade
+
+    engine = make_engine(database_url or get_settings().db_url)
+    upgrade(engine)
+    return engine
+
+
+DatabaseUrl = Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: settings).")]
+
+
+@tokens_app.command("create")
+def tokens_create(
+    name: Annotated[str, typer.Option(help="Who holds it (shown in the audit log).")],
+    role: Annotated[TokenRole, typer.Option(help="reviewer, or admin (may do everything).")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a token and print it once; only its sha256 is stored."""
+    from voice_agent.store.review import create_token
+
+    engine = _tokens_engine(database_url)
+    try:
+        token = create_token(engine, name=name, role=role.value)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    typer.echo(token)  # plain stdout, no wrapping: it is shown this once
+    Console(stderr=True).print(f"token for {name!r} ({role.value}); store it now, "
+                               "it cannot be shown again")
+
+
+@tokens_app.command("list")
+def tokens_list(database_url: DatabaseUrl = None) -> None:
+    """Names, roles, creation and revocation times (never the tokens or their hashes)."""
+    from rich.table import Table
+
+    from voice_agent.store.review import as_utc, list_tokens
+
+    engine = _tokens_engine(database_url)
+    try:
+        tokens = list_tokens(engine)
+    finally:
+        engine.dispose()
+    table = Table("name", "role", "created", "revoked")
+    for t in tokens:
+        revoked = as_utc(t.revoked_at)
+        table.add_row(t.name, t.role, f"{as_utc(t.created_at):%Y-%m-%d %H:%M}Z",
+                      f"{revoked:%Y-%m-%d %H:%M}Z" if revoked else "")
+    console.print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    name: Annotated[str, typer.Argument(help="The token's name.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Revoke a token at once; requests bearing it get 401 from then on."""
+    from voice_agent.store.review import revoke_token
+
+    engine = _tokens_engine(database_url)
+    try:
+        revoked = revoke_token(engine, name)
+    finally:
+        engine.dispose()
+    if not revoked:
+        console.print(f"[red]no active token named {name!r}[/red]")
+        raise typer.Exit(1)
+    console.print(f"revoked {name!r}")

@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     llm_sidecar_port: int = 0
     tts_sidecar_port: int = 0
 
+    # Bookings whose confidence score (voice_agent/dialog/confidence.py) is below this go to
+    # the human review queue instead of the calendar.
+    review_threshold: float = 0.45
+    review_on_llm_disagreement: bool = False
+
     max_ws_message_bytes: int = 64 * 1024
     max_call_seconds: int = 1800
 

@@ -119,7 +119,7 @@ def test_service_and_day_in_one_utterance(call: Call) -> None:
     d = call.say("Can I get a haircut tomorrow at 10?")
     assert d == Check("haircut", TOMORROW, at(TOMORROW, 10))
     assert call.render(call.check(d, free_slots(call.business, TOMORROW))) == (
-        "I can book a haircut on tomorrow at 10 AM. Shall I book that for you?"
+        "I can book a haircut tomorrow at 10 AM. Shall I book that for you?"
     )
 
 
@@ -218,7 +218,7 @@ def test_part_of_day_with_nothing_free(call: Call) -> None:
     morning_only = [s for s in free_slots(call.business, TOMORROW) if s.start.hour < 12]
     say = call.check(call.say("tomorrow evening"), morning_only)
     assert say.key == "no_times_day"
-    assert "nothing free for a haircut on tomorrow" in call.render(say)
+    assert "nothing free for a haircut tomorrow" in call.render(say)
 
 
 def test_caller_declines_at_confirmation(call: Call) -> None:

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from voice_agent.api.routes import health, twilio
+from voice_agent.api.routes import health, review, twilio
 from voice_agent.config import Settings, get_settings
 from voice_agent.pipeline.runtime import Runtime
 
@@ -53,4 +53,5 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app = FastAPI(title="voice-agent", version="0.1.0", lifespan=lifespan)
     app.include_router(health.router)
     app.include_router(twilio.router)
+    app.include_router(review.router)
     return app

@@ -24,6 +24,7 @@ import openai
 from connectors.base import Connector, ConnectorError, Slot, SlotUnavailableError
 from voice_agent.business import Business
 from voice_agent.dialog import tools as T
+from voice_agent.dialog.confidence import ConfidenceRecord
 from voice_agent.dialog.policy import (
     Book,
     BookingPolicy,
@@ -84,6 +85,8 @@ class DialogManager:
         caller_phone: str | None,
         outbox: Outbox | None = None,
         call_id: str | None = None,
+        review_threshold: float = 0.45,
+        count_llm_disagreement: bool = False,
     ) -> None:
         self.business = business
         self.connector = connector
@@ -98,6 +101,9 @@ class DialogManager:
         self.tools = T.tool_schemas(business)
         self.messages: list[dict[str, Any]] = [{"role": "system", "content": prompt.text}]
         self._proposals: set[asyncio.Task[None]] = set()
+        self.review_threshold = review_threshold
+        self.count_llm_disagreement = count_llm_disagreement
+        self.confidence = ConfidenceRecord()  # of the booking being assembled
         self.transfer_available = False  # a human can take the call (Twilio <Dial>)
         self.on_transfer: Any = None  # called when the caller is handed over
         self._llm_error: str | None = None
@@ -124,8 +130,12 @@ class DialogManager:
             log.warning("prompt prefill failed: %s", type(exc).__name__)
             self._llm_error = f"prefill failed: {type(exc).__name__}"
 
-    async def handle_turn(self, caller_text: str) -> TurnResult:
-        """Answer one caller utterance. Raises ``LLMUnavailableError`` if the LLM is down."""
+    async def handle_turn(
+        self, caller_text: str, *, stt_avg_logprob: float | None = None
+    ) -> TurnResult:
+        """Answer one caller utterance. Raises ``LLMUnavailableError`` if the LLM is down.
+
+        ``stt_avg_logprob`` is the STT confidence of the utterance (None in text mode)."""
         if self._llm_error is not None:
             raise LLMUnavailableError(self._llm_error)
         caller_text = caller_text.strip()[:MAX_CALLER_CHARS]
@@ -133,7 +143,11 @@ class DialogManager:
         start_len = len(self.messages)
         self.messages.append({"role": "user", "content": caller_text})
         u = understand(caller_text, self.business, self.now.date(), asked=self.state.asked)
+        if stt_avg_logprob is not None and (u.has_slot_info or u.name or u.affirm or u.phone):
+            self.confidence.stt_avg_logprobs.append(stt_avg_logprob)
         decision = self.policy.decide(self.state, u)
+        if isinstance(decision, Open):
+            self.confidence.misunderstandings += 1
         turn.policy_events.append({"event": "decision", "decision": type(decision).__name__,
                                    "asked_before": self.state.asked})
         if isinstance(decision, Find):
@@ -237,6 +251,11 @@ class DialogManager:
                 business=self.business.name, call_id=self.call_id, action="book",
                 payload=args | {"start": step.start.isoformat()},
             )
+        self.confidence.explicit_confirmation = self.state.confirmed
+        record = self.confidence.as_dict(count_llm_disagreement=self.count_llm_disagreement)
+        turn.policy_events.append({"event": "booking_confidence", **record})
+        if intent is not None and record["score"] < self.review_threshold:
+            return await self._to_review(intent, step, record, turn)
         key = intent.idempotency_key if intent else f"va-{self.call_id}-{args['start']}"
         offer = self.state.offer
         staff = offer.staff if offer else None
@@ -262,6 +281,8 @@ class DialogManager:
             return Say("booking_pending", self._slot_args(step), asked="anything")
         if intent:
             await self.outbox.finish(intent, status="done", booking_id=booking.id)  # type: ignore[union-attr]
+        self.confidence = ConfidenceRecord()
+        self._request_done()
         self.state.booking = booking
         self.state.outcome = "booked"
         self.state.forget_slot()
@@ -303,6 +324,7 @@ class DialogManager:
         self._tool_log(turn, T.CANCEL_APPOINTMENT, args, "executed", result={"cancelled": True})
         self._tool_result_message(T.CANCEL_APPOINTMENT, args, {"cancelled": True})
         self.state.outcome, self.state.existing, self.state.booking = "cancelled", None, booking
+        self._request_done()
         return Say("cancelled", self.policy._booking_args(booking), asked="anything")
 
     async def _move(self, step: Book, turn: TurnResult) -> Say:
@@ -324,14 +346,23 @@ class DialogManager:
             self._tool_log(turn, T.RESCHEDULE_APPOINTMENT, args, "failed", reason=str(exc))
             self.state.forget_slot()
             self.state.booking_pending = True
+            self.state.outcome = "rescheduled"
             return Say("booking_pending", self._slot_args(step), asked="anything")
         await self._finish_intent(intent, "done", booking_id=moved.id)
         self._tool_log(turn, T.RESCHEDULE_APPOINTMENT, args, "executed",
                        result={"booking_id": moved.id})
         self._tool_result_message(T.RESCHEDULE_APPOINTMENT, args, {"booking_id": moved.id})
         self.state.outcome, self.state.booking, self.state.existing = "rescheduled", moved, None
-        self.state.forget_slot()
+        self._request_done()
         return Say("rescheduled", self._slot_args(step), asked="anything")
+
+    def _request_done(self) -> None:
+        """A booking, move or cancellation went through: the next request starts afresh
+        (and the slot just filled is no longer known to be free)."""
+        s = self.state
+        s.intent, s.availability, s.existing = "book", None, None
+        s.service = s.day = s.tod = None
+        s.forget_slot()
 
     async def _intent(self, action: str, payload: dict[str, Any]) -> Any:
         if self.outbox is None:
@@ -342,6 +373,25 @@ class DialogManager:
     async def _finish_intent(self, intent: Any, status: str, **fields: Any) -> None:
         if intent is not None and self.outbox is not None:
             await self.outbox.finish(intent, status=status, **fields)
+
+    async def _to_review(
+        self, intent: Any, step: Book, record: dict[str, Any], turn: TurnResult
+    ) -> Say:
+        """Not sure enough: a human confirms before anything reaches the calendar."""
+        from voice_agent.store.review import create_review_item
+
+        assert self.outbox is not None
+        reason = "low confidence" if record["explicit_confirmation"] else "no explicit yes"
+        await asyncio.to_thread(
+            create_review_item, self.outbox.engine, intent=intent, call_id=self.call_id,
+            business=self.business.name, reason=reason, confidence=record,
+        )
+        turn.policy_events.append({"event": "sent_to_review", "reason": reason})
+        self.state.booking_pending = True
+        self.state.outcome = "pending_review"
+        self.state.forget_slot()
+        self.confidence = ConfidenceRecord()
+        return Say("booking_pending", self._slot_args(step), asked="anything")
 
     def _slot_args(self, step: Book) -> dict[str, Any]:
         from voice_agent.dialog.timeparse import describe_day, describe_time
@@ -455,6 +505,7 @@ class DialogManager:
             "accepted": agree, "executed_arguments": expected,
         })
         if not agree:
+            self.confidence.llm_disagreements += 1
             log.info("policy corrected %s arguments proposed by the LLM", name)
 
     async def settle(self, timeout_s: float = 60.0) -> None:

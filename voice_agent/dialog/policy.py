@@ -10,6 +10,7 @@ are refused with alternatives; a caller who is not understood three times is off
 
 from __future__ import annotations
 
+import re
 import time as _time
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -87,7 +88,8 @@ class BookingPolicy:
     def render(self, say: Say) -> str:
         args = {"business": self.business.display_name, "services": self._service_list()}
         args.update(say.args)
-        return self.replies[say.key].format(**args)
+        text = self.replies[say.key].format(**args)
+        return re.sub(r"\b(on|for) (today|tomorrow)\b", r"\2", text)  # "on tomorrow" reads badly
 
     def _service_list(self) -> str:
         return join_words([s.name.lower() for s in self.business.services])
@@ -116,6 +118,14 @@ class BookingPolicy:
         if u.phone:
             state.phone = u.phone
 
+        if state.intent != "book" and state.existing is None and state.asked not in (
+            "booking", "name"
+        ):
+            # The cancel or move is done: what follows is a new request, not the moved slot.
+            if state.intent == "reschedule":
+                state.service = state.day = state.tod = state.availability = None
+                state.forget_slot()
+            state.intent = "book"
         wanted = "reschedule" if u.wants_reschedule else "cancel" if u.wants_cancel else None
         # "Yes, please cancel it" answers the confirmation: look up again only for a new request.
         if wanted and state.offer is None and not (
@@ -135,6 +145,12 @@ class BookingPolicy:
         finished = state.booking or state.booking_pending
         if finished and (u.done or (u.deny and not u.has_slot_info)):
             return Say("goodbye", end_call=True)
+        new_request = (u.has_slot_info or u.wants_booking or u.wants_cancel
+                       or u.wants_reschedule or u.service_mentioned_unknown)
+        if finished and state.asked == "anything" and not new_request:
+            # "Thanks" / "great" after "anything else?": nothing more is wanted.
+            return Say("ask_anything_else", asked="anything") if u.affirm and not (
+                re.search(r"\bthank", u.text.lower())) else Say("goodbye", end_call=True)
         if u.done and not u.has_slot_info and not u.affirm:
             return Say("goodbye", end_call=True)
 
@@ -193,11 +209,14 @@ class BookingPolicy:
             listed = join_words([
                 "your {service} on {day} at {time}".format(**self._booking_args(b))
                 for b in matches[:3]])
-            return Say("which_booking", {"bookings": listed}, asked="anything")
+            return Say("which_booking", {"bookings": listed}, asked="booking")
         booking = state.existing = matches[0]
         state.name = state.name or booking.name
         if state.intent == "cancel":
             return Say("confirm_cancel", self._booking_args(booking), asked="confirm")
+        return self._move_existing(state, booking, u)
+
+    def _move_existing(self, state: DialogState, booking: Booking, u: Understanding) -> Decision:
         state.service = self.business.service(booking.service)
         local_day = booking.start.astimezone(self.business.tz).date()
         new_day = u.day if u.day and u.day != local_day else None
@@ -217,8 +236,19 @@ class BookingPolicy:
 
     def _on_cancel(self, state: DialogState, u: Understanding) -> Decision:
         assert state.existing is not None
+        booking = state.existing
         if u.affirm and not u.deny:
-            return Cancel(state.existing)
+            return Cancel(booking)
+        if any(b.id != booking.id and self._refers_to(b, u) for b in state.existing_options):
+            state.existing = None  # "no, the one on Friday"
+            return self._choose_existing(state, u)
+        local = booking.start.astimezone(self.business.tz)
+        if (u.day and u.day != local.date()) or (
+            u.tod and u.tod.exact and u.tod.exact != local.time()
+        ):
+            # "can't make it" + "could I do Monday at 11:15 instead?": a move, not a cancel.
+            state.intent = "reschedule"
+            return self._move_existing(state, booking, u)
         if u.deny or u.done:
             state.intent, state.existing = "book", None
             return Say("keep_booking", asked="anything")

@@ -22,7 +22,8 @@ _DENY = re.compile(
     r"cancel that|rather not|changed my mind)\b"
 )
 _DONE = re.compile(
-    r"\b(that'?s all|that is all|that'?s it|nothing else|no thanks|no thank you|"
+    r"\b(that'?s all|that is all|that'?s it|that'?s everything|that is everything|"
+    r"nothing else|no thanks|no thank you|"
     r"bye|goodbye|good bye|all set|i'?m good|that'?ll be all|we'?re done)\b"
 )
 _HUMAN = re.compile(

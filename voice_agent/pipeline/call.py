@@ -65,6 +65,8 @@ async def run_twilio_call(
         llm_options=LLMOptions(model=s.llm_model, max_tokens=s.llm_max_tokens),
         prompt=prompt, replies=load_replies(runtime.prompts_dir), now=now,
         caller_phone=caller, outbox=runtime.outbox, call_id=call.id,
+        review_threshold=s.review_threshold,
+        count_llm_disagreement=s.review_on_llm_disagreement,
     )
     serializer = SafeTwilioFrameSerializer(
         start.stream_sid, call_sid=start.call_sid, account_sid=s.twilio_account_sid,

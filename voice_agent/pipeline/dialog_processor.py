@@ -175,7 +175,7 @@ class DialogProcessor(FrameProcessor):
                        prompt_hash=self._prompt_hash)
             _fill_confidence(row, stats)
             try:
-                result = await self._manager.handle_turn(text)
+                result = await self._manager.handle_turn(text, stt_avg_logprob=row.stt_avg_logprob)
             except LLMUnavailableError as exc:
                 log.error("LLM unavailable mid-call: %s", mask_text(str(exc))[:200])
                 await self._manager.record_callback("llm unavailable")

@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session, SQLModel
 
-from voice_agent.store import models  # noqa: F401  (registers the tables)
+from voice_agent.store import models, review  # noqa: F401  (registers the tables)
 
 
 def make_engine(url: str) -> Engine:

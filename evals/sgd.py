@@ -1,0 +1,312 @@
+"""``voice-agent eval sgd``: SGD appointment dialogues (Google's Schema-Guided Dialogue dataset,
+CC BY-SA 4.0) as call scripts, one generated business fixture per provider. A ``BookAppointment``
+answered with ``NOTIFY_SUCCESS`` is the expected booking; ``NOTIFY_FAILURE`` makes the slot busy.
+Dates and times: SGD's normalised values ("2019-03-08", "15:30") first, else the parser below."""
+
+from __future__ import annotations
+
+import calendar
+import contextlib
+import datetime as dt
+import json
+import re
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+
+__all__ = ["DEFAULT_SRC", "TODAY", "convert", "parse_date", "parse_time", "slugify"]
+
+DEFAULT_SRC = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "sgd_services"
+TODAY = dt.date(2019, 3, 1)  # every SGD dialogue's "today" (a Friday)
+TZ = ZoneInfo("America/Los_Angeles")
+CALLER_NAME = "SGD Caller"
+BUSY = {"name": "Existing Client", "phone": "+15550000000"}
+SERVICE_ID = "appointment"
+OPEN, CLOSE = "08:00", "20:00"
+PROVIDER_SLOTS = ("stylist_name", "dentist_name", "doctor_name", "therapist_name",
+                  "provider_name")
+SERVICE_KINDS = {  # SGD service -> (service name, aliases besides the dialogue's "type" values)
+    "Services_1": ("Hair appointment", ["haircut", "hair appointment", "stylist", "hair salon"]),
+    "Services_2": ("Dental appointment", ["dentist", "dental appointment", "dental checkup"]),
+    "Services_3": ("Doctor's appointment", ["doctor", "doctor's appointment", "checkup"]),
+    "Services_4": ("Therapy appointment", ["therapist", "therapy", "therapy session"]),
+}
+
+# -- a small parser for SGD's written dates and times -------------------------------------------
+_NUM = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven "
+                                   "twelve thirteen".split())}
+_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
+_DAYS = [d.lower() for d in calendar.day_name]
+_ORD = r"(\d{1,2})(?:st|nd|rd|th)?"
+
+
+def parse_date(text: str, today: dt.date = TODAY) -> dt.date | None:
+    """ "March 8th", "8th of March", "the 8th", "tomorrow", "next Monday", "Friday next week"."""
+    t = " ".join(text.lower().split())
+    if m := re.search(r"\d{4}-\d{2}-\d{2}", t):
+        return dt.date.fromisoformat(m[0])
+    if "day after tomorrow" in t:
+        return today + dt.timedelta(days=2)
+    if "tomorrow" in t:
+        return today + dt.timedelta(days=1)
+    if "today" in t or "tonight" in t:
+        return today
+    months = "|".join(_MONTHS)
+    m = re.search(rf"\b({months})\s+{_ORD}\b", t) or re.search(rf"\b{_ORD} of ({months})\b", t)
+    if m:
+        month, day = (m[1], m[2]) if m[1] in _MONTHS else (m[2], m[1])
+        return _on_or_after(today, int(day), _MONTHS[month])
+    if m := re.search(r"\bthe (\d{1,2})\b|\b(\d{1,2})(?:st|nd|rd|th)\b", t):
+        return _on_or_after(today, int(m[1] or m[2]), None)
+    for i, name in enumerate(_DAYS):
+        if not re.search(rf"\b{name}\b", t):
+            continue
+        ahead = (i - today.weekday()) % 7
+        if re.search(rf"next {name}|{name} next week", t):
+            return today + dt.timedelta(days=7 - today.weekday() + i)
+        if re.search(rf"this {name}|{name} this week", t):
+            return today + dt.timedelta(days=ahead)
+        return today + dt.timedelta(days=ahead or 7)
+    return None
+
+
+def _on_or_after(today: dt.date, day: int, month: int | None) -> dt.date | None:
+    for y, mo in (divmod(today.month - 1 + k, 12) for k in range(13)):
+        with contextlib.suppress(ValueError):
+            d = dt.date(today.year + y, mo + 1, day)
+            if (month is None or mo + 1 == month) and d >= today:
+                return d
+    return None
+
+
+def parse_time(text: str) -> dt.time | None:
+    """ "15:30", "3:30 pm", "half past 4", "quarter to 5", "morning 11:30", "four pm"."""
+    t = " ".join(text.lower().replace('"', "'").replace(".", "").split())
+    if m := re.fullmatch(r"(\d\d):(\d\d)", t):  # SGD's canonical 24-hour form
+        return dt.time(int(m[1]), int(m[2]))
+    if re.search(r"\b(?:noon|midday)\b", t):
+        return dt.time(12, 0)
+    t = re.sub(r"\b(" + "|".join(_NUM) + r")\b", lambda m: str(_NUM[m[1]]), t)
+    minute_words = {"half past": 30, "quarter past": 15, "quarter to": -15}
+    offset = next((v for k, v in minute_words.items() if k in t), 0)
+    m = re.search(r"\b(\d{1,2})(?::(\d{2}))?(?!\d)", t)
+    if m is None:
+        return None
+    hour, minute = int(m[1]), int(m[2] or 0)
+    if offset < 0:
+        hour, minute = hour - 1, 45
+    elif offset:
+        minute = offset
+    pm = re.search(r"\bpm\b|afternoon|evening|night", t)
+    am = re.search(r"\bam\b|morning", t)
+    if hour < 12 and (pm or (not am and 1 <= hour <= 7)):
+        hour += 12
+    return dt.time(hour, minute) if 0 <= hour < 24 and 0 <= minute < 60 else None
+
+
+# -- dialogues ---------------------------------------------------------------------------------
+def slugify(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "provider"
+
+
+@dataclass
+class Provider:
+    """What one generated business must allow, accumulated over the dialogues naming it."""
+
+    display_name: str
+    name: str = ""
+    kind: str | None = None
+    types: set[str] = field(default_factory=set)
+    sunday: bool = False
+    grid15: bool = False  # some time is not on :00/:30
+    tight: bool = False  # a busy slot sits less than 30 min from an expected booking
+
+    def fixture(self) -> dict[str, Any]:
+        days = ["mon", "tue", "wed", "thu", "fri", "sat", *(["sun"] if self.sunday else [])]
+        service_name, aliases = SERVICE_KINDS.get(self.kind or "", ("Appointment", []))
+        return {"name": self.name, "display_name": self.display_name, "timezone": TZ.key,
+                "hours": {day: [OPEN, CLOSE] for day in days},
+                "slot_minutes": 15 if self.grid15 else 30,
+                "services": [{"id": SERVICE_ID, "name": service_name,
+                              "minutes": 15 if self.tight else 30,
+                              "aliases": sorted({a.lower() for a in self.types} | set(aliases))}]}
+
+    @classmethod
+    def from_fixture(cls, data: dict[str, Any]) -> Provider:
+        """Seed from a fixture an earlier run (another split) wrote, so both splits fit it."""
+        svc = (data.get("services") or [{}])[0]
+        kind = next((k for k, v in SERVICE_KINDS.items() if v[0] == svc.get("name")), None)
+        return cls(data["display_name"], data["name"], kind, set(svc.get("aliases", [])),
+                   "sun" in data.get("hours", {}), data.get("slot_minutes") == 15,
+                   svc.get("minutes") == 15)
+
+    def add(self, info: dict[str, Any]) -> None:
+        self.kind = self.kind or info["kind"]
+        self.types |= info["types"]
+        booking = info["booking"]
+        starts = info["busy"] + ([booking] if booking else [])
+        self.sunday |= any(s.weekday() == 6 for s in starts)
+        self.grid15 |= any(s.minute not in (0, 30) for s in starts)
+        self.tight |= bool(booking) and any(abs(b - booking) < dt.timedelta(minutes=30)
+                                            for b in info["busy"])
+
+
+def _when(params: dict[str, Any]) -> dt.datetime | None:
+    day = parse_date(str(params.get("appointment_date", "")))
+    at = parse_time(str(params.get("appointment_time", "")))
+    return dt.datetime.combine(day, at, TZ) if day and at else None
+
+
+def read_dialogue(d: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """The parts of one dialogue a script needs, or None and the reason it is skipped."""
+    if len(d.get("services", [])) != 1 or d["services"][0] not in SERVICE_KINDS:
+        return None, "not a single Services_* dialogue"
+    lines: list[dict[str, str]] = []
+    ok: list[tuple[str, dt.datetime]] = []
+    failed: list[tuple[str, dt.datetime]] = []
+    mentioned: list[str] = []
+    types: set[str] = set()
+    confirm_asked = False
+    for turn in d["turns"]:
+        acts = {a["act"] for f in turn["frames"] for a in f["actions"]}
+        for frame in turn["frames"]:
+            for a in frame["actions"]:
+                if a["slot"] in PROVIDER_SLOTS and a["values"]:
+                    mentioned.append(a["values"][0])
+                if a["slot"] == "type":
+                    types.update(a["values"])
+            call = frame.get("service_call") or {}
+            if turn["speaker"] == "SYSTEM" and call.get("method") == "BookAppointment":
+                params = call["parameters"]
+                who = next((str(params[s]) for s in PROVIDER_SLOTS if params.get(s)), None)
+                when = _when(params)
+                if who is None or when is None:
+                    return None, "booking provider/date/time not understood"
+                frame_acts = {a["act"] for a in frame["actions"]}
+                if "NOTIFY_SUCCESS" in frame_acts:
+                    ok.append((who, when))
+                elif "NOTIFY_FAILURE" in frame_acts:
+                    failed.append((who, when))
+        if turn["speaker"] == "USER":
+            line = {"say": " ".join(turn["utterance"].split())}
+            if confirm_asked and "AFFIRM" in acts:
+                line["if_asked"] = "confirm"
+            lines.append(line)
+        confirm_asked = turn["speaker"] == "SYSTEM" and "CONFIRM" in acts
+    provider = ([w for w, _ in ok + failed] or mentioned or [None])[-1]
+    if len(ok) > 1 or provider is None or not lines:
+        return None, ("more than one successful booking" if len(ok) > 1 else
+                      "no user turns" if not lines else "no provider named")
+    busy = sorted({w for who, w in failed if who == provider})
+    last_start = f"{int(CLOSE[:2]) - 1:02d}:30"
+    if any(not OPEN <= w.strftime("%H:%M") <= last_start for w in busy + [w for _, w in ok]):
+        return None, "time outside the generated opening hours"
+    return {"kind": d["services"][0], "provider": provider, "lines": lines, "types": types,
+            "booking": ok[0][1] if ok else None, "busy": busy}, ""
+
+
+def _script(did: str, info: dict[str, Any], split: str, business: str) -> dict[str, Any]:
+    booking: dt.datetime | None = info["booking"]
+    what = (f"books {info['provider']} on {booking:%a %Y-%m-%d %H:%M}" if booking
+            else f"calls {info['provider']}; no booking is made")
+    script: dict[str, Any] = {
+        "id": f"sgd-{split}-{did}",
+        "description": f"SGD {split} dialogue {did} ({info['kind']}): caller {what}.",
+        "business": business,
+        "now": dt.datetime.combine(TODAY, dt.time(9, 0), TZ).isoformat(),
+    }
+    if info["busy"]:
+        script["calendar"] = [{"service": SERVICE_ID, "start": w.isoformat(), **BUSY}
+                              for w in info["busy"]]
+    script["caller"] = {"phone": "+1555" + re.sub(r"\D", "", did)[-7:].zfill(7),
+                        "facts": {"name": CALLER_NAME}, "turns": info["lines"]}
+    script["expect"] = {"outcome": "booked" if booking else "no_booking"}
+    if booking:
+        script["expect"]["booking"] = {"service": SERVICE_ID, "start": booking.isoformat(),
+                                       "name": CALLER_NAME}
+    return script
+
+
+class _Dumper(yaml.SafeDumper):
+    """Short lists and mappings of scalars on one line; "08:00" quoted like the fixtures."""
+
+    def represent_sequence(self, tag, sequence, flow_style=None):  # type: ignore[override]
+        flat = all(not isinstance(x, dict | list) for x in sequence)
+        return super().represent_sequence(tag, sequence, flow_style=flat or None)
+
+    def represent_mapping(self, tag, mapping, flow_style=None):  # type: ignore[override]
+        items = dict(mapping)
+        flat = len(items) > 1 and "say" not in items and all(
+            k == "aliases" or not isinstance(v, dict | list) for k, v in items.items())
+        return super().represent_mapping(tag, mapping, flow_style=flat or None)
+
+
+_Dumper.add_representer(str, lambda d, s: d.represent_scalar(
+    "tag:yaml.org,2002:str", s, style='"' if re.fullmatch(r"\d\d:\d\d", s) else None))
+
+
+def _dump(path: Path, data: dict[str, Any]) -> None:
+    text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110)
+    path.write_text(text, encoding="utf-8")
+
+
+def convert(src: Path, split: str, out: Path) -> dict[str, Any]:
+    """Convert ``src/<split>.jsonl`` into ``out/<split>/*.yaml`` and ``out/businesses/*.yaml``.
+
+    Returns counts: dialogues read, converted (by outcome), skipped (by reason), businesses.
+    """
+    text = (src / f"{split}.jsonl").read_text(encoding="utf-8")
+    dialogues = [json.loads(line) for line in text.splitlines() if line.strip()]
+    biz_dir, script_dir = out / "businesses", out / split
+    biz_dir.mkdir(parents=True, exist_ok=True)
+    script_dir.mkdir(parents=True, exist_ok=True)
+    known = [Provider.from_fixture(yaml.safe_load(f.read_text(encoding="utf-8")))
+             for f in sorted(biz_dir.glob("*.yaml"))]
+    providers = {p.display_name: p for p in known}
+    taken = {p.name for p in known}
+    skipped: Counter[str] = Counter()
+    kept: list[tuple[str, dict[str, Any]]] = []
+    for d in dialogues:
+        info, reason = read_dialogue(d)
+        if info is None:
+            skipped[reason] += 1
+            continue
+        if (p := providers.get(info["provider"])) is None:
+            base = slugify(info["provider"])
+            slug = next(s for s in (base, *(f"{base}-{i}" for i in range(2, 999)))
+                        if s not in taken)
+            taken.add(slug)
+            p = providers[info["provider"]] = Provider(info["provider"], slug)
+        p.add(info)
+        kept.append((d["dialogue_id"], info))
+    used = {providers[info["provider"]].name for _, info in kept}
+    for p in providers.values():
+        if p.name in used:
+            _dump(biz_dir / f"{p.name}.yaml", p.fixture())
+    outcomes: Counter[str] = Counter()
+    for did, info in kept:
+        script = _script(did, info, split, providers[info["provider"]].name)
+        _dump(script_dir / f"{script['id']}.yaml", script)
+        outcomes[script["expect"]["outcome"]] += 1
+    _write_notes(src, out)
+    return {"read": len(dialogues), "converted": len(kept), "outcomes": dict(outcomes),
+            "skipped": dict(skipped), "businesses": len(used)}
+
+
+def _write_notes(src: Path, out: Path) -> None:
+    if (src / "LICENSE.txt").exists():
+        shutil.copyfile(src / "LICENSE.txt", out / "LICENSE")
+    (out / "README.md").write_text(
+        "# SGD appointment dialogues as call scripts\n\n"
+        "Converted by `voice-agent eval sgd` from Google's Schema-Guided Dialogue dataset\n"
+        "(google-research-datasets/dstc8-schema-guided-dialogue on GitHub), its `Services_*`\n"
+        "dialogues. Licensed CC BY-SA 4.0 (`LICENSE`), as is the dataset. Changes: user turns\n"
+        "became caller lines, providers became business fixtures (`businesses/`), the caller is\n"
+        f"named \"{CALLER_NAME}\", failed bookings became busy slots in each script's calendar.\n",
+        encoding="utf-8",
+    )
