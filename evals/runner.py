@@ -19,19 +19,44 @@ import openai
 from rich.console import Console
 from rich.progress import Progress
 
+from evals.report import write_report
 from evals.script import CallScript, load_script
 from evals.text_runner import CallRun, run_text_script
-from voice_agent.business import load_businesses
+from voice_agent.business import Business, load_businesses
 from voice_agent.config import Settings
 from voice_agent.models import assemble_llm
 from voice_agent.pipeline.sidecars import free_port, llm_sidecar
 
 
 def discover(paths: list[Path]) -> list[tuple[Path, CallScript]]:
+    """Scripts under ``paths``; YAML files in a ``businesses/`` folder are fixtures, not scripts."""
     files: list[Path] = []
     for p in paths:
-        files.extend(sorted(p.rglob("*.yaml")) if p.is_dir() else [p])
+        if not p.is_dir():
+            files.append(p)
+            continue
+        files.extend(f for f in sorted(p.rglob("*.yaml"))
+                     if "businesses" not in f.relative_to(p).parts[:-1])
     return [(f, load_script(f)) for f in files]
+
+
+def fixture_dirs(paths: list[Path]) -> list[Path]:
+    """``businesses/`` folders in or above the script paths (e.g. evals/datasets/sgd/businesses)."""
+    found: list[Path] = []
+    for p in paths:
+        start = p.resolve() if p.is_dir() else p.resolve().parent
+        for d in (start, *start.parents):
+            if (d / "businesses").is_dir() and (d / "businesses") not in found:
+                found.append(d / "businesses")
+    return found
+
+
+def load_all_businesses(settings: Settings, paths: list[Path]) -> dict[str, Business]:
+    """``settings.businesses_dir`` plus fixtures found next to the scripts (the former wins)."""
+    businesses: dict[str, Business] = {}
+    for d in reversed(fixture_dirs(paths)):
+        businesses.update(load_businesses(d))
+    return businesses | load_businesses(settings.businesses_dir)
 
 
 @contextlib.asynccontextmanager
@@ -96,7 +121,7 @@ async def run_suite(
 ) -> dict[str, Any]:
     console = console or Console()
     scripts = discover(paths)
-    businesses = load_businesses(settings.businesses_dir)
+    businesses = load_all_businesses(settings, paths)
     out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before any call
     runs: list[CallRun] = []
     async with llm_endpoint(settings, llm_url) as base_url:
@@ -121,4 +146,5 @@ async def run_suite(
     runs.sort(key=lambda r: (r.outcome_correct, r.id))
     results = {"summary": summarize(runs, []), "calls": [r.as_dict() for r in runs]}
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    write_report(results, out / "report.html")
     return results

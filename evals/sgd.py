@@ -28,8 +28,7 @@ CALLER_NAME = "SGD Caller"
 BUSY = {"name": "Existing Client", "phone": "+15550000000"}
 SERVICE_ID = "appointment"
 OPEN, CLOSE = "08:00", "20:00"
-PROVIDER_SLOTS = ("stylist_name", "dentist_name", "doctor_name", "therapist_name",
-                  "provider_name")
+PROVIDER_SLOTS = ("stylist_name", "dentist_name", "doctor_name", "therapist_name", "provider_name")
 SERVICE_KINDS = {  # SGD service -> (service name, aliases besides the dialogue's "type" values)
     "Services_1": ("Hair appointment", ["haircut", "hair appointment", "stylist", "hair salon"]),
     "Services_2": ("Dental appointment", ["dentist", "dental appointment", "dental checkup"]),
@@ -50,12 +49,9 @@ def parse_date(text: str, today: dt.date = TODAY) -> dt.date | None:
     t = " ".join(text.lower().split())
     if m := re.search(r"\d{4}-\d{2}-\d{2}", t):
         return dt.date.fromisoformat(m[0])
-    if "day after tomorrow" in t:
-        return today + dt.timedelta(days=2)
-    if "tomorrow" in t:
-        return today + dt.timedelta(days=1)
-    if "today" in t or "tonight" in t:
-        return today
+    for word, days in (("day after tomorrow", 2), ("tomorrow", 1), ("today", 0), ("tonight", 0)):
+        if word in t:
+            return today + dt.timedelta(days=days)
     months = "|".join(_MONTHS)
     m = re.search(rf"\b({months})\s+{_ORD}\b", t) or re.search(rf"\b{_ORD} of ({months})\b", t)
     if m:
@@ -92,16 +88,12 @@ def parse_time(text: str) -> dt.time | None:
     if re.search(r"\b(?:noon|midday)\b", t):
         return dt.time(12, 0)
     t = re.sub(r"\b(" + "|".join(_NUM) + r")\b", lambda m: str(_NUM[m[1]]), t)
-    minute_words = {"half past": 30, "quarter past": 15, "quarter to": -15}
-    offset = next((v for k, v in minute_words.items() if k in t), 0)
-    m = re.search(r"\b(\d{1,2})(?::(\d{2}))?(?!\d)", t)
-    if m is None:
+    if (m := re.search(r"\b(\d{1,2})(?::(\d{2}))?(?!\d)", t)) is None:
         return None
     hour, minute = int(m[1]), int(m[2] or 0)
-    if offset < 0:
+    if "quarter to" in t:
         hour, minute = hour - 1, 45
-    elif offset:
-        minute = offset
+    minute = 30 if "half past" in t else 15 if "quarter past" in t else minute
     pm = re.search(r"\bpm\b|afternoon|evening|night", t)
     am = re.search(r"\bam\b|morning", t)
     if hour < 12 and (pm or (not am and 1 <= hour <= 7)):
@@ -169,9 +161,7 @@ def read_dialogue(d: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     lines: list[dict[str, str]] = []
     ok: list[tuple[str, dt.datetime]] = []
     failed: list[tuple[str, dt.datetime]] = []
-    mentioned: list[str] = []
-    types: set[str] = set()
-    confirm_asked = False
+    mentioned, types, confirm_asked = [], set(), False
     for turn in d["turns"]:
         acts = {a["act"] for f in turn["frames"] for a in f["actions"]}
         for frame in turn["frames"]:
@@ -182,23 +172,19 @@ def read_dialogue(d: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
                     types.update(a["values"])
             call = frame.get("service_call") or {}
             if turn["speaker"] == "SYSTEM" and call.get("method") == "BookAppointment":
-                params = call["parameters"]
+                params, frame_acts = call["parameters"], {a["act"] for a in frame["actions"]}
                 who = next((str(params[s]) for s in PROVIDER_SLOTS if params.get(s)), None)
-                when = _when(params)
-                if who is None or when is None:
+                if who is None or (when := _when(params)) is None:
                     return None, "booking provider/date/time not understood"
-                frame_acts = {a["act"] for a in frame["actions"]}
-                if "NOTIFY_SUCCESS" in frame_acts:
-                    ok.append((who, when))
-                elif "NOTIFY_FAILURE" in frame_acts:
-                    failed.append((who, when))
+                if frame_acts & {"NOTIFY_SUCCESS", "NOTIFY_FAILURE"}:
+                    (ok if "NOTIFY_SUCCESS" in frame_acts else failed).append((who, when))
         if turn["speaker"] == "USER":
             line = {"say": " ".join(turn["utterance"].split())}
             if confirm_asked and "AFFIRM" in acts:
                 line["if_asked"] = "confirm"
             lines.append(line)
         confirm_asked = turn["speaker"] == "SYSTEM" and "CONFIRM" in acts
-    provider = ([w for w, _ in ok + failed] or mentioned or [None])[-1]
+    provider = ([w for w, _ in ok] or [w for w, _ in failed] or mentioned or [None])[-1]
     if len(ok) > 1 or provider is None or not lines:
         return None, ("more than one successful booking" if len(ok) > 1 else
                       "no user turns" if not lines else "no provider named")
@@ -260,8 +246,8 @@ def convert(src: Path, split: str, out: Path) -> dict[str, Any]:
 
     Returns counts: dialogues read, converted (by outcome), skipped (by reason), businesses.
     """
-    text = (src / f"{split}.jsonl").read_text(encoding="utf-8")
-    dialogues = [json.loads(line) for line in text.splitlines() if line.strip()]
+    text = (src / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
+    dialogues = [json.loads(line) for line in text if line.strip()]
     biz_dir, script_dir = out / "businesses", out / split
     biz_dir.mkdir(parents=True, exist_ok=True)
     script_dir.mkdir(parents=True, exist_ok=True)

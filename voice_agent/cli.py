@@ -258,3 +258,88 @@ def tokens_revoke(
         console.print(f"[red]no active token named {name!r}[/red]")
         raise typer.Exit(1)
     console.print(f"revoked {name!r}")
+
+
+@eval_app.command("compare")
+def eval_compare(
+    old: Annotated[Path, typer.Argument(help="Baseline run directory (or its results.json).")],
+    new: Annotated[Path, typer.Argument(help="New run directory (or its results.json).")],
+    max_drop: Annotated[float, typer.Option(
+        help="Largest allowed drop in outcome accuracy (absolute, 0.02 = 2 points).")] = 0.02,
+    max_latency_ratio: Annotated[float, typer.Option(
+        help="Largest allowed p95 latency ratio new/old (skipped without latency).")] = 1.2,
+) -> None:
+    """Print what changed per call; exit 1 when NEW regresses against OLD."""
+    from evals.compare import compare, load_results
+
+    try:
+        before, after = load_results(old), load_results(new)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]", highlight=False)
+        raise typer.Exit(2) from None
+    result = compare(before, after, max_drop=max_drop, max_latency_ratio=max_latency_ratio)
+    for line in result.lines():
+        style = "red" if line.startswith("REGRESSION") or "REGRESSED" in line else None
+        console.print(line, style=style, markup=False, highlight=False)
+    raise typer.Exit(1 if result.regressed else 0)
+
+
+@eval_app.command("export")
+def eval_export(
+    call_id: Annotated[str, typer.Argument(help="The stored call's id (or a unique prefix).")],
+    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL.")] = None,
+    redact: Annotated[bool, typer.Option(
+        help='Replace the caller\'s name with "Caller Name" and phone with +15550100000.')] = False,
+    out: Annotated[Path | None, typer.Option(help="Script file (default: stdout).")] = None,
+) -> None:
+    """Turn a stored real call into a call script (caller lines, clock, resulting booking)."""
+    import sys
+
+    from evals.export import ExportError, dump_script, export_call
+    from evals.script import load_script
+    from voice_agent.business import load_businesses
+    from voice_agent.store.db import make_engine
+
+    settings = get_settings()
+    engine = make_engine(database_url or settings.db_url)
+    try:
+        script = export_call(engine, call_id, redact=redact,
+                             businesses=load_businesses(settings.businesses_dir))
+    except ExportError as exc:
+        console.print(f"[red]cannot export:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    if out is None:
+        sys.stdout.write(dump_script(script))
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(dump_script(script), encoding="utf-8")
+    load_script(out)  # the contract: what export writes, the runner reads
+    console.print(f"wrote {out} ({script['expect']['outcome']})")
+
+
+@eval_app.command("sgd")
+def eval_sgd(
+    src: Annotated[Path | None, typer.Argument(
+        help="Folder with <split>.jsonl (default: ../shared/data/sgd_services).")] = None,
+    split: Annotated[str, typer.Option(help="train or dev.")] = "dev",
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("evals/datasets/sgd"),
+) -> None:
+    """Convert SGD appointment dialogues (CC BY-SA 4.0) into call scripts + business fixtures."""
+    from evals.sgd import DEFAULT_SRC, convert
+
+    src = src or DEFAULT_SRC
+    if split not in ("train", "dev") or not (src / f"{split}.jsonl").is_file():
+        console.print(f"[red]no {split}.jsonl in {src} (--split train|dev)[/]", highlight=False)
+        raise typer.Exit(2)
+    counts = convert(src, split, out)
+    console.print(f"dialogues read: {counts['read']}")
+    console.print(f"converted:      {counts['converted']} "
+                  + " ".join(f"({n} {k})" for k, n in sorted(counts["outcomes"].items())))
+    skipped = counts["skipped"]
+    console.print(f"skipped:        {sum(skipped.values())}")
+    for reason, n in sorted(skipped.items(), key=lambda kv: -kv[1]):
+        console.print(f"  {n:4d}  {reason}", highlight=False)
+    console.print(f"businesses:     {counts['businesses']} in {out / 'businesses'}")
+    console.print(f"scripts:        {out / split}")

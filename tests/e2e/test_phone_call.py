@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 import wave
 
 import pytest
@@ -24,14 +25,19 @@ pytestmark = pytest.mark.slow
 DEMO = REPO_ROOT / "evals" / "calls" / "demo" / "salon-book-basic.yaml"
 
 
-def _call_rows(db_url: str, call_sid: str) -> tuple[Call, list[Turn]]:
+def _call_rows(db_url: str, call_sid: str, wait_s: float = 20.0) -> tuple[Call, list[Turn]]:
+    """The call's rows once the server has finished it (it does so just after hanging up)."""
     engine = make_engine(db_url)
+    deadline = time.monotonic() + wait_s
     try:
-        with Session(engine) as session:
-            call = session.exec(select(Call).where(Call.provider_call_id == call_sid)).one()
-            turns = list(session.exec(select(Turn).where(Turn.call_id == call.id)
-                                      .order_by(Turn.index)))
-        return call, turns
+        while True:
+            with Session(engine) as session:
+                call = session.exec(select(Call).where(Call.provider_call_id == call_sid)).one()
+                turns = list(session.exec(select(Turn).where(Turn.call_id == call.id)
+                                          .order_by(Turn.index)))
+            if call.status != "in_progress" or time.monotonic() > deadline:
+                return call, turns
+            time.sleep(0.2)
     finally:
         engine.dispose()
 

@@ -25,18 +25,6 @@ pytestmark = pytest.mark.slow
 APOLOGY = "technical difficulties"
 
 
-async def _keep_killing(server, stop: asyncio.Event) -> int:
-    """A crash loop: kill the LLM sidecar (and each restart of it) until told to stop."""
-    kills = 0
-    while not stop.is_set():
-        for pid in sidecar_pids(server, "llama_cpp.server"):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-                kills += 1
-        await asyncio.sleep(0.2)
-    return kills
-
-
 async def test_llm_dies_mid_call(agent_server):
     script = load_script(DEMO)
     client = await dial(server_url=agent_server.url, script=script,
@@ -46,7 +34,8 @@ async def test_llm_dies_mid_call(agent_server):
     await client.start()
     try:
         assert await client.wait_agent_reply(since_s=0.0, silence_s=1.0)
-        killer = asyncio.create_task(_keep_killing(agent_server, stop))
+        killer = asyncio.create_task(
+            _keep_killing_module(agent_server, "llama_cpp.server", stop))
         # Whichever LLM request fails first (the prompt prefill that runs during the greeting,
         # or the tool proposal of the first turn) makes the next reply the apology.
         for line in ("I'd like to book a haircut next Tuesday at 3 pm.", "Yes please, book it."):
@@ -88,3 +77,43 @@ async def test_llm_dies_mid_call(agent_server):
                 ready = (await http.get(f"{agent_server.url}/readyz")).status_code == 200
         await asyncio.sleep(0.5)
     assert ready
+
+
+async def test_tts_dies_mid_call(agent_server):
+    """Piper crash-loops while the agent must answer: once it is back the caller hears an
+    apology, the call ends cleanly and the turn is stored."""
+    script = load_script(DEMO)
+    client = await dial(server_url=agent_server.url, script=script,
+                        auth_token=agent_server.settings.twilio_auth_token)
+    voice = make_caller_voice("piper")
+    line = await voice.synthesize("I'd like to book a haircut.")
+    stop = asyncio.Event()
+    await client.start()
+    try:
+        assert await client.wait_agent_reply(since_s=0.0, silence_s=1.0)
+        killer = asyncio.create_task(_keep_killing_module(agent_server, "piper.http_server", stop))
+        end = await client.speak(line)
+        await asyncio.sleep(4.0)  # the reply's synthesis fails while Piper is down
+        stop.set()
+        assert await killer >= 1
+        await asyncio.wait_for(client.closed.wait(), 60)
+        assert client.closed_by == "server"
+        assert client.first_agent_audio_after(end) is not None, "no apology was heard"
+    finally:
+        stop.set()
+        await client.stop()
+    call, turns = _call_rows(agent_server.settings.db_url, client.call_sid)
+    assert call.status == "completed" and call.end_reason == "tts_unavailable"
+    assert len(turns) == 1 and turns[0].caller_text
+
+
+async def _keep_killing_module(server, module: str, stop: asyncio.Event) -> int:
+    """A crash loop: kill the sidecar (and each restart of it) until told to stop."""
+    kills = 0
+    while not stop.is_set():
+        for pid in sidecar_pids(server, module):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+                kills += 1
+        await asyncio.sleep(0.1)
+    return kills
