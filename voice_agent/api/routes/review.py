@@ -215,8 +215,8 @@ async def show_item(
     )
 
 
-@router.get("/items/{item_id}/recording", name="review_recording",
-            response_class=FileResponse)
+@router.get("/items/{item_id}/recording", name="review_recording", response_class=FileResponse,
+            responses={200: {"content": {"audio/wav": {}}, "description": "The call's WAV"}})
 async def item_recording(item_id: ItemId, runtime: RuntimeDep, _token: ReviewerDep):
     item = await _item_or_404(runtime, item_id)
     _, call, _ = await asyncio.to_thread(store.review_context, _engine(runtime), item)
@@ -236,8 +236,9 @@ async def approve_item(
     if item.status != "pending":
         raise _conflict(item)
     intent, _, _ = await asyncio.to_thread(store.review_context, engine, item)
+    assert intent is not None  # a foreign key: an item never outlives its intent
     business = runtime.businesses.get(item.business)
-    if intent is None or business is None:
+    if business is None:
         raise HTTPException(status.HTTP_409_CONFLICT,
                             detail=f"business {item.business!r} is not configured here")
     edits = body.edits.model_dump(exclude_none=True) if body.edits else {}
