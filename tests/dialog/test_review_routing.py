@@ -15,7 +15,7 @@ from .test_existing_bookings import rig
 LINES = ["Hi, I'd like to book a haircut.", "Next Tuesday at 3 pm.", "Yes please.", "Dana Smith."]
 
 
-async def _book(r, logprob: float):  # noqa: ANN001, ANN202
+async def _book(r, logprob: float):
     r.manager.greeting()
     for line in LINES:
         turn = await r.manager.handle_turn(line, stt_avg_logprob=logprob)
