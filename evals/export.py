@@ -68,7 +68,7 @@ def _known_bookings(turns: list[Turn]) -> dict[str, dict[str, Any]]:
 
 def _calendar_row(engine: Engine, booking_id: str) -> dict[str, Any]:
     """The embedded calendar's row for a booking, when the call's database holds it."""
-    from connectors._db import CalAppointment
+    from connectors.builtin import CalAppointment
 
     try:
         with Session(engine) as s:
@@ -103,7 +103,7 @@ def export_call(
     call, turns, intents = _load(engine, call_id)
     business = (businesses or {}).get(call.business)
     tz = business.tz if business is not None else dt.UTC
-    now = _aware(call.clock_now or call.started_at).astimezone(tz)
+    now = _aware(call.clock_now or call.started_at).astimezone(tz).replace(microsecond=0)
     lines = _lines(turns)
     if not lines:
         raise ExportError(f"call {call.id} has no caller lines to replay")
