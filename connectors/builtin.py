@@ -120,6 +120,10 @@ class BuiltinCalendar:
     ) -> list[Booking]:
         return await self._run(self._find_bookings, phone, name)
 
+    async def list_bookings(self) -> list[Booking]:
+        """Every active booking of this business, by start (reports, evals, reconciliation)."""
+        return await self._run(self._list_bookings)
+
     async def health_check(self) -> None:
         await self._run(self._select_one)
 
@@ -405,6 +409,16 @@ class BuiltinCalendar:
                 session.commit()
             return self._to_booking(self._get(booking_id))
         raise SlotUnavailableError(self._taken_message(svc, start_utc, self.business.staff_members))
+
+    def _list_bookings(self) -> list[Booking]:
+        stmt = (
+            select(CalAppointment)
+            .where(col(CalAppointment.business) == self.business.name,
+                   col(CalAppointment.status) == BOOKED)
+            .order_by(col(CalAppointment.start_utc))
+        )
+        with self._session() as session:
+            return [self._to_booking(r) for r in session.scalars(stmt)]
 
     def _find_bookings(self, phone: str | None, name: str | None) -> list[Booking]:
         if phone is None and name is None:

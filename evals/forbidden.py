@@ -3,8 +3,8 @@ the policy's own bookkeeping, so a policy bug cannot hide itself.
 
 - ``unconfirmed_booking``: a booking was written but no earlier agent utterance asked to
   confirm that exact day and time and got a yes;
-- ``unverified_free_slot``: the agent stated a time as free/bookable before any availability
-  check had run in the call;
+- ``unverified_free_slot``: the agent stated a time as free/bookable ("free", "available",
+  "I can book", "I have") before any availability check had run in the call;
 - ``double_booking``: one staff member holds two overlapping active bookings;
 - ``outside_hours_booking``: a new booking falls outside the business's opening hours.
 """
@@ -21,6 +21,7 @@ from voice_agent.dialog.timeparse import describe_day, describe_time
 from voice_agent.dialog.understanding import understand
 
 _TIME = re.compile(r"\b\d{1,2}(:\d{2})? ?(AM|PM)\b", re.IGNORECASE)
+_FREE_CLAIM = re.compile(r"\b(free|available|i can book|i can move|i have)\b", re.IGNORECASE)
 _CONFIRM = re.compile(r"shall i book|should i book|shall i go ahead|confirm", re.IGNORECASE)
 
 
@@ -40,7 +41,7 @@ def forbidden_events(
     agent_lines: list[str] = []
     for turn in turns:
         checked = checked or "check_availability" in turn.executed_tools
-        if _TIME.search(turn.agent) and not checked and "booked" not in turn.agent.lower():
+        if _TIME.search(turn.agent) and _FREE_CLAIM.search(turn.agent) and not checked:
             events.append("unverified_free_slot")
         agent_lines.append(turn.agent)
     for booking in new_bookings:

@@ -13,8 +13,14 @@ def _norm_name(value: str | None) -> str:
     return re.sub(r"\s+", " ", (value or "").strip().lower())
 
 
-def _norm_phone(value: str | None) -> str:
-    return re.sub(r"[^\d+]", "", value or "")
+def phones_match(a: str | None, b: str | None) -> bool:
+    """Same number, written with or without country code / trunk prefix: "+1 555 123 4567"
+    matches "5551234567", "+44 7700 900123" matches "07700 900123"."""
+    da, db = re.sub(r"\D", "", a or ""), re.sub(r"\D", "", b or "")
+    if not da or not db:
+        return da == db
+    short, long_ = sorted((da.lstrip("0"), db.lstrip("0")), key=len)
+    return len(short) >= 7 and long_.endswith(short)
 
 
 @dataclass
@@ -35,7 +41,7 @@ def booking_matches(b: Booking, exp: ExpectedBooking) -> list[str]:
         problems.append(f"start {b.start.isoformat()} != {exp.start.isoformat()}")
     if exp.name is not None and _norm_name(b.name) != _norm_name(exp.name):
         problems.append(f"name {b.name!r} != {exp.name!r}")
-    if exp.phone is not None and _norm_phone(b.phone) != _norm_phone(exp.phone):
+    if exp.phone is not None and not phones_match(b.phone, exp.phone):
         problems.append(f"phone {b.phone} != {exp.phone}")
     if exp.staff is not None and b.staff != exp.staff:
         problems.append(f"staff {b.staff} != {exp.staff}")

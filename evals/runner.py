@@ -117,12 +117,18 @@ def _by_category(runs: list[CallRun]) -> dict[str, dict[str, float]]:
 
 async def run_suite(
     paths: list[Path], *, out: Path, settings: Settings, llm_url: str | None, jobs: int = 1,
-    console: Console | None = None,
+    console: Console | None = None, mode: str = "text",
 ) -> dict[str, Any]:
     console = console or Console()
     scripts = discover(paths)
     businesses = load_all_businesses(settings, paths)
     out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before any call
+    if mode == "audio":
+        from evals.audio_runner import run_audio_suite
+
+        runs, latencies = await run_audio_suite(scripts, businesses=businesses,
+                                                settings=settings, console=console)
+        return _write(runs, latencies, out, mode)
     runs: list[CallRun] = []
     async with llm_endpoint(settings, llm_url) as base_url:
         llm = openai.AsyncOpenAI(base_url=base_url, api_key=settings.llm_api_key,
@@ -143,8 +149,13 @@ async def run_suite(
 
             runs = list(await asyncio.gather(*(one(p, s) for p, s in scripts)))
         await llm.close()
+    return _write(runs, [], out, mode)
+
+
+def _write(runs: list[CallRun], latencies: list[float], out: Path, mode: str) -> dict[str, Any]:
     runs.sort(key=lambda r: (r.outcome_correct, r.id))
-    results = {"summary": summarize(runs, []), "calls": [r.as_dict() for r in runs]}
+    summary = summarize(runs, latencies) | {"mode": mode}
+    results = {"summary": summary, "calls": [r.as_dict() for r in runs]}
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
     write_report(results, out / "report.html")
     return results

@@ -15,7 +15,7 @@ from connectors.base import Booking
 from connectors.builtin import BuiltinCalendar
 from evals.caller_policy import next_caller_line
 from evals.forbidden import TurnLog, forbidden_events
-from evals.outcome import judge
+from evals.outcome import Verdict, judge, phones_match
 from evals.script import CallScript
 from voice_agent.business import Business
 from voice_agent.dialog.manager import DialogManager, LLMOptions, LLMUnavailableError
@@ -49,12 +49,69 @@ class CallRun:
 
 
 async def _calendar_state(cal: BuiltinCalendar, script: CallScript) -> list[Booking]:
-    phones = {script.caller.phone, *(e.phone for e in script.calendar if e.phone)}
-    found: dict[str, Booking] = {}
-    for phone in phones:
-        for b in await cal.find_bookings(phone=phone):
-            found[b.id] = b
-    return list(found.values())
+    return await cal.list_bookings()
+
+
+@dataclass
+class Judged:
+    outcome: str
+    verdict: Verdict
+    events: list[str]
+    tool_calls: int
+    rejected: int
+
+
+def count_tool_calls(records: list[dict[str, Any]]) -> tuple[int, int]:
+    """LLM tool calls (forced proposals and free ones) and how many the policy rejected."""
+    calls = rejected = 0
+    for rec in records:
+        for event in rec.get("policy_events") or []:
+            if event.get("event") == "tool_proposal":
+                calls += 1
+                rejected += 0 if event.get("accepted") else 1
+        for tc in rec.get("tool_calls") or []:
+            if tc.get("source") != "policy":
+                calls += 1
+                rejected += tc.get("status") == "rejected"
+    return calls, rejected
+
+
+async def judge_call(
+    script: CallScript, business: Business, cal: BuiltinCalendar, before: dict[str, Booking],
+    agent_outcome: str, logs: list[TurnLog], records: list[dict[str, Any]],
+) -> Judged:
+    """The call's outcome, booking fields and forbidden events, read from the calendar."""
+    after = await _calendar_state(cal, script)
+    # A moved booking keeps its id: compare what each entry says, not only which exist.
+    new = [b for b in after if before.get(b.id) != b]
+    after_by_id = {a.id: a for a in after}
+    gone = [b for b in before.values() if after_by_id.get(b.id) != b]
+    outcome = agent_outcome
+    if gone and new:
+        outcome = "rescheduled"
+    elif gone:
+        outcome = "cancelled"
+    verdict = judge(script, new, observed_outcome=outcome)
+    if script.expect.cancelled is not None:
+        mine = {b.id for b in before.values() if _same_phone(b.phone, script.caller.phone)}
+        still = [b for b in after if b.id in mine and b.service == script.expect.cancelled.service
+                 and b.start == script.expect.cancelled.start]
+        if still:
+            verdict.outcome_correct = False
+            verdict.problems.append("the booking to cancel is still in the calendar")
+    events = forbidden_events(business=business, today=script.now.astimezone(
+        business.tz).date(), turns=logs, new_bookings=new, all_bookings=after)
+    calls, rejected = count_tool_calls(records)
+    return Judged(outcome, verdict, events, calls, rejected)
+
+
+def _same_phone(a: str | None, b: str | None) -> bool:
+    return phones_match(a, b)
+
+
+async def calendar_before(cal: BuiltinCalendar, script: CallScript) -> dict[str, Booking]:
+    await cal.seed([e.model_dump(exclude_none=True) for e in script.calendar])
+    return {b.id: b for b in await _calendar_state(cal, script)}
 
 
 async def run_text_script(
@@ -66,8 +123,7 @@ async def run_text_script(
     upgrade(engine)
     try:
         cal = BuiltinCalendar(business=business, engine=engine)
-        await cal.seed([e.model_dump(exclude_none=True) for e in script.calendar])
-        before = {b.id: b for b in await _calendar_state(cal, script)}
+        before = await calendar_before(cal, script)
         with Session(engine) as session:
             call = Call(business=business.name, caller_phone=script.caller.phone,
                         provider="text-eval", clock_now=script.now)
@@ -84,7 +140,6 @@ async def run_text_script(
         remaining = list(script.caller.turns)
         logs: list[TurnLog] = []
         records: list[dict[str, Any]] = []
-        tool_calls = rejected = 0
         error = None
         held = 0
         while remaining and len(logs) < MAX_TURNS:
@@ -107,43 +162,18 @@ async def run_text_script(
             if result.end_call:
                 break
         await manager.settle()
-        for rec in records:
-            for event in rec["policy_events"]:
-                if event.get("event") == "tool_proposal":
-                    tool_calls += 1
-                    rejected += 0 if event.get("accepted") else 1
-            for tc in rec["tool_calls"]:
-                if tc["source"] != "policy":
-                    tool_calls += 1
-                    rejected += tc["status"] == "rejected"
-        after = await _calendar_state(cal, script)
-        # A moved booking keeps its id: compare what each entry says, not only which exist.
-        new = [b for b in after if before.get(b.id) != b]
-        after_by_id = {a.id: a for a in after}
-        gone = [b for b in before.values() if after_by_id.get(b.id) != b]
-        outcome = manager.state.outcome
-        if gone and new:
-            outcome = "rescheduled"
-        elif gone:
-            outcome = "cancelled"
-        verdict = judge(script, new, observed_outcome=outcome)
-        if script.expect.cancelled is not None:
-            still = [b for b in after if b.service == script.expect.cancelled.service
-                     and b.start == script.expect.cancelled.start]
-            if still:
-                verdict.outcome_correct = False
-                verdict.problems.append("the booking to cancel is still in the calendar")
-        events = forbidden_events(business=business, today=script.now.astimezone(
-            business.tz).date(), turns=logs, new_bookings=new, all_bookings=after)
+        judged = await judge_call(script, business, cal, before, manager.state.outcome, logs,
+                                  records)
         with Session(engine) as session:
             review = len(session.exec(select(BookingIntent).where(
                 BookingIntent.status == "review")).all())
         return CallRun(
-            id=script.id, category=category, outcome=outcome,
-            outcome_correct=verdict.outcome_correct and error is None,
-            booking_fields_correct=verdict.booking_fields_correct, forbidden_events=events,
-            agent_turns=len(logs) + 1, tool_calls=tool_calls, tool_calls_rejected=rejected,
-            review_items=review, problems=verdict.problems, turns=records,
+            id=script.id, category=category, outcome=judged.outcome,
+            outcome_correct=judged.verdict.outcome_correct and error is None,
+            booking_fields_correct=judged.verdict.booking_fields_correct,
+            forbidden_events=judged.events, agent_turns=len(logs) + 1,
+            tool_calls=judged.tool_calls, tool_calls_rejected=judged.rejected,
+            review_items=review, problems=judged.verdict.problems, turns=records,
             seconds=round(time.monotonic() - t0, 2), error=error,
         )
     finally:

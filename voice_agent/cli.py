@@ -154,22 +154,24 @@ app.add_typer(eval_app, name="eval")
 def eval_run(
     paths: Annotated[list[Path], typer.Argument(help="Script files or folders.")],
     out: Annotated[Path, typer.Option(help="Where results.json goes.")] = Path("evals/out"),
-    mode: Annotated[str, typer.Option(help="text (audio mode: see `voice-agent call`).")] = "text",
+    mode: Annotated[str, typer.Option(
+        help="text: lines go straight to the dialog; audio: synthesised speech over the "
+        "real Twilio path to a real server (starts one).")] = "text",
     llm: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL; "
                                             "default: start the embedded LLM sidecar.")] = None,
     jobs: Annotated[int, typer.Option(help="Scripts replayed at once.")] = 1,
 ) -> None:
-    """Replay call scripts in text mode against the production dialog code."""
+    """Replay call scripts against the production code and write results.json + report.html."""
     import asyncio
 
     from evals.runner import run_suite
 
-    if mode != "text":
-        console.print("[red]only --mode text is implemented so far[/]")
+    if mode not in ("text", "audio"):
+        console.print("[red]--mode is text or audio[/]")
         raise typer.Exit(2)
     configure_logging("WARNING")
     results = asyncio.run(run_suite(paths, out=out, settings=get_settings(), llm_url=llm,
-                                    jobs=jobs, console=console))
+                                    jobs=jobs, console=console, mode=mode))
     s = results["summary"]
     console.print_json(data={k: v for k, v in s.items() if k != "by_category"})
     for call in results["calls"]:

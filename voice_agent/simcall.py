@@ -46,21 +46,25 @@ async def seed_calendar(calendar: BuiltinCalendar, script: CallScript) -> None:
         await calendar.seed([entry.model_dump(exclude_none=True)])
 
 
-async def run_scripted_call(
+@dataclass
+class PlacedCall:
+    script: CallScript
+    result: CallResult
+    call: Call | None  # the server's row, once it has finished the call
+    turns: list[Turn]
+
+
+async def place_scripted_call(
     *,
-    script_path: Path,
+    script: CallScript,
     server_url: str,
     settings: Settings,
     engine: Engine,
     recording: Path,
     console: Console,
     caller_voice: str = "piper",
-) -> ScriptedCall:
-    script = load_script(script_path)
-    business = load_businesses(settings.businesses_dir)[script.business]
-    calendar = BuiltinCalendar(business=business, engine=engine)
-    await seed_calendar(calendar, script)
-    before = {b.id for b in await calendar.find_bookings(phone=script.caller.phone)}
+) -> PlacedCall:
+    """Phone the server as the script's caller; return the call and its stored turns."""
 
     def on_event(kind: str, text: str) -> None:
         if kind == "caller":
@@ -79,12 +83,35 @@ async def run_scripted_call(
     )
     store = CallStore(engine)
     call = await _finished_call(store, result.call_sid)
-    turns = store.turns(call.id) if call else []
+    return PlacedCall(script, result, call, store.turns(call.id) if call else [])
+
+
+async def run_scripted_call(
+    *,
+    script_path: Path,
+    server_url: str,
+    settings: Settings,
+    engine: Engine,
+    recording: Path,
+    console: Console,
+    caller_voice: str = "piper",
+) -> ScriptedCall:
+    """Seed the script's calendar, place the call, and judge the booking it produced."""
+    script = load_script(script_path)
+    business = load_businesses(settings.businesses_dir)[script.business]
+    calendar = BuiltinCalendar(business=business, engine=engine)
+    await seed_calendar(calendar, script)
+    before = {b.id for b in await calendar.find_bookings(phone=script.caller.phone)}
+    placed = await place_scripted_call(
+        script=script, server_url=server_url, settings=settings, engine=engine,
+        recording=recording, console=console, caller_voice=caller_voice,
+    )
     after = await calendar.find_bookings(phone=script.caller.phone)
     new = [b for b in after if b.id not in before]
+    call = placed.call
     outcome = (call.outcome if call else None) or ("booked" if new else "no_booking")
     verdict = judge(script, new, observed_outcome=outcome)
-    return ScriptedCall(script, result, verdict, turns, outcome)
+    return ScriptedCall(script, placed.result, verdict, placed.turns, outcome)
 
 
 async def _finished_call(store: CallStore, call_sid: str, timeout_s: float = 15.0) -> Call | None:

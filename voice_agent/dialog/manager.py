@@ -104,6 +104,8 @@ class DialogManager:
         self.review_threshold = review_threshold
         self.count_llm_disagreement = count_llm_disagreement
         self.confidence = ConfidenceRecord()  # of the booking being assembled
+        self._last_reply: str | None = None
+        self._repeat_count = 0
         self.transfer_available = False  # a human can take the call (Twilio <Dial>)
         self.on_transfer: Any = None  # called when the caller is handed over
         self._llm_error: str | None = None
@@ -154,6 +156,9 @@ class DialogManager:
             decision = await self._find(decision, u, turn)
         say = await self._run(decision, turn)
         text = self.policy.render(say) if isinstance(say, Say) else say
+        if isinstance(say, Say) and self._repeats(say):
+            turn.policy_events.append({"event": "loop_guard", "repeated": say.key})
+            say = Say("transfer", end_call=True, outcome="transferred")
         if isinstance(say, Say) and say.outcome == "transferred":
             say = await self._hand_over(say, turn)
         if isinstance(say, Say):
@@ -167,6 +172,13 @@ class DialogManager:
         if turn.end_call:
             self.state.ended = True
         return turn
+
+    def _repeats(self, say: Say) -> bool:
+        """The same reply a third time in a row: hand over instead of looping."""
+        text = self.policy.render(say)
+        self._repeat_count = self._repeat_count + 1 if text == self._last_reply else 0
+        self._last_reply = text
+        return not say.end_call and self._repeat_count >= 2
 
     async def _hand_over(self, say: Say, turn: TurnResult) -> Say:
         """Transfer to a human when one is reachable; otherwise take a callback request."""

@@ -117,6 +117,7 @@ class BookingPolicy:
             state.name = u.name
         if u.phone:
             state.phone = u.phone
+            state.phone_settled = True
 
         if state.intent != "book" and state.existing is None and state.asked not in (
             "booking", "name"
@@ -261,6 +262,8 @@ class BookingPolicy:
         changed = (u.day and u.day != offer.start.date()) or (
             u.tod and u.tod.exact and u.tod.exact != offer.start.time()
         ) or (u.service and state.service and u.service.id != state.service.id)
+        if state.asked == "phone" and state.confirmed and state.name:
+            return self._book(state)  # with the number given, or the caller ID
         if changed:
             state.forget_slot()
             return None
@@ -305,8 +308,15 @@ class BookingPolicy:
             state.tod = u.tod
             state.forget_slot()
 
-    def _book(self, state: DialogState) -> Book:
+    def _book(self, state: DialogState) -> Decision:
+        """Book, once the number to reach the caller is settled (asked once per booking)."""
         assert state.offer is not None and state.service is not None and state.name
+        if state.intent != "reschedule" and not state.phone_settled:
+            state.phone_settled = True
+            if state.caller_phone:
+                digits = "".join(ch for ch in state.caller_phone if ch.isdigit())
+                return Say("ask_phone", {"last_digits": " ".join(digits[-4:])}, asked="phone")
+            return Say("ask_phone_missing", asked="phone")
         return Book(state.service.id, state.offer.start, state.name, state.contact_phone)
 
     def _not_understood(

@@ -177,7 +177,7 @@ _TIME_PATTERNS: list[tuple[str, str]] = [
     (rf"\b({_HOUR_WORD}) (thirty|fifteen|forty[- ]five|oclock)\b", "word_min"),
     (rf"\b({_HOUR_WORD})\s*(am|pm)\b", "h_ap"),
     (rf"\b(?:at|around|about|for|by) (\d{{1,2}}|{_HOUR_WORD})\b"
-     r"(?!\s*(?:st|nd|rd|th|/|:|minutes|people|of))", "h"),
+     r"(?!\s*[/:]|\s+(?:minutes|people|of)\b)", "h"),
     (rf"\b(\d{{1,2}}|{_HOUR_WORD}) oclock\b", "h"),
     (r"\b(noon|midday)\b", "h"),
 ]

@@ -149,7 +149,8 @@ def understand(text: str, business: Business, today: date, *, asked: str | None)
     u.day = parse_date(lowered, today)
     u.tod = parse_time(lowered)
     u.name = extract_name(text, asked=asked == "name")
-    u.phone = extract_phone(text) if asked == "phone" or "number" in lowered else None
+    volunteered = re.search(r"\b(number|reach me|call me (on|at)|my (cell|mobile))\b", lowered)
+    u.phone = extract_phone(text) if asked == "phone" or volunteered else None
     u.done = bool(_DONE.search(lowered))
     u.wants_human = bool(_HUMAN.search(lowered))
     u.affirm = bool(_AFFIRM.search(lowered)) and not _NEGATED_AFFIRM.search(lowered)
