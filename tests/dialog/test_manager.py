@@ -42,6 +42,8 @@ EXAMPLE_CALENDAR = [
 ]
 TUE_3PM = datetime(2026, 12, 1, 15, 0, tzinfo=NY)
 CHECK_TUE_3PM = {"service": "haircut", "date": "2026-12-01", "time": "15:00"}
+ASK_PHONE_0001 = ("And shall we use the number you're calling from, ending in 0 0 0 1, "
+                  "or is there a better number to reach you?")
 BOOK_TUE_3PM = {"service": "haircut", "start": "2026-12-01T15:00", "name": "Dana Smith",
                 "phone": CALLER}
 
@@ -218,6 +220,10 @@ async def test_example_script_books_the_haircut(tmp_path: Path) -> None:
         assert await r.bookings() == []  # no name yet, nothing booked
 
         t4 = await r.say("Dana Smith.")
+        assert t4.agent_text == ASK_PHONE_0001
+        assert t4.tool_calls == [] and await r.bookings() == []  # not booked before the number
+
+        t4 = await r.say("That's fine.")
         assert t4.agent_text == (
             "You're all set, Dana Smith: a haircut on Tuesday, December 1 at 3 PM. "
             "Is there anything else I can help with?"
@@ -261,6 +267,8 @@ async def test_correct_proposals_are_accepted(tmp_path: Path) -> None:
         r.manager.greeting()
         t1 = await r.say("my name is Dana Smith, I'd like a haircut next Tuesday at 3 pm")
         t2 = await r.say("yes")
+        assert t2.agent_text == ASK_PHONE_0001
+        t2 = await r.say("That's fine.")
         await settle(r.manager)
         assert [p["accepted"] for p in proposals(t1)] == [True]
         assert [p["accepted"] for p in proposals(t2)] == [True]
@@ -276,7 +284,7 @@ async def test_system_prompt_stays_byte_identical(tmp_path: Path) -> None:
         assert system["role"] == "system"
         r.manager.greeting()
         for text in ("Hi, I'd like to book a haircut.", "blorp", "Next Tuesday at 3 pm.",
-                     "Yes please, book it.", "Dana Smith."):
+                     "Yes please, book it.", "Dana Smith.", "That's fine."):
             await r.say(text)
             assert r.manager.messages[0] == system
         await settle(r.manager)
@@ -315,6 +323,8 @@ async def test_connector_failure_leaves_pending_intent(tmp_path: Path) -> None:
         r.manager.greeting()
         await r.say("my name is Dana Smith, I'd like a haircut next Tuesday at 3 pm")
         t = await r.say("Yes please, book it.")
+        assert t.agent_text == ASK_PHONE_0001
+        t = await r.say("That's fine.")
         assert t.agent_text == (
             "I've noted your request for a haircut on Tuesday, December 1 at 3 PM. A colleague "
             "will confirm it by text shortly. Is there anything else?"
@@ -336,6 +346,7 @@ async def test_after_pending_booking_caller_can_end_the_call(tmp_path: Path) -> 
         r.manager.greeting()
         await r.say("my name is Dana Smith, I'd like a haircut next Tuesday at 3 pm")
         await r.say("Yes please, book it.")
+        await r.say("That's fine.")
         t = await r.say("No, that's all.")
         assert t.agent_text == "Thank you for calling Bella Hair Studio. Goodbye!"
         assert t.end_call
@@ -398,5 +409,72 @@ async def test_three_misunderstandings_transfer(tmp_path: Path) -> None:
         await r.say("blorp")
         await r.say("flib flob")
         t = await r.say("wibble")
-        assert t.agent_text == "Of course, let me pass you to a colleague. One moment please."
+        assert t.agent_text == (
+            "Of course. I've noted your request and a colleague will call you back shortly. "
+            "Thank you for calling, goodbye."
+        )
         assert t.end_call and r.manager.state.outcome == "transferred"
+
+
+async def test_number_given_at_the_phone_question_reaches_the_calendar(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        r.manager.greeting()
+        await r.say("my name is Dana Smith, I'd like a haircut next Tuesday at 3 pm")
+        t = await r.say("Yes please.")
+        assert t.agent_text == ASK_PHONE_0001 and t.tool_calls == []
+        assert r.manager.state.asked == "phone"
+        t = await r.say("Please use 555 987 6543.")
+        assert t.agent_text.startswith("You're all set, Dana Smith")
+        [book] = t.tool_calls
+        assert book["arguments"]["phone"] == "5559876543"
+        [booking] = await r.calendar.find_bookings(phone="5559876543")
+        assert booking.start == TUE_3PM and booking.name == "Dana Smith"
+        assert await r.bookings() == []  # not under the caller ID
+        [intent] = r.intents()
+        assert intent.payload["phone"] == "5559876543"
+
+
+async def test_reschedule_does_not_ask_for_a_number(tmp_path: Path) -> None:
+    wed = {"service": "haircut", "start": "2026-11-25T14:00:00-05:00", "name": "Dana Smith",
+           "phone": CALLER, "staff": "Maria"}
+    async with rig(tmp_path, calendar=[wed]) as r:
+        r.manager.greeting()
+        await r.say("I'd like to reschedule my haircut on Wednesday")
+        t = await r.say("Friday at 4 please")
+        assert t.agent_text.endswith("Shall I go ahead?")
+        t = await r.say("Yes")
+        assert t.agent_text.startswith("Done, your haircut is now on Friday")
+        assert [c["name"] for c in t.tool_calls] == ["reschedule_appointment"]
+        assert all("number" not in turn.agent_text for turn in r.turns)
+
+
+async def test_same_reply_three_times_in_a_row_hands_over(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        r.manager.greeting()
+        t = await r.say("I'd like a haircut next Tuesday afternoon")
+        question = t.agent_text
+        assert question.endswith("Which time would you like?")
+        answers = []
+        for _ in range(3):
+            answers.append(await r.say("Sorry, I don't know."))
+            if answers[-1].end_call:
+                break
+        # the question is asked a second time; the third time in a row becomes a hand-over
+        assert answers[0].agent_text == question and not answers[0].end_call
+        last = answers[-1]
+        assert last.end_call and r.manager.state.ended
+        assert r.manager.state.outcome == "transferred"
+        assert {"event": "loop_guard", "repeated": "offer_times"} in last.policy_events
+        assert len(r.turns) <= 4  # handed over by the caller's third "I don't know" at the latest
+        assert r.intents()[-1].action == "callback"  # no human reachable: a callback is noted
+
+
+async def test_loop_guard_hand_over_is_what_the_caller_hears(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        r.manager.greeting()
+        question = (await r.say("I'd like a haircut next Tuesday afternoon")).agent_text
+        await r.say("Sorry, I don't know.")
+        t = await r.say("Sorry, I don't know.")
+        assert t.end_call
+        assert t.agent_text != question
+        assert "colleague" in t.agent_text

@@ -12,7 +12,7 @@ import pytest
 
 from connectors.base import Booking, Slot
 from voice_agent.business import Business, default_businesses_dir, load_business
-from voice_agent.dialog.policy import Book, BookingPolicy, Check, Decision, Open, Say
+from voice_agent.dialog.policy import Book, BookingPolicy, Check, Decision, Find, Open, Say
 from voice_agent.dialog.prompt import load_replies
 from voice_agent.dialog.state import Availability, DialogState
 from voice_agent.dialog.understanding import understand
@@ -112,6 +112,13 @@ def test_happy_path_to_book(call: Call) -> None:
     assert call.state.confirmed
 
     d = call.say("Dana Smith.")
+    assert isinstance(d, Say) and d.key == "ask_phone" and d.asked == "phone"
+    assert call.render(d) == (
+        "And shall we use the number you're calling from, ending in 0 0 0 1, "
+        "or is there a better number to reach you?"
+    )
+
+    d = call.say("Yes, that's fine.")
     assert d == Book("haircut", at(NEXT_TUE, 15), "Dana Smith", CALLER)
 
 
@@ -127,7 +134,9 @@ def test_name_given_before_confirming_books_on_yes(call: Call) -> None:
     d = call.say("my name is Dana Smith and I'd like a trim next Tuesday at 3")
     assert d == Check("haircut", NEXT_TUE, at(NEXT_TUE, 15))
     call.check(d, free_slots(call.business, NEXT_TUE))
-    assert call.say("yes") == Book("haircut", at(NEXT_TUE, 15), "Dana Smith", CALLER)
+    d = call.say("yes")
+    assert isinstance(d, Say) and d.key == "ask_phone" and d.asked == "phone"
+    assert call.say("That's fine.") == Book("haircut", at(NEXT_TUE, 15), "Dana Smith", CALLER)
 
 
 def test_caller_given_phone_is_used_for_booking(call: Call) -> None:
@@ -309,7 +318,9 @@ def test_goodbye_after_booking(call: Call) -> None:
     call.say("I'd like a haircut")
     call.check(call.say("next Tuesday at 3 pm"), free_slots(call.business, NEXT_TUE))
     call.say("yes")
-    book = call.say("Dana Smith")
+    d = call.say("Dana Smith")
+    assert isinstance(d, Say) and d.key == "ask_phone"
+    book = call.say("That's fine.")
     assert isinstance(book, Book)
     # what the manager does when the connector booked it
     call.state.booking = Booking(
@@ -338,3 +349,101 @@ def test_nearest_and_spread() -> None:
     assert [s.start.hour for s in BookingPolicy.nearest(slots, at(day, 12, 30))] == [12, 13]
     assert [s.start.hour for s in BookingPolicy.spread(slots)] == [9, 13, 17]
     assert BookingPolicy.spread(slots[:2]) == slots[:2]
+
+
+# -- which number to reach the caller on ----------------------------------------------------------
+
+
+def _to_phone_question(call: Call) -> Decision:
+    """Service, slot, yes and name: the step just before booking."""
+    call.say("I'd like a haircut")
+    call.check(call.say("next Tuesday at 3 pm"), free_slots(call.business, NEXT_TUE))
+    assert call.say("yes").key == "ask_name"  # type: ignore[union-attr]
+    return call.say("Dana Smith")
+
+
+def test_ask_phone_names_the_caller_ids_last_four_digits(
+    salon: Business, replies: dict[str, str]
+) -> None:
+    call = Call(salon, replies)
+    call.state.caller_phone = "+1 (555) 987-6789"
+    d = _to_phone_question(call)
+    assert isinstance(d, Say) and d.key == "ask_phone" and d.asked == "phone"
+    assert d.args == {"last_digits": "6 7 8 9"}
+    assert call.render(d) == (
+        "And shall we use the number you're calling from, ending in 6 7 8 9, "
+        "or is there a better number to reach you?"
+    )
+    assert call.state.offer is not None and call.state.confirmed  # nothing dropped meanwhile
+
+
+def test_number_given_in_reply_is_the_bookings_phone(call: Call) -> None:
+    assert _to_phone_question(call).key == "ask_phone"  # type: ignore[union-attr]
+    d = call.say("Better use 555 987 6543, please.")
+    assert d == Book("haircut", at(NEXT_TUE, 15), "Dana Smith", "5559876543")
+
+
+def test_dont_know_keeps_the_caller_id(call: Call) -> None:
+    assert _to_phone_question(call).key == "ask_phone"  # type: ignore[union-attr]
+    d = call.say("Sorry, I don't know.")
+    assert d == Book("haircut", at(NEXT_TUE, 15), "Dana Smith", CALLER)
+
+
+def test_number_volunteered_early_skips_the_question(call: Call) -> None:
+    d = call.say("Hi, I'd like a haircut next Tuesday at 3, you can reach me on 555 123 4567")
+    assert d == Check("haircut", NEXT_TUE, at(NEXT_TUE, 15))
+    assert call.state.phone_settled
+    call.check(d, free_slots(call.business, NEXT_TUE))
+    assert call.say("yes").key == "ask_name"  # type: ignore[union-attr]
+    d = call.say("Dana Smith")
+    assert d == Book("haircut", at(NEXT_TUE, 15), "Dana Smith", "5551234567")
+
+
+def test_no_caller_id_asks_for_a_number(salon: Business, replies: dict[str, str]) -> None:
+    call = Call(salon, replies)
+    call.state.caller_phone = None
+    d = _to_phone_question(call)
+    assert isinstance(d, Say) and d.key == "ask_phone_missing" and d.asked == "phone"
+    assert call.render(d) == "And what's the best phone number to reach you?"
+    d = call.say("It's 555 222 3333.")
+    assert d == Book("haircut", at(NEXT_TUE, 15), "Dana Smith", "5552223333")
+
+
+def test_phone_is_asked_only_once(call: Call) -> None:
+    assert _to_phone_question(call).key == "ask_phone"  # type: ignore[union-attr]
+    assert isinstance(call.say("That's fine."), Book)
+    # the manager books, then a second booking in the same call goes straight through
+    call.state.booking, call.state.outcome = None, "booked"
+    call.state.service = call.state.day = call.state.tod = None
+    call.state.forget_slot()
+    call.apply(Say("booked", asked="anything"))
+    d = call.say("And a blow-dry tomorrow at 10")
+    call.check(d, free_slots(call.business, TOMORROW, service="blowdry"))
+    assert call.say("yes") == Book("blowdry", at(TOMORROW, 10), "Dana Smith", CALLER)
+
+
+def test_reschedule_does_not_ask_for_a_number(call: Call) -> None:
+    existing = Booking(
+        id="b1", business="demo-salon", service="haircut", start=at(date(2026, 11, 25), 14),
+        end=at(date(2026, 11, 25), 14, 30), name="Dana Smith", phone=CALLER, staff="Maria",
+        status="booked",
+    )
+    text = "I'd like to reschedule my haircut on Wednesday"
+    d = call.say(text)
+    assert isinstance(d, Find)
+    u = understand(text, call.business, TODAY, asked=call.state.asked)
+    say = call.policy.after_find(call.state, [existing], u)
+    assert isinstance(say, Say) and say.key == "ask_new_day"
+    call.apply(say)
+    d = call.say("Friday at 4 please")
+    say = call.check(d, free_slots(call.business, date(2026, 11, 27)))
+    assert say.key == "confirm_move"
+    d = call.say("Yes")
+    assert d == Book("haircut", at(date(2026, 11, 27), 16), "Dana Smith", CALLER)
+    assert not call.state.phone_settled
+
+
+def test_new_time_at_the_phone_question_is_not_booked_as_the_old_one(call: Call) -> None:
+    assert _to_phone_question(call).key == "ask_phone"  # type: ignore[union-attr]
+    d = call.say("Actually, can we make it 4 pm instead?")
+    assert not (isinstance(d, Book) and d.start == at(NEXT_TUE, 15))

@@ -97,7 +97,7 @@ def test_replies_have_every_key_the_policy_and_manager_use() -> None:
 
 def test_reply_placeholders_are_known() -> None:
     known = {"business", "services", "service", "day", "time", "times", "name", "alternatives",
-             "bookings"}
+             "bookings", "last_digits"}
     for key, template in load_replies(PROMPTS).items():
         fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
         assert fields <= known, key

@@ -12,7 +12,8 @@ from voice_agent.store.review import ReviewItem
 
 from .test_existing_bookings import rig
 
-LINES = ["Hi, I'd like to book a haircut.", "Next Tuesday at 3 pm.", "Yes please.", "Dana Smith."]
+LINES = ["Hi, I'd like to book a haircut.", "Next Tuesday at 3 pm.", "Yes please.", "Dana Smith.",
+         "That's fine."]
 
 
 async def _book(r, logprob: float):

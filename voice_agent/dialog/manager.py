@@ -155,7 +155,6 @@ class DialogManager:
         if isinstance(decision, Find):
             decision = await self._find(decision, u, turn)
         say = await self._run(decision, turn)
-        text = self.policy.render(say) if isinstance(say, Say) else say
         if isinstance(say, Say) and self._repeats(say):
             turn.policy_events.append({"event": "loop_guard", "repeated": say.key})
             say = Say("transfer", end_call=True, outcome="transferred")
@@ -164,6 +163,7 @@ class DialogManager:
         if isinstance(say, Say):
             self._apply(say)
             turn.end_call = say.end_call
+        text = self.policy.render(say) if isinstance(say, Say) else say
         if not isinstance(decision, Open):
             self.state.misunderstandings = 0
         self.messages.append({"role": "assistant", "content": text})

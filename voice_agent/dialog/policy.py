@@ -23,6 +23,7 @@ from voice_agent.dialog.timeparse import PARTS_OF_DAY, describe_day, describe_ti
 from voice_agent.dialog.understanding import Understanding
 
 MAX_MISUNDERSTANDINGS = 3
+_STOP = re.compile(r"\b(wait|don'?t book|cancel|stop)\b")
 MAX_OFFERED_TIMES = 3
 
 
@@ -262,8 +263,12 @@ class BookingPolicy:
         changed = (u.day and u.day != offer.start.date()) or (
             u.tod and u.tod.exact and u.tod.exact != offer.start.time()
         ) or (u.service and state.service and u.service.id != state.service.id)
-        if state.asked == "phone" and state.confirmed and state.name:
+        stop = u.deny and not u.phone and _STOP.search(u.text.lower())
+        if state.asked == "phone" and state.confirmed and state.name and not changed and not stop:
             return self._book(state)  # with the number given, or the caller ID
+        if state.asked == "phone" and not changed:
+            state.forget_slot()
+            return Say("declined", asked="date")
         if changed:
             state.forget_slot()
             return None
