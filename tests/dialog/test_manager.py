@@ -394,7 +394,7 @@ async def test_open_turn_reply_guard(tmp_path: Path) -> None:
         r.manager.greeting()
         t = await r.say("blorp flib")
         assert t.agent_text == "Happy to help, what would you like to do?"
-        assert {"event": "llm_reply_accepted"} in t.policy_events
+        assert {"event": "llm_reply_accepted", "attempt": 0} in t.policy_events
         assert llm.chat_requests("auto")
         # a reply stating availability without a tool result is replaced
         llm.reply = "We have a free slot at 3 tomorrow."
@@ -478,3 +478,33 @@ async def test_loop_guard_hand_over_is_what_the_caller_hears(tmp_path: Path) -> 
         assert t.end_call
         assert t.agent_text != question
         assert "colleague" in t.agent_text
+
+
+async def test_rejected_tool_call_goes_back_to_the_llm_once(tmp_path: Path) -> None:
+    """An unconfirmed book_appointment in an open turn is refused with a caller-safe reason,
+    the LLM retries once with that reason, and its second answer is spoken."""
+    replies = iter([
+        '{"name": "book_appointment", "arguments": {"service": "haircut", '
+        '"start": "2026-11-24T15:00", "name": "X", "phone": "1"}}',
+        "Of course. What would you like to book?",
+    ])
+
+    class RetryLLM(FakeLLM):
+        def handler(self, request: httpx.Request) -> httpx.Response:
+            if json.loads(request.content).get("tool_choice") == "auto":
+                self.reply = next(replies)
+            return super().handler(request)
+
+    llm = RetryLLM()
+    async with rig(tmp_path, llm=llm) as r:
+        r.manager.greeting()
+        t = await r.say("blorp flib")
+        assert t.agent_text == "Of course. What would you like to book?"
+        [rejected] = [c for c in t.tool_calls if c["status"] == "rejected"]
+        assert rejected["name"] == "book_appointment"
+        assert rejected["source"] == "content_json"
+        retry = llm.chat_requests("auto")[-1]["messages"]
+        assert retry[-1]["role"] == "tool" and "not given or confirmed" in retry[-1]["content"]
+        # the retry's scratch messages never enter the call's context
+        assert all(m.get("role") != "tool" for m in r.manager.messages)
+        assert await r.calendar.find_bookings(phone="+15551230001") == []

@@ -43,10 +43,15 @@ from voice_agent.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
 MAX_CALLER_CHARS = 1_000
+OPEN_TURN_RETRIES = 1
+# What a free LLM reply may never do without a tool result behind it: state times or
+# numbers, claim availability or a booking. Talking about booking is fine in a question
+# ("What would you like to book?"), not in a statement ("I'll book that for you").
 _UNSAFE_REPLY = re.compile(
-    r"\d|\{|\b(free|available|availability|booked|book|booking|confirm|confirmed|slot|"
-    r"appointment)\b", re.IGNORECASE,
+    r"\d|\{|\b(free|available|availability|booked|confirmed|reserved|scheduled|slot|"
+    r"cancelled|canceled|moved)\b", re.IGNORECASE,
 )
+_BOOKING_TALK = re.compile(r"\b(book|booking|appointment|cancel|reschedule)\b", re.IGNORECASE)
 
 
 class LLMUnavailableError(RuntimeError):
@@ -413,22 +418,43 @@ class DialogManager:
                 "time": describe_time(step.start.timetz()), "name": step.name}
 
     async def _open(self, step: Open, turn: TurnResult) -> Say | str:
-        """No certain step: let the LLM answer, and keep only what passes the guard."""
-        message = await self._chat("auto", turn)
-        calls = self._calls_of(message)
-        for call in calls:
-            if call.name == T.TRANSFER_TO_HUMAN:
-                self._tool_log(turn, call.name, call.arguments, "executed", source=call.source)
-                return Say("transfer", end_call=True, outcome="transferred")
-            reason = "the caller has not given or confirmed those details"
-            self._tool_log(turn, call.name, call.arguments, "rejected", reason=reason,
-                           source=call.source)
-        text = (message.content or "").strip() if not calls else ""
-        problem = self._reply_problem(text)
-        if problem is None:
-            turn.policy_events.append({"event": "llm_reply_accepted"})
-            return text
-        turn.policy_events.append({"event": "llm_reply_replaced", "reason": problem})
+        """No certain step: let the LLM answer, and keep only what passes the guard.
+
+        A rejected tool call goes back to the LLM as a short, caller-safe error and the LLM
+        gets one more try (the turn's retry budget); then the policy's clarifying question
+        is said instead. The retry's messages are scratch: they never enter the call's
+        context, so the prefix stays the same for the next turn.
+        """
+        scratch = list(self.messages)
+        for attempt in range(1 + OPEN_TURN_RETRIES):
+            message = await self._chat("auto", turn, messages=scratch if attempt else None)
+            calls = self._calls_of(message)
+            for call in calls:
+                if call.name == T.TRANSFER_TO_HUMAN:
+                    self._tool_log(turn, call.name, call.arguments, "executed",
+                                   source=call.source)
+                    return Say("transfer", end_call=True, outcome="transferred")
+            if not calls:
+                text = (message.content or "").strip()
+                problem = self._reply_problem(text)
+                if problem is None:
+                    turn.policy_events.append({"event": "llm_reply_accepted",
+                                               "attempt": attempt})
+                    return text
+                turn.policy_events.append({"event": "llm_reply_replaced", "reason": problem})
+                break
+            reason = "The caller has not given or confirmed those details yet. Reply to the " \
+                     "caller in one short sentence instead."
+            for call in calls:
+                self._tool_log(turn, call.name, call.arguments, "rejected", reason=reason,
+                               source=call.source)
+            call_id = f"rejected_{attempt}"
+            scratch += [
+                {"role": "assistant", "content": "", "tool_calls": [{
+                    "id": call_id, "type": "function", "function": {
+                        "name": calls[0].name, "arguments": T.json.dumps(calls[0].arguments)}}]},
+                {"role": "tool", "tool_call_id": call_id, "content": reason},
+            ]
         return Say("clarify", asked=step.asked)
 
     @staticmethod
@@ -439,6 +465,9 @@ class DialogManager:
             return "too long"
         if _UNSAFE_REPLY.search(text):
             return "states times, numbers or booking facts without a tool result"
+        statements = [p for p in re.split(r"(?<=[.!?])\s+", text) if not p.endswith("?")]
+        if any(_BOOKING_TALK.search(p) for p in statements):
+            return "speaks of booking actions outside a question"
         return None
 
     # -- LLM -----------------------------------------------------------------------------
