@@ -508,3 +508,18 @@ async def test_rejected_tool_call_goes_back_to_the_llm_once(tmp_path: Path) -> N
         # the retry's scratch messages never enter the call's context
         assert all(m.get("role") != "tool" for m in r.manager.messages)
         assert await r.calendar.find_bookings(phone="+15551230001") == []
+
+
+async def test_thats_all_at_the_phone_question_books_and_says_goodbye(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        r.manager.greeting()
+        for line in ("Hi, I'd like to book a haircut.", "Next Tuesday at 3 pm.",
+                     "Yes please, book it.", "Dana Smith."):
+            await r.say(line)
+        t = await r.say("No, that's all, thanks.")
+        assert t.end_call
+        assert t.agent_text.startswith("You're all set, Dana Smith: a haircut on Tuesday, "
+                                       "December 1 at 3 PM.")
+        assert t.agent_text.endswith("goodbye!")
+        [booking] = await r.calendar.find_bookings(phone="+15551230001")
+        assert booking.start.isoformat() == "2026-12-01T15:00:00-05:00"

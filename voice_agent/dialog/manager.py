@@ -44,6 +44,7 @@ from voice_agent.store.outbox import Outbox
 log = logging.getLogger(__name__)
 MAX_CALLER_CHARS = 1_000
 OPEN_TURN_RETRIES = 1
+_DONE_REPLIES = ("booked", "booking_pending", "rescheduled", "cancelled")
 # What a free LLM reply may never do without a tool result behind it: state times or
 # numbers, claim availability or a booking. Talking about booking is fine in a question
 # ("What would you like to book?"), not in a statement ("I'll book that for you").
@@ -160,6 +161,9 @@ class DialogManager:
         if isinstance(decision, Find):
             decision = await self._find(decision, u, turn)
         say = await self._run(decision, turn)
+        if isinstance(say, Say) and say.key in _DONE_REPLIES and u.done and not say.end_call:
+            # "No, that's all" in the same breath as the last answer: finish and say goodbye.
+            say = Say(f"{say.key}_goodbye", say.args, end_call=True)
         if isinstance(say, Say) and self._repeats(say):
             turn.policy_events.append({"event": "loop_guard", "repeated": say.key})
             say = Say("transfer", end_call=True, outcome="transferred")
