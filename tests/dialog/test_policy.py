@@ -214,7 +214,7 @@ def test_part_of_day_offers_only_that_part(call: Call) -> None:
     assert offered and all(time(12) <= s.start.time() < time(17) for s in offered)
     assert len(offered) == 3
     text = call.render(say)
-    assert text.startswith("On tomorrow I have ")
+    assert text.startswith("Tomorrow I have ")
     assert "AM" not in text
     # the caller picks one of the offered times: confirm that exact slot
     say = call.say("4 pm please")

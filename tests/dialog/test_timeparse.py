@@ -196,3 +196,18 @@ def test_describe_day() -> None:
 )
 def test_describe_time(value: time, spoken: str) -> None:
     assert describe_time(value) == spoken
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("1130, please.", time(11, 30)),  # how STT writes "eleven thirty"
+    ("930 please", time(9, 30)),
+    ("1245 pm", time(12, 45)),
+])
+def test_compact_quarter_hour_times(text: str, expected: time) -> None:
+    tod = parse_time(text)
+    assert tod is not None and tod.exact == expected
+
+
+@pytest.mark.parametrize("text", ["in 2030", "at 2026", "the 1st"])
+def test_years_and_ordinals_are_not_compact_times(text: str) -> None:
+    assert parse_time(text) is None

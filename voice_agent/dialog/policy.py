@@ -90,7 +90,10 @@ class BookingPolicy:
         args = {"business": self.business.display_name, "services": self._service_list()}
         args.update(say.args)
         text = self.replies[say.key].format(**args)
-        return re.sub(r"\b(on|for) (today|tomorrow)\b", r"\2", text)  # "on tomorrow" reads badly
+        # "on tomorrow" reads badly: "On tomorrow I have" -> "Tomorrow I have".
+        text = re.sub(r"\b(on|for) (today|tomorrow)\b", r"\2", text)
+        return re.sub(r"(^|[.?!]\s+)(On|For) (today|tomorrow)\b",
+                      lambda m: m.group(1) + m.group(3).capitalize(), text)
 
     def _service_list(self) -> str:
         return join_words([s.name.lower() for s in self.business.services])

@@ -180,6 +180,8 @@ _TIME_PATTERNS: list[tuple[str, str]] = [
      r"(?!\s*[/:]|\s+(?:minutes|people|of)\b)", "h"),
     (rf"\b(\d{{1,2}}|{_HOUR_WORD}) oclock\b", "h"),
     (r"\b(noon|midday)\b", "h"),
+    # STT writes "eleven thirty" as "1130": quarter-hour times only, so years stay years.
+    (r"\b(1[0-2]|0?[1-9])(00|15|30|45)\b(?!\s*(?:st|nd|rd|th)\b)", "hm_compact"),
 ]
 _WORD_MINUTES = {"thirty": 30, "fifteen": 15, "forty five": 45, "forty-five": 45}
 
@@ -217,6 +219,8 @@ def parse_time(text: str) -> TimeOfDay | None:
         ap, before = None, 0
         if kind == "hm":
             hour, minute, ap = int(m.group(1)), int(m.group(2)), m.group(3)
+        elif kind == "hm_compact":
+            hour, minute = int(m.group(1)), int(m.group(2))
         elif kind == "h_ap":
             hour, minute, ap = _hour(m.group(1)), 0, m.group(2)
         elif kind == "half":
