@@ -211,3 +211,13 @@ def test_compact_quarter_hour_times(text: str, expected: time) -> None:
 @pytest.mark.parametrize("text", ["in 2030", "at 2026", "the 1st"])
 def test_years_and_ordinals_are_not_compact_times(text: str) -> None:
     assert parse_time(text) is None
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Actually, can we do for PM instead?", time(16, 0)),  # "four PM" as STT writes it
+    ("to pm please", time(14, 0)),
+    ("330 then", time(15, 30)),
+])
+def test_stt_homophones_for_hours(text: str, expected: time) -> None:
+    tod = parse_time(text)
+    assert tod is not None and tod.exact == expected

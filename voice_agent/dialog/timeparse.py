@@ -62,6 +62,9 @@ def _norm(text: str) -> str:
     text = re.sub(r"\b([ap])\.\s?m\.?", r"\1m", text)  # p.m. -> pm
     text = re.sub(r"\bo\s?'?\s?clock\b", "oclock", text)
     text = re.sub(r"\bhalf pass\b", "half past", text)  # a common STT slip
+    # Homophones STT writes for spoken hours: "four PM" -> "for PM", "two PM" -> "to PM".
+    text = re.sub(r"\bfor (am|pm)\b", r"4 \1", text)
+    text = re.sub(r"\b(?:to|too) (am|pm)\b", r"2 \1", text)
     return re.sub(r"[,;!?]", " ", text)
 
 
