@@ -17,14 +17,14 @@ PG_ADMIN_URL = os.environ.get(
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test (``va_store_<hex>``), dropped afterwards.
+    """A fresh PostgreSQL database for one test (``va_test_<hex>``), dropped afterwards.
 
     Skips when the local server is unreachable.
     """
     admin = sa.create_engine(
         PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
     )
-    name = f"va_store_{uuid.uuid4().hex[:12]}"
+    name = f"va_test_{uuid.uuid4().hex[:12]}"
     try:
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
