@@ -102,6 +102,8 @@ def call(
         str | None, typer.Option(help="The server's database, to seed and check the calendar.")
     ] = None,
     recording: Annotated[Path | None, typer.Option(help="Where to write the WAV.")] = None,
+    caller_voice: Annotated[str, typer.Option(
+        help="piper (pitch-shifted, default) or espeak (espeak-ng).")] = "piper",
 ) -> None:
     """Phone the agent as a simulated Twilio caller and check the script's expectation.
 
@@ -122,7 +124,7 @@ def call(
     try:
         result = asyncio.run(run_scripted_call(
             script_path=script, server_url=server, settings=settings, engine=engine,
-            recording=target, console=console,
+            recording=target, console=console, caller_voice=caller_voice,
         ))
     finally:
         engine.dispose()
