@@ -87,3 +87,38 @@ async def test_not_started_is_not_healthy() -> None:
     assert sidecar.pid is None
     assert not await sidecar.healthy()
     await sidecar.stop()  # a no-op
+
+
+def test_sidecar_dies_with_its_parent(tmp_path) -> None:
+    """A parent killed with SIGKILL (no cleanup runs) must not leave its sidecar behind."""
+    import subprocess
+    import textwrap
+
+    pid_file = tmp_path / "child.pid"
+    parent = textwrap.dedent(f"""
+        import asyncio, sys
+        from voice_agent.pipeline.sidecars import Sidecar, free_port
+        async def main():
+            port = free_port()
+            s = Sidecar(name="t", argv=[sys.executable, "-m", "http.server", str(port),
+                                        "--bind", "127.0.0.1"], port=port, health_path="/")
+            await s.start()
+            open({str(pid_file)!r}, "w").write(str(s.pid))
+            await asyncio.sleep(60)
+        asyncio.run(main())
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", parent])
+    deadline = time.monotonic() + 30
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    child = int(pid_file.read_text())
+    proc.kill()
+    proc.wait()
+    for _ in range(50):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(child, signal.SIGKILL)
+    raise AssertionError("the sidecar outlived its parent")
