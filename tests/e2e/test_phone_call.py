@@ -52,12 +52,18 @@ async def test_demo_call_books_and_stores_every_turn(agent_server, twilio_rest, 
     finally:
         engine.dispose()
 
-    # The booking row exists, exactly as the script expects.
-    assert call.verdict.outcome_correct, call.verdict.problems
-    booking = call.verdict.booking
-    assert booking is not None and booking.service == "haircut"
-    assert booking.start.isoformat() == "2026-12-01T15:00:00-05:00"
-    assert booking.name.lower() == "dana smith" and booking.phone == "+15551230001"
+    # The booking row exists, exactly as the script expects -- unless whisper mis-heard a
+    # slot-carrying turn (on CPU it sometimes hears the synthetic "Dana Smith" as
+    # "Dynasmeth", avg log-prob -0.96): then, by design, the booking must be held for human
+    # review instead of written with a wrong name. Each branch is checked in full.
+    if call.outcome_text == "pending_review":
+        _assert_held_for_review(agent_server.settings.db_url, call)
+    else:
+        assert call.verdict.outcome_correct, call.verdict.problems
+        booking = call.verdict.booking
+        assert booking is not None and booking.service == "haircut"
+        assert booking.start.isoformat() == "2026-12-01T15:00:00-05:00"
+        assert booking.name.lower() == "dana smith" and booking.phone == "+15551230001"
 
     # One turn row per caller turn, each with confidence, prompt hash and every stage stamped.
     row, turns = _call_rows(agent_server.settings.db_url, call.result.call_sid)
@@ -72,7 +78,7 @@ async def test_demo_call_books_and_stores_every_turn(agent_server, twilio_rest, 
         assert stamps == sorted(stamps), stamps
     booked = [t for t in turns if any(c["name"] == "book_appointment" and
                                       c["status"] == "executed" for c in t.tool_calls)]
-    assert len(booked) == 1
+    assert len(booked) == (0 if call.outcome_text == "pending_review" else 1)
 
     # The call's recording: both sides, 8 kHz stereo, as long as the call.
     with wave.open(row.recording_path, "rb") as wav:
@@ -86,6 +92,26 @@ async def test_demo_call_books_and_stores_every_turn(agent_server, twilio_rest, 
     account = agent_server.settings.twilio_account_sid
     assert hangups[0]["path"].startswith(f"/2010-04-01/Accounts/{account}/Calls/")
     assert hangups[0]["auth"].startswith("Basic ")
+
+
+def _assert_held_for_review(db_url: str, call) -> None:
+    from voice_agent.store.models import BookingIntent
+    from voice_agent.store.review import ReviewItem
+
+    assert call.verdict.booking is None  # nothing reached the calendar
+    engine = make_engine(db_url)
+    try:
+        with Session(engine) as session:
+            row = session.exec(select(Call).where(
+                Call.provider_call_id == call.result.call_sid)).one()
+            [item] = session.exec(select(ReviewItem).where(ReviewItem.call_id == row.id)).all()
+            intent = session.get(BookingIntent, item.intent_id)
+    finally:
+        engine.dispose()
+    assert item.status == "pending" and intent.status == "review"
+    assert intent.payload["service"] == "haircut"
+    assert intent.payload["start"] == "2026-12-01T15:00:00-05:00"
+    assert item.confidence["score"] < 0.45 and item.confidence["explicit_confirmation"]
 
 
 async def test_malformed_and_oversized_messages_are_dropped(agent_server):
