@@ -93,7 +93,7 @@ async def judge_call(
         outcome = "cancelled"
     verdict = judge(script, new, observed_outcome=outcome)
     if script.expect.cancelled is not None:
-        mine = {b.id for b in before.values() if _same_phone(b.phone, script.caller.phone)}
+        mine = {b.id for b in before.values() if phones_match(b.phone, script.caller.phone)}
         still = [b for b in after if b.id in mine and b.service == script.expect.cancelled.service
                  and b.start == script.expect.cancelled.start]
         if still:
@@ -103,10 +103,6 @@ async def judge_call(
         business.tz).date(), turns=logs, new_bookings=new, all_bookings=after)
     calls, rejected = count_tool_calls(records)
     return Judged(outcome, verdict, events, calls, rejected)
-
-
-def _same_phone(a: str | None, b: str | None) -> bool:
-    return phones_match(a, b)
 
 
 async def calendar_before(cal: BuiltinCalendar, script: CallScript) -> dict[str, Booking]:

@@ -196,7 +196,6 @@ class BookingPolicy:
 
     def after_find(self, state: DialogState, bookings: list[Booking], u: Understanding) -> Decision:
         """The caller's upcoming bookings are known: pick the one they mean, or ask."""
-        state.looked_up_by_name = state.looked_up_by_name or bool(state.name and not bookings)
         state.existing_options = sorted(bookings, key=lambda b: b.start)
         if not bookings:
             if state.name and state.asked == "name":

@@ -49,7 +49,6 @@ class DialogState:
     intent: str = "book"  # book | cancel | reschedule
     existing: Booking | None = None  # the caller's booking being cancelled or moved
     existing_options: list[Booking] = field(default_factory=list)
-    looked_up_by_name: bool = False
     phone_settled: bool = False  # the caller said which number to use (or was asked)
 
     @property

@@ -62,7 +62,6 @@ class DialogProcessor(FrameProcessor):
         clock: TurnClock,
         prompt_hash: str,
         tts_ready: Callable[[], Awaitable[bool]] | None = None,
-        on_text: Callable[[str, str], None] | None = None,
         speech_timeout_s: float = 0.6,
         **kwargs: Any,
     ) -> None:
@@ -73,7 +72,6 @@ class DialogProcessor(FrameProcessor):
         self._clock = clock
         self._prompt_hash = prompt_hash
         self._tts_ready = tts_ready
-        self._on_text = on_text
         self._turn = TurnDetector()
         self._turn_timer: asyncio.TimerHandle | None = None
         self._speech_timeout_s = speech_timeout_s
@@ -91,7 +89,7 @@ class DialogProcessor(FrameProcessor):
         if isinstance(frame, StartFrame):
             await self.push_frame(frame, direction)
             self._spawn(self._manager.prefill())
-            await self._say(self._manager.greeting(), who="greeting")
+            await self._say(self._manager.greeting())
         elif isinstance(frame, TranscriptionFrame):
             # Consumed here: TTS would otherwise speak the caller's own words.
             self._clock.stt_done = time.time()
@@ -149,9 +147,7 @@ class DialogProcessor(FrameProcessor):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _say(self, text: str, *, who: str, reset_clock: bool = True) -> None:
-        if self._on_text:
-            self._on_text(who, text)
+    async def _say(self, text: str, *, reset_clock: bool = True) -> None:
         if reset_clock:
             self._clock.reset_for_reply()
         await self.push_frame(TTSSpeakFrame(text))
@@ -167,8 +163,6 @@ class DialogProcessor(FrameProcessor):
         async with self._lock:
             if self._ending:
                 return
-            if self._on_text:
-                self._on_text("caller", text)
             index = self._turn_index
             self._turn_index += 1
             row = Turn(call_id=self._call_id, index=index, caller_text=text,
@@ -182,7 +176,7 @@ class DialogProcessor(FrameProcessor):
                 row.agent_text = self._manager.apology()
                 row.policy_events = [{"event": "llm_unavailable"}]
                 await self._finish_turn(row)
-                await self._say(row.agent_text, who="agent", reset_clock=False)
+                await self._say(row.agent_text, reset_clock=False)
                 await self._end_call("llm_unavailable")
                 return
             row.agent_text = result.agent_text
@@ -191,7 +185,7 @@ class DialogProcessor(FrameProcessor):
             row.llm_messages = result.llm_messages
             self._clock.llm_first_token = time.time()  # the reply text is decided
             await self._finish_turn(row)
-            await self._say(result.agent_text, who="agent", reset_clock=False)
+            await self._say(result.agent_text, reset_clock=False)
             self._spawn(self._log_proposals(row))
             if result.end_call:
                 await self._end_call(self._manager.state.outcome)
@@ -241,7 +235,7 @@ class DialogProcessor(FrameProcessor):
             deadline = time.monotonic() + 15
             while time.monotonic() < deadline and not await self._tts_ready():  # noqa: ASYNC110
                 await asyncio.sleep(0.5)  # polling a health endpoint: no event to wait on
-        await self._say(self._manager.apology(), who="agent")
+        await self._say(self._manager.apology())
         await self._end_call("tts_unavailable")
 
 
