@@ -17,11 +17,13 @@ __all__ = [
     "Booking",
     "BookingNotFoundError",
     "Capability",
+    "CircuitOpenError",
     "Connector",
     "ConnectorError",
     "ConnectorStatusError",
     "ConnectorTimeoutError",
     "InvalidRequestError",
+    "MalformedResponseError",
     "Slot",
     "SlotUnavailableError",
 ]
@@ -61,6 +63,7 @@ class ConnectorError(Exception):
         super().__init__(message)
         self.message = message
         self.retryable = retryable
+        self.retry_after: float | None = None  # seconds the provider asked us to wait
 
 
 class ConnectorTimeoutError(ConnectorError):
@@ -71,11 +74,37 @@ class ConnectorTimeoutError(ConnectorError):
 class ConnectorStatusError(ConnectorError):
     """The provider answered with an error status; retryable only for 408, 429 and 5xx."""
 
-    def __init__(self, message: str, *, status_code: int, body: object | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: object | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         retryable = status_code in (408, 429) or status_code >= 500
         super().__init__(message, retryable=retryable)
         self.status_code = status_code
         self.body = body
+        self.retry_after = retry_after
+
+
+class MalformedResponseError(ConnectorError):
+    """The provider answered 2xx with something we cannot read (HTML, truncated JSON, a
+    missing field). Not retried in-line: for a write the outcome is unknown, so the booking
+    outbox keeps the intent pending and the reconciler repeats it with the same idempotency
+    key."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
+
+
+class CircuitOpenError(ConnectorError):
+    """Too many recent failures: calls are refused for a while without reaching the provider."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message, retryable=True)
+        self.retry_after = retry_after
 
 
 class SlotUnavailableError(ConnectorError):

@@ -454,3 +454,27 @@ class BuiltinCalendar:
             phone = _clean_phone(str(entry.get("phone", "")))
             seeded.append(self._insert(svc, _to_utc(start), name, phone, candidates, None))
         return seeded
+
+
+def _build_builtin(ctx: Any, _settings: Any, _secrets: Any) -> BuiltinCalendar:
+    if ctx.engine is None:
+        raise InvalidRequestError("the builtin calendar needs the application database")
+    return BuiltinCalendar(business=ctx.business, engine=ctx.engine)
+
+
+def _kind() -> Any:
+    from connectors.registry import ConnectorKind, NoSecrets, StrictModel
+
+    class BuiltinSettings(StrictModel):
+        """The embedded calendar lives in the application database: nothing to configure."""
+
+    return ConnectorKind(
+        name="builtin",
+        description="Embedded SQL calendar in the application database (SQLite / PostgreSQL)",
+        settings_model=BuiltinSettings,
+        secrets_model=NoSecrets,
+        build=_build_builtin,
+    )
+
+
+KIND = _kind()

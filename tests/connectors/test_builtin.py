@@ -601,3 +601,69 @@ async def test_database_alone_prevents_double_booking(engine: sa.Engine, salon: 
     assert all(isinstance(r, SlotUnavailableError) for r in results if isinstance(r, Exception))
     assert count(engine, CalAppointment) == 1  # losers' appointment rows were rolled back
     assert count(engine, CalStaffCell, staff="Tom") == 3
+
+
+# -- 50 concurrent bookings, several "workers" (engines), real thread-level concurrency ---------
+
+
+async def _race(engines: list[sa.Engine], salon: Business, requests: list[dict],
+                calendar_cls: type[BuiltinCalendar] = BuiltinCalendar) -> dict[str, int]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=50))  # 50 truly parallel writers
+    cals = [calendar_cls(business=salon, engine=e) for e in engines]
+    results = await asyncio.gather(
+        *(cals[i % len(cals)].book(**req) for i, req in enumerate(requests)),
+        return_exceptions=True,
+    )
+    unexpected = [r for r in results if isinstance(r, BaseException)
+                  and not isinstance(r, SlotUnavailableError)]
+    assert unexpected == []
+    booked = sum(not isinstance(r, BaseException) for r in results)
+    return {"booked": booked, "refused": len(results) - booked}
+
+
+@pytest.fixture
+def workers(engine: sa.Engine) -> Iterator[list[sa.Engine]]:
+    """Five engines on the same database: five agent workers with their own pools."""
+    url = engine.url.render_as_string(hide_password=False)
+    extra = [make_engine(url, pool_size=12, max_overflow=0) if engine.dialect.name != "sqlite"
+             else make_engine(url) for _ in range(4)]
+    yield [engine, *extra]
+    for e in extra:
+        e.dispose()
+
+
+def _request(i: int, service: str, start: datetime) -> dict:
+    return {"service": service, "start": start, "name": f"Caller {i}", "phone": f"+1555{i:07}",
+            "staff": "Maria", "idempotency_key": key()}
+
+
+@pytest.mark.parametrize("precheck", [True, False], ids=["with-precheck", "database-only"])
+async def test_50_concurrent_bookings_same_staff_same_time(
+    workers: list[sa.Engine], engine: sa.Engine, salon: Business, precheck: bool
+) -> None:
+    cls = BuiltinCalendar if precheck else _NoPrecheckCalendar
+    counts = await _race(workers, salon, [_request(i, "color", sat(11)) for i in range(50)], cls)
+    print(f"\nbuiltin {engine.dialect.name} identical ({'pre-check' if precheck else 'db only'}):"
+          f" {counts}")
+    assert counts == {"booked": 1, "refused": 49}
+    assert count(engine, CalAppointment, status="booked") == 1
+    assert count(engine, CalStaffCell, staff="Maria") == 3
+
+
+@pytest.mark.parametrize("precheck", [True, False], ids=["with-precheck", "database-only"])
+async def test_50_concurrent_overlapping_bookings(
+    workers: list[sa.Engine], engine: sa.Engine, salon: Business, precheck: bool
+) -> None:
+    """Different services and starts that all cover 11:30-12:00 for Maria."""
+    shapes = [("color", sat(11)), ("haircut", sat(11, 30)), ("color", sat(10, 30)),
+              ("blowdry", sat(11, 30)), ("color", sat(11, 30))]
+    requests = [_request(i, *shapes[i % 5]) for i in range(50)]
+    cls = BuiltinCalendar if precheck else _NoPrecheckCalendar
+    counts = await _race(workers, salon, requests, cls)
+    print(f"\nbuiltin {engine.dialect.name} overlapping "
+          f"({'pre-check' if precheck else 'db only'}): {counts}")
+    assert counts == {"booked": 1, "refused": 49}
+    assert count(engine, CalAppointment, status="booked") == 1
