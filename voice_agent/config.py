@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -89,6 +89,13 @@ class Settings(BaseSettings):
     review_threshold: float = 0.45
     review_on_llm_disagreement: bool = False
 
+    # Connector secrets (API keys, CalDAV passwords) are Fernet-encrypted at rest with this
+    # key (``voice-agent secret-key`` prints a new one). A comma-separated list rotates keys:
+    # the first encrypts, all decrypt. Required outside dev; dev keeps one in data_dir.
+    secret_key: SecretStr | None = Field(default=None, validation_alias=_alias("SECRET_KEY"))
+    # How often the outbox reconciler looks for booking intents left pending (0 = never).
+    reconcile_interval_s: float = 60.0
+
     max_ws_message_bytes: int = 64 * 1024
     max_call_seconds: int = 1800
 
@@ -97,6 +104,11 @@ class Settings(BaseSettings):
         if self.env == "prod" and self.twilio_auth_token == DEV_TWILIO_TOKEN:
             raise ValueError(
                 "TWILIO_AUTH_TOKEN is the development default; set the real token outside dev"
+            )
+        if self.env != "dev" and self.secret_key is None:
+            raise ValueError(
+                "VOICE_AGENT_SECRET_KEY is required outside dev: it encrypts connector secrets "
+                "(generate one with `voice-agent secret-key`)"
             )
         return self
 

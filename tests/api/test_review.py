@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from connectors.base import Booking, ConnectorError
 from connectors.builtin import BuiltinCalendar
+from tests.conftest import TEST_SECRET_KEY
 from voice_agent.api.auth import AdminDep, ReviewerDep, require_role
 from voice_agent.business import Business
 from voice_agent.pipeline.runtime import Runtime
@@ -404,7 +405,7 @@ def build_client(tmp_path: Path) -> Iterator[Callable[[str], TestClient]]:
 
     def build(url: str) -> TestClient:
         settings = Settings(_env_file=None, data_dir=tmp_path, env="test",
-                            twilio_auth_token="test-token")
+                            twilio_auth_token="test-token", secret_key=TEST_SECRET_KEY)
         runtime = HookedRuntime(settings)
         runtime.engine = make_engine(url)
         engines.append(runtime.engine)

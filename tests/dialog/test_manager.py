@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -145,11 +145,13 @@ async def rig(
     calendar: Iterable[Mapping[str, Any]] = (),
     llm: FakeLLM | None = None,
     failing_book: bool = False,
+    wrap: Callable[[BuiltinCalendar], Any] | None = None,
+    store_url: str | None = None,
 ) -> AsyncIterator[Rig]:
     biz: Business = load_business(default_businesses_dir() / f"{business}.yaml")
     cal_engine = make_calendar_engine(f"sqlite:///{tmp_path / 'calendar.db'}")
     create_calendar_tables(cal_engine)
-    store = make_store_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    store = make_store_engine(store_url or f"sqlite:///{tmp_path / 'store.db'}")
     upgrade(store)
     with Session(store) as session:
         call = Call(business=biz.name, caller_phone=CALLER, clock_now=NOW)
@@ -165,7 +167,8 @@ async def rig(
     )
     manager = DialogManager(
         business=biz,
-        connector=FailingBook(cal) if failing_book else cal,  # type: ignore[arg-type]
+        connector=(wrap(cal) if wrap else FailingBook(cal) if failing_book  # type: ignore[arg-type]
+                   else cal),
         llm=client,
         llm_options=LLMOptions(model="test-model"),
         prompt=render_system_prompt(PROMPTS, biz, NOW),

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from tests.conftest import TEST_SECRET_KEY
 from voice_agent.config import REPO_ROOT, Settings
 from voice_agent.demo import wait_ready
 from voice_agent.pipeline.sidecars import free_port
@@ -80,6 +81,7 @@ def agent_server(tmp_path_factory: pytest.TempPathFactory,
                                                              "DATABASE_URL")}
     env |= {
         "VOICE_AGENT_ENV": "test",
+        "VOICE_AGENT_SECRET_KEY": TEST_SECRET_KEY,
         "VOICE_AGENT_DATA_DIR": str(data_dir),
         "VOICE_AGENT_MODELS_DIR": str(REPO_ROOT / ".models"),
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,

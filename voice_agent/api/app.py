@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from voice_agent.api.routes import health, review, twilio
+from voice_agent.api.routes import connectors, health, review, twilio
 from voice_agent.config import Settings, get_settings
 from voice_agent.pipeline.runtime import Runtime
 
@@ -54,4 +54,5 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(health.router)
     app.include_router(twilio.router)
     app.include_router(review.router)
+    app.include_router(connectors.router)
     return app

@@ -18,14 +18,15 @@ import openai
 from sqlalchemy import Engine
 
 from connectors.base import Connector
-from connectors.builtin import BuiltinCalendar
 from voice_agent.business import Business, load_businesses
 from voice_agent.config import Settings
 from voice_agent.models import ModelPaths, assemble_all
+from voice_agent.pipeline.connector_cache import ConnectorCache
 from voice_agent.pipeline.sidecars import Sidecar, free_port, llm_sidecar, piper_sidecar
 from voice_agent.store.calls import CallStore
 from voice_agent.store.db import make_engine, upgrade
 from voice_agent.store.outbox import Outbox
+from voice_agent.store.secret_box import secret_box_for
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,15 @@ class Runtime:
     http: aiohttp.ClientSession | None = None
     ready: bool = False
     active_calls: int = 0
+    _connectors: ConnectorCache | None = None
+    _reconciler: asyncio.Task[None] | None = None
+
+    @property
+    def connectors(self) -> ConnectorCache:
+        if self._connectors is None:
+            assert self.engine is not None
+            self._connectors = ConnectorCache(self.engine, secret_box_for(self.settings))
+        return self._connectors
 
     async def start(self) -> None:
         s = self.settings
@@ -88,6 +98,8 @@ class Runtime:
         )
         self.http = aiohttp.ClientSession()
         await self._warm_llm()
+        if s.reconcile_interval_s > 0:
+            self._reconciler = asyncio.create_task(self._reconcile_loop(), name="reconciler")
         self.ready = True
         log.info("runtime ready: llm=%s tts=%s", self.llm_base_url, self.tts_base_url)
 
@@ -102,12 +114,23 @@ class Runtime:
         except openai.OpenAIError as exc:
             log.warning("LLM warm-up failed: %s", exc)
 
+    async def _reconcile_loop(self) -> None:
+        from voice_agent.reconciler import OutboxReconciler
+
+        assert self.engine is not None
+        reconciler = OutboxReconciler(self.engine, self.businesses, self.connector_for)
+        await reconciler.run_forever(self.settings.reconcile_interval_s)
+
     async def stop(self) -> None:
         self.ready = False
+        if self._reconciler is not None:
+            self._reconciler.cancel()
         if self.http is not None:
             await self.http.close()
         if self.llm is not None:
             await self.llm.close()
+        if self._connectors is not None:
+            await self._connectors.aclose()
         await asyncio.gather(*(s.stop() for s in self.sidecars), return_exceptions=True)
         if self.engine is not None:
             self.engine.dispose()
@@ -126,8 +149,10 @@ class Runtime:
             return False
 
     def connector_for(self, business: Business) -> Connector:
+        """The business's configured connector (builtin when none is configured), wrapped in
+        the shared timeout/retry/circuit-breaker layer; rebuilt when its config changes."""
         assert self.engine is not None
-        return BuiltinCalendar(business=business, engine=self.engine)
+        return self.connectors.get(business)
 
     @property
     def call_store(self) -> CallStore:

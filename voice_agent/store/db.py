@@ -9,7 +9,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
 from connectors._db import make_engine as _make_engine
-from voice_agent.store import models, review  # noqa: F401  (registers the tables)
+from voice_agent.store import connector_configs, models, review  # noqa: F401  (tables)
 
 
 def make_engine(url: str) -> Engine:
