@@ -100,6 +100,7 @@ async def rig(
     caller: str | None = CALLER,
     calendar: Iterable[Mapping[str, Any]] = (),
     llm: FakeLLM | None = None,
+    wrap: Any = None,
 ) -> AsyncIterator[Rig]:
     biz: Business = load_business(default_businesses_dir() / f"{business}.yaml")
     cal_engine = make_calendar_engine(f"sqlite:///{tmp_path / 'calendar.db'}")
@@ -119,7 +120,7 @@ async def rig(
         base_url="http://llm.test/v1", api_key="x", http_client=http, max_retries=0
     )
     manager = DialogManager(
-        business=biz, connector=cal, llm=client, llm_options=LLMOptions(model="test-model"),
+        business=biz, connector=wrap(cal) if wrap else cal, llm=client, llm_options=LLMOptions(model="test-model"),
         prompt=render_system_prompt(PROMPTS, biz, now), replies=load_replies(PROMPTS), now=now,
         caller_phone=caller, outbox=Outbox(store), call_id=call_id,
     )
@@ -460,3 +461,63 @@ async def test_after_a_move_a_new_booking_is_booked_not_moved(tmp_path: Path) ->
 def test_thats_everything_ends(salon: Business) -> None:
     u = understand("That's everything, thank you.", salon, TODAY, asked="anything")
     assert u.done and not u.deny
+
+
+# -- when the calendar cannot (or will not) do it -------------------------------------------------
+
+
+async def test_a_failing_cancel_is_noted_honestly_and_finished_by_the_reconciler(
+        tmp_path: Path) -> None:
+    from connectors.base import ConnectorStatusError
+    from connectors.fake import FaultyConnector
+    from voice_agent.reconciler import OutboxReconciler
+
+    def down(cal: BuiltinCalendar) -> FaultyConnector:
+        return FaultyConnector(cal, fail_times=1, ops={"cancel"}, fake_exception=(
+            ConnectorStatusError("crm answered HTTP 503", status_code=503)))
+
+    async with rig(tmp_path, calendar=[FRI_HAIRCUT], wrap=down) as r:
+        r.manager.greeting()
+        [booking] = r.seeded
+        await r.say("Hi, I need to cancel my haircut on Friday.")
+        t = await r.say("Yes, please cancel it.")
+        assert t.agent_text == (
+            "I've noted that you'd like to cancel your haircut on Friday, November 27 at 11 AM. "
+            "A colleague will confirm it by text shortly. Is there anything else?"
+        )
+        assert not t.end_call
+        [intent] = r.intents()
+        assert (intent.action, intent.status) == ("cancel", "pending")
+        assert booking.id in await r.all_bookings()  # not cancelled yet: nothing claimed
+        report = await OutboxReconciler(r.store, {"demo-salon": r.manager.business},
+                                        lambda _b: r.calendar, grace_s=0).run_once()
+        assert report.done == 1 and [i.status for i in r.intents()] == ["done"]
+        assert await r.all_bookings() == {}
+
+
+async def test_a_connector_that_cannot_reschedule_hands_the_move_to_a_human(
+        tmp_path: Path) -> None:
+    from connectors.base import Capability
+    from connectors.fake import FaultyConnector
+
+    def no_reschedule(cal: BuiltinCalendar) -> FaultyConnector:
+        faulty = FaultyConnector(cal)
+        faulty.capabilities = frozenset(Capability) - {Capability.RESCHEDULE}
+        return faulty
+
+    async with rig(tmp_path, calendar=[WED_HAIRCUT], wrap=no_reschedule) as r:
+        r.manager.greeting()
+        [booking] = r.seeded
+        await r.say("Hi, I'd like to reschedule my haircut on Wednesday")
+        await r.say("Friday at 4 please")
+        t = await r.say("Yes, please.")
+        assert t.agent_text == (
+            "I've noted that you'd like to move your haircut on Wednesday, November 25 at 2 PM. "
+            "A colleague will call you to arrange the new time. Is there anything else?"
+        )
+        [move] = t.tool_calls
+        assert move["status"] == "failed" and "cannot reschedule" in move["reason"]
+        [intent] = r.intents()
+        assert (intent.action, intent.status) == ("reschedule", "escalated")
+        assert (await r.all_bookings())[booking.id] == booking  # untouched
+        assert "reschedule" not in r.manager.connector.calls  # type: ignore[attr-defined]

@@ -21,7 +21,14 @@ from typing import Any
 
 import openai
 
-from connectors.base import Connector, ConnectorError, Slot, SlotUnavailableError
+from connectors.base import (
+    Booking,
+    Capability,
+    Connector,
+    ConnectorError,
+    Slot,
+    SlotUnavailableError,
+)
 from voice_agent.business import Business
 from voice_agent.dialog import tools as T
 from voice_agent.dialog.confidence import ConfidenceRecord
@@ -334,13 +341,17 @@ class DialogManager:
         args = {"booking_id": booking.id}
         await self._propose_and_reconcile(T.CANCEL_APPOINTMENT, args, turn)
         intent = await self._intent("cancel", args)
+        if Capability.CANCEL not in self.connector.capabilities:
+            return await self._not_supported(intent, T.CANCEL_APPOINTMENT, args, turn, booking)
         try:
             await self.connector.cancel(booking.id)
         except ConnectorError as exc:
+            # The intent stays pending for the reconciler: tell the caller what is true.
             await self._finish_intent(intent, "pending", error=str(exc))
             self._tool_log(turn, T.CANCEL_APPOINTMENT, args, "failed", reason=str(exc))
-            self.state.existing = None
-            return Say("apology_technical", end_call=True)
+            self.state.existing, self.state.booking_pending = None, True
+            self.state.outcome = "cancelled"
+            return Say("cancel_pending", self.policy._booking_args(booking), asked="anything")
         await self._finish_intent(intent, "done", booking_id=booking.id)
         self._tool_log(turn, T.CANCEL_APPOINTMENT, args, "executed", result={"cancelled": True})
         self._tool_result_message(T.CANCEL_APPOINTMENT, args, {"cancelled": True})
@@ -348,12 +359,26 @@ class DialogManager:
         self._request_done()
         return Say("cancelled", self.policy._booking_args(booking), asked="anything")
 
+    async def _not_supported(self, intent: Any, tool: str, args: dict[str, Any],
+                             turn: TurnResult, booking: Booking) -> Say:
+        """The business's connector cannot do this (declared capabilities): a human will."""
+        reason = f"the calendar connector cannot {tool.split('_')[0]}"
+        await self._finish_intent(intent, "escalated", error=reason)
+        self._tool_log(turn, tool, args, "failed", reason=reason)
+        self.state.existing, self.state.booking_pending = None, True
+        self.state.forget_slot()
+        reply = "cancel_pending" if tool == T.CANCEL_APPOINTMENT else "change_pending"
+        return Say(reply, self.policy._booking_args(booking), asked="anything")
+
     async def _move(self, step: Book, turn: TurnResult) -> Say:
         existing = self.state.existing
         assert existing is not None
         args = {"booking_id": existing.id, "new_start": step.start.strftime("%Y-%m-%dT%H:%M")}
         await self._propose_and_reconcile(T.RESCHEDULE_APPOINTMENT, args, turn)
         intent = await self._intent("reschedule", args | {"new_start": step.start.isoformat()})
+        if Capability.RESCHEDULE not in self.connector.capabilities:
+            return await self._not_supported(intent, T.RESCHEDULE_APPOINTMENT, args, turn,
+                                             existing)
         try:
             moved = await self.connector.reschedule(existing.id, step.start)
         except SlotUnavailableError as exc:
