@@ -120,7 +120,8 @@ async def rig(
         base_url="http://llm.test/v1", api_key="x", http_client=http, max_retries=0
     )
     manager = DialogManager(
-        business=biz, connector=wrap(cal) if wrap else cal, llm=client, llm_options=LLMOptions(model="test-model"),
+        business=biz, connector=wrap(cal) if wrap else cal, llm=client,
+        llm_options=LLMOptions(model="test-model"),
         prompt=render_system_prompt(PROMPTS, biz, now), replies=load_replies(PROMPTS), now=now,
         caller_phone=caller, outbox=Outbox(store), call_id=call_id,
     )
