@@ -110,6 +110,7 @@ def connectors_add(
 ) -> None:
     """Configure (or with --replace, reconfigure) a business's connector."""
     from voice_agent.store import connector_configs as store
+    from voice_agent.store.secret_box import SecretsUnreadableError
 
     engine, box, businesses = _context(database_url)
     try:
@@ -125,7 +126,8 @@ def connectors_add(
             else:
                 row = store.create_config(engine, box, business=business, kind=kind,
                                           settings=parsed, secrets=secrets, actor=_actor())
-        except (store.ConnectorConfigError, store.ConfigExistsError) as exc:
+        except (store.ConnectorConfigError, store.ConfigExistsError,
+                SecretsUnreadableError) as exc:
             _fail_invalid(exc)
     finally:
         engine.dispose()

@@ -526,3 +526,25 @@ async def test_thats_all_at_the_phone_question_books_and_says_goodbye(tmp_path: 
         assert t.agent_text.endswith("goodbye!")
         [booking] = await r.calendar.find_bookings(phone="+15551230001")
         assert booking.start.isoformat() == "2026-12-01T15:00:00-05:00"
+
+
+TRANSFER_CALL = ('<tool_call>{"name": "transfer_to_human", "arguments": '
+                 '{"summary": "caller wants something unusual"}}</tool_call>')
+
+
+async def test_the_llm_cannot_transfer_a_caller_who_did_not_ask_for_a_person(
+        tmp_path: Path) -> None:
+    async with rig(tmp_path, llm=FakeLLM(reply=TRANSFER_CALL)) as r:
+        r.manager.greeting()
+        t = await r.say("Can you find me a psychologist in Pleasant Hill?")
+        assert not t.end_call
+        assert [c["status"] for c in t.tool_calls if c["name"] == "transfer_to_human"] == [
+            "rejected", "rejected"]
+        assert r.manager.state.outcome != "transferred"
+
+
+async def test_the_llm_may_transfer_when_the_caller_hints_at_a_person(tmp_path: Path) -> None:
+    async with rig(tmp_path, llm=FakeLLM(reply=TRANSFER_CALL)) as r:
+        r.manager.greeting()
+        t = await r.say("Is there anybody there, maybe a staff person I could ask?")
+        assert t.end_call and r.manager.state.outcome == "transferred"

@@ -62,10 +62,21 @@ def test_done(salon: Business, text: str) -> None:
 @pytest.mark.parametrize(
     "text",
     ["Can I speak to a real person?", "I want to talk to someone", "put me through to a human",
-     "Can I get the manager"],
+     "Can I get the manager", "Could you connect me with the front desk?",
+     "I'd rather speak to a person about it", "transfer me to someone please"],
 )
 def test_wants_human(salon: Business, text: str) -> None:
     assert understand(text, salon, TODAY, asked="anything").wants_human
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Do you have someone else available?", "Find someone in Santa Rosa.",
+     "I want to see someone about it", "I'm the office manager, booking for my boss",
+     "Can you find me a psychologist in Pleasant Hill?"],
+)
+def test_looking_for_a_provider_is_not_asking_for_a_human(salon: Business, text: str) -> None:
+    assert not understand(text, salon, TODAY, asked="anything").wants_human
 
 
 def test_plain_booking_request_is_not_a_transfer(salon: Business) -> None:

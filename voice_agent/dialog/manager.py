@@ -44,7 +44,7 @@ from voice_agent.dialog.policy import (
 )
 from voice_agent.dialog.prompt import RenderedPrompt
 from voice_agent.dialog.state import Availability, DialogState
-from voice_agent.dialog.understanding import understand
+from voice_agent.dialog.understanding import HUMAN_HINT, understand
 from voice_agent.logging_utils import mask_text
 from voice_agent.store.outbox import Outbox
 
@@ -459,7 +459,7 @@ class DialogManager:
             message = await self._chat("auto", turn, messages=scratch if attempt else None)
             calls = self._calls_of(message)
             for call in calls:
-                if call.name == T.TRANSFER_TO_HUMAN:
+                if call.name == T.TRANSFER_TO_HUMAN and self._transfer_justified():
                     self._tool_log(turn, call.name, call.arguments, "executed",
                                    source=call.source)
                     return Say("transfer", end_call=True, outcome="transferred")
@@ -474,6 +474,9 @@ class DialogManager:
                 break
             reason = "The caller has not given or confirmed those details yet. Reply to the " \
                      "caller in one short sentence instead."
+            if calls[0].name == T.TRANSFER_TO_HUMAN:
+                reason = "The caller has not asked for a person. Reply to the caller in one " \
+                         "short sentence, or ask what they would like to book."
             for call in calls:
                 self._tool_log(turn, call.name, call.arguments, "rejected", reason=reason,
                                source=call.source)
@@ -485,6 +488,13 @@ class DialogManager:
                 {"role": "tool", "tool_call_id": call_id, "content": reason},
             ]
         return Say("clarify", asked=step.asked)
+
+    def _transfer_justified(self) -> bool:
+        """The LLM may hand the call over only when the caller hinted at a person, or the
+        agent failed to understand them before this turn too: a small model otherwise
+        transfers callers whose request it merely finds unusual."""
+        last = next((m["content"] for m in reversed(self.messages) if m["role"] == "user"), "")
+        return bool(HUMAN_HINT.search(last.lower())) or self.state.misunderstandings >= 2
 
     @staticmethod
     def _reply_problem(text: str) -> str | None:

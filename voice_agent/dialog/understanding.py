@@ -26,10 +26,17 @@ _DONE = re.compile(
     r"nothing else|no thanks|no thank you|"
     r"bye|goodbye|good bye|all set|i'?m good|that'?ll be all|we'?re done)\b"
 )
+# Asking for a person: a strong noun, or a request verb aimed at a person. Not "find someone
+# in Santa Rosa" or "is someone else available" (a caller looking for a provider or a slot).
 _HUMAN = re.compile(
-    r"\b(human|real person|a person|someone|somebody|representative|operator|receptionist|"
-    r"staff member|manager|speak to|talk to)\b"
+    r"\b(human|real person|live person|actual person|representative|operator|receptionist|"
+    r"front desk|staff member|(the|a|your) manager|"
+    r"(speak|talk|chat) (to|with) (someone|somebody|a person|a colleague|one of your \w+)|"
+    r"(put|transfer|connect|pass) me (through |over )?(to|with)|"
+    r"(get|give) me (someone|somebody|a person))\b"
 )
+# Looser: enough to let the LLM's own transfer_to_human proposal stand.
+HUMAN_HINT = re.compile(r"\b(person|someone|somebody|people|staff|colleague|manager|human)\b")
 _CANCEL = re.compile(
     r"\b(cancel(?!\s+that\b)|call (it )?off|can'?t make it|cannot make it|won'?t make it|"
     r"won'?t be able to (make|come))"

@@ -70,7 +70,8 @@ class ConnectorCache:
         self.box = box
         self.options = options or ConnectOptions()
         self.transport = transport  # tests: an httpx.MockTransport for remote kinds
-        self._live: dict[str, tuple[int, Connector]] = {}
+        # business -> (the resolved config it was built from, the connector)
+        self._live: dict[str, tuple[Any, Connector]] = {}
         self._retired: list[Connector] = []
 
     def get(self, business: Business) -> Connector:
@@ -79,14 +80,15 @@ class ConnectorCache:
         except SecretsUnreadableError as exc:
             log.error("connector for %s: %s", business.name, exc)
             return BrokenConnector(str(exc))
-        version = config[3] if config else 0
         cached = self._live.get(business.name)
-        if cached is not None and cached[0] == version:
+        # The whole config, not just its version: a deleted and re-created row starts again
+        # at version 1, which a version-only check would mistake for the old configuration.
+        if cached is not None and cached[0] == config:
             return cached[1]
         connector = self.build(business, config, options=self.options)
         if cached is not None:  # calls in progress may still use it: closed at shutdown
             self._retired.append(cached[1])
-        self._live[business.name] = (version, connector)
+        self._live[business.name] = (config, connector)
         return connector
 
     def build(self, business: Business, config: tuple[str, dict[str, Any], dict[str, Any], int]
@@ -104,7 +106,10 @@ class ConnectorCache:
 
     def fresh(self, business: Business, *, options: ConnectOptions) -> Connector:
         """A new, uncached connector (admin test, reconciler) with its own options."""
-        config = resolved_config(self.engine, self.box, business.name)
+        try:
+            config = resolved_config(self.engine, self.box, business.name)
+        except SecretsUnreadableError as exc:
+            return BrokenConnector(str(exc))
         return self.build(business, config, options=options)
 
     async def aclose(self) -> None:

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Response, status
+from fastapi import APIRouter, HTTPException, Path, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.registry import get_kind, kind_names
@@ -24,9 +27,31 @@ from voice_agent.business import Business
 from voice_agent.pipeline.connector_cache import check_connector
 from voice_agent.pipeline.runtime import Runtime
 from voice_agent.store import connector_configs as store
+from voice_agent.store.secret_box import SecretsUnreadableError
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+class _NoEchoRoute(APIRoute):
+    """FastAPI's 422 echoes each invalid ``input``; a request body here may hold secrets
+    (``{"secrets": "hunter2"}``), so these routes answer with ``loc``/``msg``/``type`` only."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                          for e in exc.errors()]
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                    detail=detail) from None
+
+        return route_handler
+
+
+router = APIRouter(prefix="/admin", tags=["admin"], route_class=_NoEchoRoute)
 
 BusinessName = Annotated[str, Path(min_length=1, max_length=100)]
 MAX_BODY_KEYS = 200
@@ -161,6 +186,9 @@ async def update_connector(business: BusinessName, body: ConnectorUpdate, runtim
         raise _invalid(exc) from None
     except store.ConfigNotFoundError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+    except SecretsUnreadableError as exc:  # can't merge into secrets we can't read
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            detail=f"{exc}; delete and re-create this connector") from None
     log.info("connector for %s updated to version %d by %s", business, row.version, token.name)
     return ConnectorOut(**store.public_view(row))
 
