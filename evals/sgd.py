@@ -159,6 +159,7 @@ def read_dialogue(d: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     if len(d.get("services", [])) != 1 or d["services"][0] not in SERVICE_KINDS:
         return None, "not a single Services_* dialogue"
     lines: list[dict[str, str]] = []
+    booking_from: int | None = None  # the first caller line of the booking part
     ok: list[tuple[str, dt.datetime]] = []
     failed: list[tuple[str, dt.datetime]] = []
     mentioned, types, confirm_asked = [], set(), False
@@ -179,6 +180,9 @@ def read_dialogue(d: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
                 if frame_acts & {"NOTIFY_SUCCESS", "NOTIFY_FAILURE"}:
                     (ok if "NOTIFY_SUCCESS" in frame_acts else failed).append((who, when))
         if turn["speaker"] == "USER":
+            intents = {f.get("state", {}).get("active_intent") for f in turn["frames"]}
+            if booking_from is None and "BookAppointment" in intents:
+                booking_from = len(lines)
             line = {"say": " ".join(turn["utterance"].split())}
             if confirm_asked and "AFFIRM" in acts:
                 line["if_asked"] = "confirm"
@@ -188,12 +192,30 @@ def read_dialogue(d: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     if len(ok) > 1 or provider is None or not lines:
         return None, ("more than one successful booking" if len(ok) > 1 else
                       "no user turns" if not lines else "no provider named")
+    if booking_from is None:
+        return None, "no booking request (a provider search only)"
+    lines = _booking_part(lines[booking_from:], d["turns"])
     busy = sorted({w for who, w in failed if who == provider})
     last_start = f"{int(CLOSE[:2]) - 1:02d}:30"
     if any(not OPEN <= w.strftime("%H:%M") <= last_start for w in busy + [w for _, w in ok]):
         return None, "time outside the generated opening hours"
     return {"kind": d["services"][0], "provider": provider, "lines": lines, "types": types,
             "booking": ok[0][1] if ok else None, "busy": busy}, ""
+
+
+def _booking_part(lines: list[dict[str, str]], turns: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The caller's lines from the moment they ask to book. The agent *is* the provider's
+    receptionist, so the SGD search for a provider (find me a therapist in Santa Rosa, any
+    others?) has no counterpart on this call. A first line that only says yes to the search
+    assistant's "shall I book?" becomes a plain request to book."""
+    first = lines[0]["say"]
+    user_turns = [t for t in turns if t["speaker"] == "USER"]
+    opening = user_turns[len(user_turns) - len(lines)]
+    gives_slot = any(a["act"] == "INFORM" and a["slot"] in ("appointment_date", "appointment_time")
+                     for f in opening["frames"] for a in f["actions"])
+    if not gives_slot:
+        first = "Hi, I'd like to book an appointment."
+    return [{**lines[0], "say": first}, *lines[1:]]
 
 
 def _script(did: str, info: dict[str, Any], split: str, business: str) -> dict[str, Any]:

@@ -73,8 +73,12 @@ def test_hand_checked_booking_matches_book_appointment(converted) -> None:
     assert script.business == "david-a-flakoll"
     assert script.expect.outcome == "booked"
     assert script.expect.booking.start.isoformat() == "2019-03-07T16:00:00-08:00"
-    assert script.caller.turns[4].say == "Can you book it for the 7th at 4 pm please?"
-    assert script.caller.turns[5].if_asked == "confirm"  # "Yes, perfect." after a CONFIRM
+    # The provider search ("find me a psychologist in Pleasant Hill") is dropped: the agent is
+    # the provider's receptionist. The bare "can you book me an appointment?" opens the call.
+    assert script.caller.turns[0].say == "Hi, I'd like to book an appointment."
+    assert script.caller.turns[1].say == "Can you book it for the 7th at 4 pm please?"
+    assert script.caller.turns[2].if_asked == "confirm"  # "Yes, perfect." after a CONFIRM
+    assert not any("Pleasant Hill" in t.say for t in script.caller.turns)
     assert script.calendar == []
     biz = load_businesses(out / "businesses")["david-a-flakoll"]
     assert biz.display_name == "David A. Flakoll"
