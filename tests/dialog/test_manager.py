@@ -459,7 +459,7 @@ async def test_same_reply_three_times_in_a_row_hands_over(tmp_path: Path) -> Non
         assert question.endswith("Which time would you like?")
         answers = []
         for _ in range(3):
-            answers.append(await r.say("Sorry, I don't know."))
+            answers.append(await r.say("Hmm, pardon?"))
             if answers[-1].end_call:
                 break
         # the question is asked a second time; the third time in a row becomes a hand-over
@@ -468,7 +468,7 @@ async def test_same_reply_three_times_in_a_row_hands_over(tmp_path: Path) -> Non
         assert last.end_call and r.manager.state.ended
         assert r.manager.state.outcome == "transferred"
         assert {"event": "loop_guard", "repeated": "offer_times"} in last.policy_events
-        assert len(r.turns) <= 4  # handed over by the caller's third "I don't know" at the latest
+        assert len(r.turns) <= 4  # handed over by the caller's third "pardon?" at the latest
         assert r.intents()[-1].action == "callback"  # no human reachable: a callback is noted
 
 
@@ -476,8 +476,8 @@ async def test_loop_guard_hand_over_is_what_the_caller_hears(tmp_path: Path) -> 
     async with rig(tmp_path) as r:
         r.manager.greeting()
         question = (await r.say("I'd like a haircut next Tuesday afternoon")).agent_text
-        await r.say("Sorry, I don't know.")
-        t = await r.say("Sorry, I don't know.")
+        await r.say("Hmm, pardon?")
+        t = await r.say("Hmm, pardon?")
         assert t.end_call
         assert t.agent_text != question
         assert "colleague" in t.agent_text
@@ -548,3 +548,36 @@ async def test_the_llm_may_transfer_when_the_caller_hints_at_a_person(tmp_path: 
         r.manager.greeting()
         t = await r.say("Is there anybody there, maybe a staff person I could ask?")
         assert t.end_call and r.manager.state.outcome == "transferred"
+
+
+async def test_a_caller_who_cannot_decide_gets_another_way_then_a_friendly_exit(
+        tmp_path: Path) -> None:
+    async with rig(tmp_path, calendar=EXAMPLE_CALENDAR) as r:
+        r.manager.greeting()
+        await r.say("Hi, I'd like to book a haircut.")
+        t = await r.say("Next Tuesday at 2 pm.")  # 2 pm is Maria's; Tom is free
+        assert t.agent_text.endswith("Shall I book that for you?")
+        t = await r.say("Sorry, I don't know.")
+        assert t.agent_text.startswith("No problem. Would another day or time suit you better?")
+        assert r.manager.state.offer is None and not t.end_call
+        t = await r.say("Yes")  # not a confirmation of anything: nothing is booked
+        assert not any(c["name"] == "book_appointment" for c in t.tool_calls)
+        assert await r.bookings() == []
+        t = await r.say("I'm not sure, I don't know.")
+        assert t.end_call and r.manager.state.outcome == "no_booking"
+        assert t.agent_text.startswith("No problem at all. Feel free to call us back")
+
+
+async def test_unsure_about_the_time_gets_one_concrete_suggestion(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        r.manager.greeting()
+        t = await r.say("I'd like a haircut next Tuesday afternoon")
+        assert t.agent_text.endswith("Which time would you like?")
+        t = await r.say("Sorry, I don't know.")
+        assert t.agent_text == ("No problem. How about 12 PM on Tuesday, December 1 for your "
+                                "haircut? Shall I book that for you?")
+        await r.say("Yes please.")
+        t = await r.say("Dana Smith")
+        t = await r.say("That's fine.")
+        [booking] = await r.bookings()
+        assert booking.start.hour == 12 and booking.name == "Dana Smith"

@@ -218,3 +218,13 @@ def test_phone_not_glued_to_other_numbers() -> None:
     assert extract_phone("next Tuesday at 3, my number is 555 987 6543") == "5559876543"
     assert extract_phone("the 8th; call me on +1 555 123 0001 please") == "+15551230001"
     assert extract_phone("book 2 haircuts at 4 for 2 people") is None
+
+
+@pytest.mark.parametrize("text", ["Sorry, I don't know.", "I'm not sure", "no idea",
+                                  "Let me think about it"])
+def test_unsure(salon: Business, text: str) -> None:
+    assert understand(text, salon, TODAY, asked="confirm").unsure
+
+
+def test_a_sure_answer_is_not_unsure(salon: Business) -> None:
+    assert not understand("Sure, 3 pm works", salon, TODAY, asked="confirm").unsure

@@ -117,6 +117,9 @@ class BookingPolicy:
     def decide(self, state: DialogState, u: Understanding) -> Decision:
         if u.wants_human:
             return Say("transfer", end_call=True, outcome="transferred")
+        if u.unsure and state.asked not in ("name", "phone") and not (
+                u.has_slot_info or u.affirm or u.name or u.phone):
+            return self._on_unsure(state)
         if u.name and (state.asked == "name" or not state.name):
             state.name = u.name
         if u.phone:
@@ -173,6 +176,22 @@ class BookingPolicy:
         if state.confirmed and state.offer is not None and state.name:
             return self._book(state)
         return self._next_slot_step(state)
+
+    def _on_unsure(self, state: DialogState) -> Say:
+        """A caller who cannot decide: suggest the first free time when times were just
+        offered, else another day; the second time, a friendly exit (no transfer, no loop)."""
+        state.unsure_count += 1
+        if state.unsure_count >= 2:
+            if state.booking or state.booking_pending:
+                return Say("goodbye", end_call=True)
+            return Say("unsure_goodbye", end_call=True, outcome="no_booking")
+        fresh = state.availability is not None and state.availability.is_fresh(_time.monotonic())
+        if state.asked == "time" and state.offered_times and fresh and state.service:
+            slot = state.offered_times[0]
+            state.offer, state.confirmed = slot, False
+            return Say("suggest_time", self._slot_args(state, slot), asked="confirm")
+        state.forget_slot()  # a later "yes" must not book a slot they were unsure of
+        return Say("unsure", asked="date")
 
     def _next_slot_step(self, state: DialogState) -> Decision:
         assert state.service is not None and state.day is not None

@@ -43,6 +43,7 @@ class DialogState:
     booking_pending: bool = False
     asked: str | None = None  # service | date | time | name | phone | confirm | anything
     misunderstandings: int = 0
+    unsure_count: int = 0  # times the caller could not decide
     ended: bool = False
     outcome: str = "no_booking"
     offered_times: list[Slot] = field(default_factory=list)

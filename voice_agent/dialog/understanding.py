@@ -26,6 +26,10 @@ _DONE = re.compile(
     r"nothing else|no thanks|no thank you|"
     r"bye|goodbye|good bye|all set|i'?m good|that'?ll be all|we'?re done)\b"
 )
+_UNSURE = re.compile(
+    r"\b(i (really )?don'?t know|i'?m not sure|not sure|no idea|i'?m unsure|can'?t decide|"
+    r"let me think( about it)?|i'?ll (have to )?(think|check) (about it|my calendar|and call back))"
+)
 # Asking for a person: a strong noun, or a request verb aimed at a person. Not "find someone
 # in Santa Rosa" or "is someone else available" (a caller looking for a provider or a slot).
 _HUMAN = re.compile(
@@ -83,6 +87,7 @@ class Understanding:
     affirm: bool = False
     deny: bool = False
     done: bool = False
+    unsure: bool = False  # "I don't know", "not sure": the caller cannot decide
     wants_human: bool = False
     wants_booking: bool = False
     wants_cancel: bool = False
@@ -159,6 +164,7 @@ def understand(text: str, business: Business, today: date, *, asked: str | None)
     volunteered = re.search(r"\b(number|reach me|call me (on|at)|my (cell|mobile))\b", lowered)
     u.phone = extract_phone(text) if asked == "phone" or volunteered else None
     u.done = bool(_DONE.search(lowered))
+    u.unsure = bool(_UNSURE.search(lowered))
     u.wants_human = bool(_HUMAN.search(lowered))
     u.affirm = bool(_AFFIRM.search(lowered)) and not _NEGATED_AFFIRM.search(lowered)
     u.deny = bool(_DENY.search(lowered) or _WRONG.search(lowered)) and not u.done

@@ -175,14 +175,15 @@ def update_config(engine: Engine, box: SecretBox, *, business: str, actor: str,
         merged.update(secrets or {})
         merged = {k: v for k, v in merged.items() if v is not None}
         parsed_settings, _ = validate(new_kind, new_settings, merged)
+        stored = parsed_settings.model_dump(mode="json")  # compared as stored, defaults filled
         changed = {
             "kind": [row.kind, new_kind] if new_kind != row.kind else None,
-            "settings": sorted(k for k in set(new_settings) | set(row.settings)
-                               if new_settings.get(k) != row.settings.get(k)),
+            "settings": sorted(k for k in set(stored) | set(row.settings)
+                               if stored.get(k) != row.settings.get(k)),
             "secrets": sorted(secrets or {}),
         }
         row.kind = new_kind
-        row.settings = parsed_settings.model_dump(mode="json")
+        row.settings = stored
         _store_secrets(row, box, merged)
         row.version += 1
         row.updated_at = utcnow()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,15 +64,25 @@ def secret_box_for(settings: Settings) -> SecretBox:
     return SecretBox(_dev_key(settings.data_dir / DEV_KEY_FILE))
 
 
+def _read_key(path: Path) -> str:
+    """The key in ``path``; waits briefly while another process is still writing it."""
+    for _ in range(50):
+        key = path.read_text().strip()
+        if key:
+            return key
+        time.sleep(0.02)
+    raise ValueError(f"{path} is empty: delete it to generate a new dev key")
+
+
 def _dev_key(path: Path) -> str:
     if path.exists():
-        return path.read_text().strip()
+        return _read_key(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     key = Fernet.generate_key().decode()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process made it a moment ago
-        return path.read_text().strip()
+        return _read_key(path)
     with os.fdopen(fd, "w") as fh:
         fh.write(key + "\n")
     log.warning("dev mode: generated a connector-secret key in %s; set VOICE_AGENT_SECRET_KEY "
