@@ -120,6 +120,9 @@ def test_first_thing_tomorrow_is_tomorrow() -> None:
         ("at 9 in the evening", time(21, 0)),
         ("at 7 in the morning", time(7, 0)),
         ("at 2 in the afternoon", time(14, 0)),
+        ("3 in the afternoon will be great", time(15, 0)),
+        ("eleven in the morning", time(11, 0)),
+        ("six this evening", time(18, 0)),
         ("Next Tuesday at 3 pm.", time(15, 0)),
     ],
 )

@@ -179,6 +179,8 @@ _TIME_PATTERNS: list[tuple[str, str]] = [
     (r"\b(\d{1,2})\s*(am|pm)\b", "h_ap"),
     (rf"\b({_HOUR_WORD}) (thirty|fifteen|forty[- ]five|oclock)\b", "word_min"),
     (rf"\b({_HOUR_WORD})\s*(am|pm)\b", "h_ap"),
+    # "3 in the afternoon", "eleven in the morning", "six this evening"
+    (rf"\b(\d{{1,2}}|{_HOUR_WORD}) (?:in the|this) (?:morning|afternoon|evening)\b", "h"),
     (rf"\b(?:at|around|about|for|by) (\d{{1,2}}|{_HOUR_WORD})\b"
      r"(?!\s*[/:]|\s+(?:minutes|people|of)\b)", "h"),
     (rf"\b(\d{{1,2}}|{_HOUR_WORD}) oclock\b", "h"),
