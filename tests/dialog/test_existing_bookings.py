@@ -289,7 +289,7 @@ async def test_no_booking_under_caller_id_nor_name(tmp_path: Path) -> None:
     async with rig(tmp_path, calendar=[FRI_HAIRCUT | {"phone": "+15559990000"}]) as r:
         r.manager.greeting()
         await r.say("I need to cancel my appointment")
-        t = await r.say("Nobody Here")
+        t = await r.say("Jane Nobody")
         assert t.agent_text == (
             "I'm sorry, I can't find an upcoming appointment under that name either. "
             "Would you like to book a new one?"

@@ -447,3 +447,26 @@ def test_new_time_at_the_phone_question_is_not_booked_as_the_old_one(call: Call)
     assert _to_phone_question(call).key == "ask_phone"  # type: ignore[union-attr]
     d = call.say("Actually, can we make it 4 pm instead?")
     assert not (isinstance(d, Book) and d.start == at(NEXT_TUE, 15))
+
+
+def test_a_time_given_before_the_day_is_kept(call: Call) -> None:
+    call.say("I'd like a haircut")
+    call.say("at 3 pm please")
+    d = call.say("next Tuesday")
+    assert d == Check("haircut", NEXT_TUE, at(NEXT_TUE, 15))
+
+
+def test_change_the_time_while_booking_is_not_a_reschedule(call: Call) -> None:
+    call.say("I'd like a haircut next Tuesday")
+    d = call.say("Actually, I'd like to change the time to 4 pm")
+    assert d == Check("haircut", NEXT_TUE, at(NEXT_TUE, 16))
+    assert call.state.intent == "book"
+
+
+def test_a_single_service_business_needs_no_service_question(replies: dict[str, str]) -> None:
+    from voice_agent.business import load_business
+
+    clinic = load_business("evals/datasets/sgd/businesses/david-a-flakoll.yaml")
+    one = Call(clinic, replies)
+    d = one.say("Could you make it for the 7th at 4 pm?")
+    assert isinstance(d, Check) and d.service == "appointment"

@@ -228,3 +228,21 @@ def test_unsure(salon: Business, text: str) -> None:
 
 def test_a_sure_answer_is_not_unsure(salon: Business) -> None:
     assert not understand("Sure, 3 pm works", salon, TODAY, asked="confirm").unsure
+
+
+@pytest.mark.parametrize("text", ["Perfect, thank you", "Can you tell me the phone number?",
+                                  "Could you check again", "Alright, word.", "Great. Thank you."])
+def test_a_bare_reply_that_is_not_a_name(salon: Business, text: str) -> None:
+    assert understand(text, salon, TODAY, asked="name").name is None
+
+
+@pytest.mark.parametrize(("text", "name"), [("Dana Smith", "Dana Smith"),
+                                            ("It's Will Turner", "Will Turner"),
+                                            ("Priya Nair, thanks", "Priya Nair")])
+def test_a_bare_name(salon: Business, text: str, name: str) -> None:
+    assert understand(text, salon, TODAY, asked="name").name == name
+
+
+def test_that_will_be_all_for_today_ends_without_naming_a_day(salon: Business) -> None:
+    u = understand("no. that will be all today.", salon, TODAY, asked="anything")
+    assert u.done and u.day is None

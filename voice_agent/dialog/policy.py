@@ -20,7 +20,7 @@ from connectors.base import Booking, Slot
 from voice_agent.business import Business
 from voice_agent.dialog.state import Availability, DialogState
 from voice_agent.dialog.timeparse import PARTS_OF_DAY, describe_day, describe_time
-from voice_agent.dialog.understanding import Understanding
+from voice_agent.dialog.understanding import EXISTING_BOOKING_CHANGE, Understanding
 
 MAX_MISUNDERSTANDINGS = 3
 _STOP = re.compile(r"\b(wait|don'?t book|cancel|stop)\b")
@@ -134,7 +134,10 @@ class BookingPolicy:
                 state.service = state.day = state.tod = state.availability = None
                 state.forget_slot()
             state.intent = "book"
-        wanted = "reschedule" if u.wants_reschedule else "cancel" if u.wants_cancel else None
+        in_progress = state.intent == "book" and (state.service or state.day or state.offer)
+        moves_existing = u.wants_reschedule and not (
+            in_progress and not EXISTING_BOOKING_CHANGE.search(u.text.lower()))
+        wanted = "reschedule" if moves_existing else "cancel" if u.wants_cancel else None
         # "Yes, please cancel it" answers the confirmation: look up again only for a new request.
         if wanted and state.offer is None and not (
             wanted == state.intent and state.existing is not None
@@ -321,14 +324,18 @@ class BookingPolicy:
         return "confirm_move" if state.intent == "reschedule" else "confirm"
 
     def _update_slots(self, state: DialogState, u: Understanding) -> None:
+        if state.service is None and u.service is None and len(self.business.services) == 1 and (
+                u.wants_booking or u.has_slot_info):
+            state.service = self.business.services[0]  # the only thing this business books
         if u.service and (state.service is None or u.service.id != state.service.id):
             state.service = u.service
             state.availability = None
             state.forget_slot()
         if u.day and u.day != state.day:
+            changing_day = state.day is not None
             state.day = u.day
             state.forget_slot()
-            if not u.tod:
+            if not u.tod and changing_day:  # a time said before any day still stands
                 state.tod = None
         if u.tod:
             state.tod = u.tod

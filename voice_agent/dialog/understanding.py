@@ -24,7 +24,8 @@ _DENY = re.compile(
 _DONE = re.compile(
     r"\b(that'?s all|that is all|that'?s it|that'?s everything|that is everything|"
     r"nothing else|no thanks|no thank you|"
-    r"bye|goodbye|good bye|all set|i'?m good|that'?ll be all|we'?re done)\b"
+    r"bye|goodbye|good bye|all set|i'?m good|that'?ll be all|that (will|would|was) be all|"
+    r"that was all|that'?d be all|we'?re done)\b"
 )
 _UNSURE = re.compile(
     r"\b(i (really )?don'?t know|i'?m not sure|not sure|no idea|i'?m unsure|can'?t decide|"
@@ -48,6 +49,12 @@ _CANCEL = re.compile(
 _RESCHEDULE = re.compile(
     r"\b(reschedul\w*|rebook|move (my|the|it|our)|change (my|the) (appointment|booking|time)|"
     r"push (it|my \w+) back|bring (it|my \w+) forward|different (day|time) for my)"
+)
+# A reschedule that can only mean an existing booking (not "change the time" of the one being
+# made right now).
+EXISTING_BOOKING_CHANGE = re.compile(
+    r"\b(reschedul\w*|rebook|move (my|the|it|our)|push (it|my)|bring (it|my)|"
+    r"(my|our) (\w+ )?(appointment|booking))"
 )
 _BOOKING_WORDS = re.compile(r"\b(book|appointment|schedule|reserve|come in|slot)\b")
 _NAME_LEAD = re.compile(
@@ -117,6 +124,26 @@ def _clean_name(raw: str) -> str | None:
     return " ".join(w[:1].upper() + w[1:] for w in words)
 
 
+# Words that (almost) never form part of a name: a bare answer holding one of them is the
+# caller saying something else ("Perfect, thank you", "Can you tell me the address?").
+_NEVER_IN_NAMES = frozenset("""
+a about actually address again alright also am an and any anything are at be been bye call
+can could did do does done else everything fine for from get give go good goodbye got great
+had has have he help her here him his how i i'd i'll i'm if in is it it's just know later let
+like look make maybe me mine more much my name need no nope not nothing now number of office
+ok okay on one or our perfect phone please really right see she should so some something sorry
+sounds sure tell than thank thanks that that's the their them then there they think this to
+today tomorrow too try us very wait want was we well were what what's when where which who
+why with word work works would yeah yep yes you your
+""".split())
+
+
+def _looks_like_a_name(words: str) -> bool:
+    parts = words.split()
+    return (0 < len(parts) <= 3 and all(len(p) > 1 for p in parts)
+            and not any(p in _NEVER_IN_NAMES for p in parts))
+
+
 def extract_name(text: str, *, asked: bool) -> str | None:
     """A name introduced with a lead phrase; when the agent just asked, the bare answer."""
     lowered = text.lower().replace("’", "'")
@@ -130,7 +157,7 @@ def extract_name(text: str, *, asked: bool) -> str | None:
     bare = _FILLER.sub("", lowered)
     bare = re.sub(r"\b(thanks|thank you|please)\b.*$", "", bare)
     bare = re.sub(r"[^a-z'\-\s]", " ", bare).strip()
-    if not bare or _NOT_A_NAME.search(bare):
+    if not bare or _NOT_A_NAME.search(bare) or not _looks_like_a_name(bare):
         return None
     return _clean_name(bare)
 
@@ -158,7 +185,8 @@ def understand(text: str, business: Business, today: date, *, asked: str | None)
         m = _SERVICE_REQUEST.search(lowered)
         if m and m.group(1).strip() not in {"appointment", "booking", "time", "slot"}:
             u.service_mentioned_unknown = True
-    u.day = parse_date(lowered, today)
+    # "that will be all for today" ends the call; it does not name a day
+    u.day = parse_date(re.sub(r"\b(all|everything|it)\s+(for\s+)?today\b", r"\1", lowered), today)
     u.tod = parse_time(lowered)
     u.name = extract_name(text, asked=asked == "name")
     volunteered = re.search(r"\b(number|reach me|call me (on|at)|my (cell|mobile))\b", lowered)
