@@ -581,3 +581,11 @@ async def test_unsure_about_the_time_gets_one_concrete_suggestion(tmp_path: Path
         t = await r.say("That's fine.")
         [booking] = await r.bookings()
         assert booking.start.hour == 12 and booking.name == "Dana Smith"
+
+
+async def test_an_llm_reply_that_only_repeats_the_caller_is_replaced(tmp_path: Path) -> None:
+    async with rig(tmp_path, llm=FakeLLM(reply="Hmm, pardon me?")) as r:
+        r.manager.greeting()
+        t = await r.say("Hmm... pardon me?")
+        assert t.agent_text != "Hmm, pardon me?"
+        assert {"event": "llm_reply_replaced", "reason": "repeats the caller"} in t.policy_events

@@ -465,7 +465,7 @@ class DialogManager:
                     return Say("transfer", end_call=True, outcome="transferred")
             if not calls:
                 text = (message.content or "").strip()
-                problem = self._reply_problem(text)
+                problem = self._reply_problem(text) or self._echo_problem(text)
                 if problem is None:
                     turn.policy_events.append({"event": "llm_reply_accepted",
                                                "attempt": attempt})
@@ -495,6 +495,15 @@ class DialogManager:
         transfers callers whose request it merely finds unusual."""
         last = next((m["content"] for m in reversed(self.messages) if m["role"] == "user"), "")
         return bool(HUMAN_HINT.search(last.lower())) or self.state.misunderstandings >= 2
+
+    def _echo_problem(self, text: str) -> str | None:
+        """A small model sometimes just repeats the caller ("Sorry, I don't know.")."""
+        last = next((m["content"] for m in reversed(self.messages) if m["role"] == "user"), "")
+
+        def norm(s: str) -> str:
+            return " ".join(re.findall(r"\w+", s.lower()))
+
+        return "repeats the caller" if last and norm(text) == norm(last) else None
 
     @staticmethod
     def _reply_problem(text: str) -> str | None:
