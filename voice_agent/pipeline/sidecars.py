@@ -27,11 +27,13 @@ log = logging.getLogger(__name__)
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Linux: the sidecar gets SIGTERM when its parent dies, so a killed server never
-    leaves a multi-GB LLM process behind. A no-op where prctl is unavailable."""
+    """Linux: the sidecar gets SIGKILL when its parent dies, so a killed server never
+    leaves a multi-GB LLM process behind (SIGTERM is not enough: uvicorn's graceful shutdown
+    first waits for the generation in flight, a minute and more on a CPU). A normal stop
+    still goes SIGTERM first. A no-op where prctl is unavailable."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
 
