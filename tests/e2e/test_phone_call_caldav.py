@@ -59,6 +59,7 @@ async def test_a_call_books_into_caldav_configured_through_the_admin_api(
                 _assert_held_for_review(agent_server.settings.db_url, call)
                 assert events == []
             else:
+                assert call.outcome_text == "booked", (call.outcome_text, call.verdict.problems)
                 [event] = events
                 assert str(event["summary"]).startswith("Haircut – ")
                 assert event.decoded("dtstart").isoformat() == "2026-12-01T20:00:00+00:00"

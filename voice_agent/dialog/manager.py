@@ -141,6 +141,9 @@ class DialogManager:
                 model=self.llm_options.model, messages=self.messages, tools=self.tools,
                 max_tokens=1, temperature=0,
             )
+        except openai.APITimeoutError:
+            # Slow is not down (a busy CPU server): the turns make their own requests.
+            log.warning("prompt prefill timed out; the first turn will evaluate the prompt")
         except openai.OpenAIError as exc:
             log.warning("prompt prefill failed: %s", type(exc).__name__)
             self._llm_error = f"prefill failed: {type(exc).__name__}"
