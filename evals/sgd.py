@@ -231,8 +231,15 @@ def _script(did: str, info: dict[str, Any], split: str, business: str) -> dict[s
     if info["busy"]:
         script["calendar"] = [{"service": SERVICE_ID, "start": w.isoformat(), **BUSY}
                               for w in info["busy"]]
+    lines = list(info["lines"])
+    if booking:
+        # SGD's assistant never asks for a name; a receptionist must. The caller gives it
+        # when asked, right after saying yes to the booking (or at once if never asked).
+        confirms = [i for i, line in enumerate(lines) if line.get("if_asked") == "confirm"]
+        at = confirms[-1] + 1 if confirms else 1
+        lines.insert(at, {"say": f"It's {CALLER_NAME}.", "if_asked": "name"})
     script["caller"] = {"phone": "+1555" + re.sub(r"\D", "", did)[-7:].zfill(7),
-                        "facts": {"name": CALLER_NAME}, "turns": info["lines"]}
+                        "facts": {"name": CALLER_NAME}, "turns": lines}
     script["expect"] = {"outcome": "booked" if booking else "no_booking"}
     if booking:
         script["expect"]["booking"] = {"service": SERVICE_ID, "start": booking.isoformat(),
@@ -315,6 +322,9 @@ def _write_notes(src: Path, out: Path) -> None:
         "(google-research-datasets/dstc8-schema-guided-dialogue on GitHub), its `Services_*`\n"
         "dialogues. Licensed CC BY-SA 4.0 (`LICENSE`), as is the dataset. Changes: user turns\n"
         "became caller lines, providers became business fixtures (`businesses/`), the caller is\n"
-        f"named \"{CALLER_NAME}\", failed bookings became busy slots in each script's calendar.\n",
+        f"named \"{CALLER_NAME}\", failed bookings became busy slots in each script's calendar,\n"
+        "the provider search before the booking request was dropped (the agent is the\n"
+        "provider's receptionist), and a caller line giving the name when asked was added\n"
+        "after the confirmation (SGD's assistant never asks for one).\n",
         encoding="utf-8",
     )

@@ -78,6 +78,8 @@ def test_hand_checked_booking_matches_book_appointment(converted) -> None:
     assert script.caller.turns[0].say == "Hi, I'd like to book an appointment."
     assert script.caller.turns[1].say == "Can you book it for the 7th at 4 pm please?"
     assert script.caller.turns[2].if_asked == "confirm"  # "Yes, perfect." after a CONFIRM
+    assert (script.caller.turns[3].say, script.caller.turns[3].if_asked) == (
+        "It's SGD Caller.", "name")  # a receptionist asks for the name
     assert not any("Pleasant Hill" in t.say for t in script.caller.turns)
     assert script.calendar == []
     biz = load_businesses(out / "businesses")["david-a-flakoll"]
