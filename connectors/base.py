@@ -9,6 +9,7 @@ expressed in the business timezone. Provider errors are translated at the bounda
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -26,7 +27,20 @@ __all__ = [
     "MalformedResponseError",
     "Slot",
     "SlotUnavailableError",
+    "clean_name",
+    "clean_phone",
 ]
+
+def clean_phone(phone: str) -> str:
+    """A phone number as every connector stores and compares it: no spaces, dashes, dots or
+    brackets ("+1 (555) 123-0001" -> "+15551230001")."""
+    return re.sub(r"[\s\-().]", "", phone)
+
+
+def clean_name(name: str) -> str:
+    """A caller's name with runs of whitespace collapsed."""
+    return " ".join(name.split())
+
 
 BOOKED = "booked"
 CANCELLED = "cancelled"

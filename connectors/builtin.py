@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -34,6 +33,8 @@ from connectors.base import (
     InvalidRequestError,
     Slot,
     SlotUnavailableError,
+    clean_name,
+    clean_phone,
 )
 from voice_agent.business import Business, Service
 
@@ -72,14 +73,6 @@ def _to_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("datetimes passed to a connector must be timezone-aware")
     return value.astimezone(UTC).replace(tzinfo=None)
-
-
-def _clean_phone(phone: str) -> str:
-    return re.sub(r"[\s\-().]", "", phone)
-
-
-def _clean_name(name: str) -> str:
-    return " ".join(name.split())
 
 
 class BuiltinCalendar:
@@ -173,7 +166,7 @@ class BuiltinCalendar:
         if staff is None:
             return members
         for member in members:
-            if member.casefold() == _clean_name(staff).casefold():
+            if member.casefold() == clean_name(staff).casefold():
                 return [member]
         raise InvalidRequestError(f"{self.business.display_name} has no staff member {staff!r}")
 
@@ -281,7 +274,7 @@ class BuiltinCalendar:
             return self._to_booking(existing)
         svc = self._service(service)
         candidates = self._staff_candidates(staff)
-        name, phone = _clean_name(name), _clean_phone(phone)
+        name, phone = clean_name(name), clean_phone(phone)
         if not name or not phone:
             raise InvalidRequestError("a booking needs the caller's name and phone number")
         problem = self.business.hours_violation(svc.id, start)
@@ -432,11 +425,11 @@ class BuiltinCalendar:
             .order_by(col(CalAppointment.start_utc))
         )
         if phone is not None:
-            stmt = stmt.where(col(CalAppointment.phone) == _clean_phone(phone))
+            stmt = stmt.where(col(CalAppointment.phone) == clean_phone(phone))
         with self._session() as session:
             rows = list(session.scalars(stmt))
         if name is not None:  # compared in Python: SQLite's lower() only folds ASCII
-            wanted = _clean_name(name).casefold()
+            wanted = clean_name(name).casefold()
             rows = [r for r in rows if r.name.casefold() == wanted]
         return [self._to_booking(r) for r in rows]
 
@@ -450,8 +443,8 @@ class BuiltinCalendar:
             if start.tzinfo is None:
                 start = start.replace(tzinfo=self.business.tz)
             candidates = self._staff_candidates(entry.get("staff"))
-            name = _clean_name(str(entry.get("name", "")))
-            phone = _clean_phone(str(entry.get("phone", "")))
+            name = clean_name(str(entry.get("name", "")))
+            phone = clean_phone(str(entry.get("phone", "")))
             seeded.append(self._insert(svc, _to_utc(start), name, phone, candidates, None))
         return seeded
 

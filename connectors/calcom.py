@@ -44,6 +44,8 @@ from connectors.base import (
     MalformedResponseError,
     Slot,
     SlotUnavailableError,
+    clean_name,
+    clean_phone,
 )
 from connectors.http import JsonApi, dig
 from connectors.registry import BuildContext, ConnectorKind, StrictModel
@@ -77,10 +79,6 @@ class CalcomSettings(StrictModel):
 
 class CalcomSecrets(StrictModel):
     api_key: SecretStr = Field(min_length=1)
-
-
-def _clean_phone(phone: str) -> str:
-    return re.sub(r"[\s\-().]", "", phone)
 
 
 def _utc_z(value: datetime) -> str:
@@ -165,7 +163,7 @@ class CalcomConnector:
     ) -> Booking:
         svc = check_bookable(self.business, service, start)
         resolve_staff(self.business, staff)  # an unknown name is refused; a known one not enforced
-        name, phone = " ".join(name.split()), _clean_phone(phone)
+        name, phone = clean_name(name), clean_phone(phone)
         digits = re.sub(r"\D", "", phone)
         if not name or not digits:
             raise InvalidRequestError("a booking needs the caller's name and phone number")
@@ -240,11 +238,11 @@ class CalcomConnector:
             "afterStart": _utc_z(datetime.now(UTC)),
         }
         wanted_phone = re.sub(r"\D", "", phone) if phone is not None else None
-        wanted_name = " ".join(name.split()).casefold() if name is not None else None
+        wanted_name = clean_name(name).casefold() if name is not None else None
         if wanted_phone is not None:
             params["attendeeEmail"] = f"{wanted_phone}@{self.settings.attendee_email_domain}"
         if name is not None:
-            params["attendeeName"] = " ".join(name.split())
+            params["attendeeName"] = clean_name(name)
         found: list[Booking] = []
         for item in await self._list(params):
             booking = self._to_booking(item)

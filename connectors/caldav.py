@@ -41,6 +41,8 @@ from connectors.base import (
     InvalidRequestError,
     Slot,
     SlotUnavailableError,
+    clean_name,
+    clean_phone,
 )
 from connectors.builtin import cell_minutes
 from connectors.caldav_ical import (
@@ -163,7 +165,7 @@ class CalDavCalendar:
         staff: str | None = None, idempotency_key: str,
     ) -> Booking:
         svc = check_bookable(self.business, service, start)
-        name, phone = " ".join(name.split()), re.sub(r"[\s\-().]", "", phone)
+        name, phone = clean_name(name), clean_phone(phone)
         if not name or not phone:
             raise InvalidRequestError("a booking needs the caller's name and phone number")
         uid = self._uid(idempotency_key)
@@ -247,8 +249,8 @@ class CalDavCalendar:
             raise ValueError("find_bookings needs a phone number or a name")
         now = datetime.now(UTC)
         body = calendar_query_body(now - timedelta(days=1), now + FIND_WINDOW)
-        wanted_phone = re.sub(r"[\s\-().]", "", phone) if phone else None
-        wanted_name = " ".join(name.split()).casefold() if name else None
+        wanted_phone = clean_phone(phone) if phone else None
+        wanted_name = clean_name(name).casefold() if name else None
         out: dict[str, Booking] = {}
         for calendar in set(self.calendars.values()):
             raw = await self._api.send("REPORT", calendar, content=body,

@@ -45,6 +45,8 @@ from connectors.base import (
     MalformedResponseError,
     Slot,
     SlotUnavailableError,
+    clean_name,
+    clean_phone,
 )
 from connectors.http import JsonApi, JsonResponse, dig
 from connectors.registry import BuildContext, ConnectorKind, StrictModel
@@ -79,10 +81,6 @@ def event_id_for(business: str, key: str) -> str:
     """The event id for an idempotency key: sha256 in base32hex (``0-9a-v``), 52 characters."""
     digest = hashlib.sha256(f"{business}\x00{key}".encode()).digest()
     return base64.b32hexencode(digest).decode("ascii").rstrip("=").lower()
-
-
-def _clean_phone(phone: str) -> str:
-    return re.sub(r"[\s\-().]", "", phone)
 
 
 def _parse_dt(value: Any, what: str) -> datetime:
@@ -167,7 +165,7 @@ class GoogleCalendarConnector:
     ) -> Booking:
         svc = check_bookable(self.business, service, start)
         candidates = resolve_staff(self.business, staff)
-        name, phone = " ".join(name.split()), _clean_phone(phone)
+        name, phone = clean_name(name), clean_phone(phone)
         if not name or not phone:
             raise InvalidRequestError("a booking needs the caller's name and phone number")
         event_id = event_id_for(self.business.name, idempotency_key)
@@ -243,8 +241,8 @@ class GoogleCalendarConnector:
             raise ValueError("find_bookings needs a phone number or a name")
         filters = [f"va_business={self.business.name}"]
         if phone is not None:
-            filters.append(f"va_phone={_clean_phone(phone)}")
-        wanted = " ".join(name.split()).casefold() if name is not None else None
+            filters.append(f"va_phone={clean_phone(phone)}")
+        wanted = clean_name(name).casefold() if name is not None else None
         found: list[Booking] = []
         for calendar in self._calendars:
             for event in await self._list(calendar, filters):

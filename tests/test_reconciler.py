@@ -155,7 +155,7 @@ async def test_a_crm_that_stays_down_is_retried_then_escalated(tmp_path: Path,
         for attempt in (1, 2):
             report = await reconciler(r, down, max_attempts=3).run_once()
             assert report.retry_later == 1
-            assert rows(r.store)[0] | {} == {"action": "book", "status": "pending",
+            assert rows(r.store)[0] == {"action": "book", "status": "pending",
                                              "attempts": attempt, "booking": False,
                                              "error": "CRM answered HTTP 503"}
         report = await reconciler(r, down, max_attempts=3).run_once()

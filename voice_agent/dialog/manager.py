@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -43,8 +42,9 @@ from voice_agent.dialog.policy import (
     Say,
 )
 from voice_agent.dialog.prompt import RenderedPrompt
+from voice_agent.dialog.reply_guard import reply_problem, transfer_justified
 from voice_agent.dialog.state import Availability, DialogState
-from voice_agent.dialog.understanding import HUMAN_HINT, understand
+from voice_agent.dialog.understanding import understand
 from voice_agent.logging_utils import mask_text
 from voice_agent.store.outbox import Outbox
 
@@ -52,14 +52,6 @@ log = logging.getLogger(__name__)
 MAX_CALLER_CHARS = 1_000
 OPEN_TURN_RETRIES = 1
 _DONE_REPLIES = ("booked", "booking_pending", "rescheduled", "cancelled")
-# What a free LLM reply may never do without a tool result behind it: state times or
-# numbers, claim availability or a booking. Talking about booking is fine in a question
-# ("What would you like to book?"), not in a statement ("I'll book that for you").
-_UNSAFE_REPLY = re.compile(
-    r"\d|\{|\b(free|available|availability|booked|confirmed|reserved|scheduled|slot|"
-    r"cancelled|canceled|moved)\b", re.IGNORECASE,
-)
-_BOOKING_TALK = re.compile(r"\b(book|booking|appointment|cancel|reschedule)\b", re.IGNORECASE)
 
 
 class LLMUnavailableError(RuntimeError):
@@ -276,12 +268,7 @@ class DialogManager:
         args = {"service": step.service, "start": step.start.strftime("%Y-%m-%dT%H:%M"),
                 "name": step.name, "phone": step.phone}
         await self._propose_and_reconcile(T.BOOK_APPOINTMENT, args, turn)
-        intent = None
-        if self.outbox is not None:
-            intent = await self.outbox.record(
-                business=self.business.name, call_id=self.call_id, action="book",
-                payload=args | {"start": step.start.isoformat()},
-            )
+        intent = await self._intent("book", args | {"start": step.start.isoformat()})
         self.confidence.explicit_confirmation = self.state.confirmed
         record = self.confidence.as_dict(count_llm_disagreement=self.count_llm_disagreement)
         turn.policy_events.append({"event": "booking_confidence", **record})
@@ -296,22 +283,19 @@ class DialogManager:
                 staff=staff, idempotency_key=key,
             )
         except SlotUnavailableError as exc:
-            if intent:
-                await self.outbox.finish(intent, status="failed", error=str(exc))  # type: ignore[union-attr]
+            await self._finish_intent(intent, "failed", error=str(exc))
             self._tool_log(turn, T.BOOK_APPOINTMENT, args, "failed", reason="slot taken")
             self.state.forget_slot()
             self.state.availability = None
             return await self._check(Check(step.service, step.start.date(), step.start), turn)
         except ConnectorError as exc:
-            if intent:
-                await self.outbox.finish(intent, status="pending", error=str(exc))  # type: ignore[union-attr]
+            await self._finish_intent(intent, "pending", error=str(exc))
             self._tool_log(turn, T.BOOK_APPOINTMENT, args, "failed", reason=str(exc))
             self.state.booking_pending = True
             self.state.outcome = "booked"
             self.state.forget_slot()  # the intent is recorded; never ask to book it twice
             return Say("booking_pending", self._slot_args(step), asked="anything")
-        if intent:
-            await self.outbox.finish(intent, status="done", booking_id=booking.id)  # type: ignore[union-attr]
+        await self._finish_intent(intent, "done", booking_id=booking.id)
         self.confidence = ConfidenceRecord()
         self._request_done()
         self.state.booking = booking
@@ -462,13 +446,14 @@ class DialogManager:
             message = await self._chat("auto", turn, messages=scratch if attempt else None)
             calls = self._calls_of(message)
             for call in calls:
-                if call.name == T.TRANSFER_TO_HUMAN and self._transfer_justified():
+                if call.name == T.TRANSFER_TO_HUMAN and transfer_justified(
+                        self._last_caller_text(), self.state.misunderstandings):
                     self._tool_log(turn, call.name, call.arguments, "executed",
                                    source=call.source)
                     return Say("transfer", end_call=True, outcome="transferred")
             if not calls:
                 text = (message.content or "").strip()
-                problem = self._reply_problem(text) or self._echo_problem(text)
+                problem = reply_problem(text, self._last_caller_text())
                 if problem is None:
                     turn.policy_events.append({"event": "llm_reply_accepted",
                                                "attempt": attempt})
@@ -492,34 +477,8 @@ class DialogManager:
             ]
         return Say("clarify", asked=step.asked)
 
-    def _transfer_justified(self) -> bool:
-        """The LLM may hand the call over only when the caller hinted at a person, or the
-        agent failed to understand them before this turn too: a small model otherwise
-        transfers callers whose request it merely finds unusual."""
-        last = next((m["content"] for m in reversed(self.messages) if m["role"] == "user"), "")
-        return bool(HUMAN_HINT.search(last.lower())) or self.state.misunderstandings >= 2
-
-    def _echo_problem(self, text: str) -> str | None:
-        """A small model sometimes just repeats the caller ("Sorry, I don't know.")."""
-        last = next((m["content"] for m in reversed(self.messages) if m["role"] == "user"), "")
-
-        def norm(s: str) -> str:
-            return " ".join(re.findall(r"\w+", s.lower()))
-
-        return "repeats the caller" if last and norm(text) == norm(last) else None
-
-    @staticmethod
-    def _reply_problem(text: str) -> str | None:
-        if not text:
-            return "empty or tool call"
-        if len(text) > 300:
-            return "too long"
-        if _UNSAFE_REPLY.search(text):
-            return "states times, numbers or booking facts without a tool result"
-        statements = [p for p in re.split(r"(?<=[.!?])\s+", text) if not p.endswith("?")]
-        if any(_BOOKING_TALK.search(p) for p in statements):
-            return "speaks of booking actions outside a question"
-        return None
+    def _last_caller_text(self) -> str:
+        return next((m["content"] for m in reversed(self.messages) if m["role"] == "user"), "")
 
     # -- LLM -----------------------------------------------------------------------------
     async def _chat(
