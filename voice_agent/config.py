@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     llm_max_tokens: int = 160
     llm_ctx: int = 4096
     llm_threads: int = 2
+    # CPU niceness of the embedded LLM server: on a shared CPU, speech recognition (on the
+    # critical path) wins over the LLM's background prefill and tool proposals.
+    llm_sidecar_nice: int = Field(5, ge=0, le=19)
 
     # TTS: Piper HTTP server. Unset = embedded Piper sidecar.
     tts_base_url: str | None = Field(default=None, validation_alias=_alias("TTS_BASE_URL"))

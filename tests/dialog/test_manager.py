@@ -294,6 +294,9 @@ async def test_system_prompt_stays_byte_identical(tmp_path: Path) -> None:
         assert len(r.llm.requests) >= 3
         assert {json.dumps(b["messages"][0]) for b in r.llm.requests} == {json.dumps(system)}
         assert system["content"] == r.manager.prompt.text
+        assert r.manager.messages[1] == {"role": "system", "content": r.manager.prompt.clock}
+        assert {json.dumps(b["messages"][1]) for b in r.llm.requests} == {
+            json.dumps(r.manager.messages[1])}
 
 
 async def test_slot_taken_offers_alternatives_and_books_nothing(tmp_path: Path) -> None:

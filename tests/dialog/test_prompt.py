@@ -36,29 +36,34 @@ def test_render_is_deterministic(salon: Business) -> None:
     a = render_system_prompt(PROMPTS, salon, NOW)
     b = render_system_prompt(PROMPTS, salon, NOW)
     assert a.text == b.text
-    assert a.sha256 == b.sha256 == hashlib.sha256(a.text.encode()).hexdigest()
+    assert a.sha256 == b.sha256 == hashlib.sha256(f"{a.text}\x00{a.clock}".encode()).hexdigest()
     assert a.version == PROMPT_NAME
 
 
 def test_prompt_contents(salon: Business) -> None:
-    text = render_system_prompt(PROMPTS, salon, NOW).text
+    prompt = render_system_prompt(PROMPTS, salon, NOW)
+    text = prompt.text
     assert "Bella Hair Studio" in text
-    assert "Today is Monday 2026-11-23 (November 23)." in text
-    assert "The local time is 09:00 (America/New_York)." in text
+    assert "Today is Monday 2026-11-23 (November 23)." in prompt.clock
+    assert "The local time is 09:00 (America/New_York)." in prompt.clock
     assert "- haircut: Haircut, 30 minutes (also called trim, cut)" in text
     assert "- color: Hair colouring, 90 minutes" in text
     assert "- blowdry: Blow-dry, 30 minutes" in text
     assert "- Thursday: 09:00-20:00" in text
     assert "- Sunday: closed" in text
-    assert re.search(r"^- Tuesday 2026-12-01 .*= next Tuesday$", text, re.MULTILINE)
-    assert "- Tuesday 2026-11-24 (November 24) = tomorrow, this Tuesday" in text
-    assert "{{" not in text and "{%" not in text
+    assert re.search(r"^- Tuesday 2026-12-01 .*= next Tuesday$", prompt.clock, re.MULTILINE)
+    assert "- Tuesday 2026-11-24 (November 24) = tomorrow, this Tuesday" in prompt.clock
+    for part in (text, prompt.clock):
+        assert "{{" not in part and "{%" not in part
+    assert prompt.messages() == [{"role": "system", "content": text},
+                                 {"role": "system", "content": prompt.clock}]
 
 
 def test_prompt_uses_business_timezone(dental: Business) -> None:
-    text = render_system_prompt(PROMPTS, dental, NOW).text
+    prompt = render_system_prompt(PROMPTS, dental, NOW)
+    text = prompt.text
     assert "Riverside Dental" in text
-    assert "The local time is 14:00 (Europe/London)." in text
+    assert "The local time is 14:00 (Europe/London)." in prompt.clock
     assert "- Friday: 08:30-13:00" in text
     assert "scale and polish" in text
 
@@ -68,6 +73,18 @@ def test_hash_changes_with_the_date_only(salon: Business) -> None:
     # a turn later in the same call: same minute-level clock gives the same bytes
     assert render_system_prompt(PROMPTS, salon, NOW + timedelta(seconds=20)).sha256 == base
     assert render_system_prompt(PROMPTS, salon, NOW + timedelta(days=1)).sha256 != base
+
+
+def test_business_part_is_the_same_for_every_call(salon: Business, dental: Business) -> None:
+    """What changes per call (the clock) comes second, so the long business prefix, and the
+    tool schemas the chat template appends to it, stay evaluated on the LLM server."""
+    first = render_system_prompt(PROMPTS, salon, NOW)
+    later = render_system_prompt(PROMPTS, salon, NOW + timedelta(days=3, minutes=17))
+    assert first.text == later.text
+    assert first.clock != later.clock and first.sha256 != later.sha256
+    assert render_system_prompt(PROMPTS, dental, NOW).text != first.text
+    for clock_mark in ("2026", "Today is", "tomorrow", "local time is"):
+        assert clock_mark not in first.text
 
 
 def test_calendar_lines_match_timeparse_conventions() -> None:

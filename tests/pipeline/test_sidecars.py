@@ -122,3 +122,26 @@ def test_sidecar_dies_with_its_parent(tmp_path) -> None:
         time.sleep(0.1)
     os.kill(child, signal.SIGKILL)
     raise AssertionError("the sidecar outlived its parent")
+
+
+async def test_nice_lowers_the_child_priority_only() -> None:
+    """The embedded LLM runs niced so speech recognition wins the CPU; the parent is untouched."""
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    sidecar = http_server(free_port(), nice=3)
+    await sidecar.start()
+    try:
+        assert sidecar.pid is not None
+        assert os.getpriority(os.PRIO_PROCESS, sidecar.pid) == min(own + 3, 19)
+        assert os.getpriority(os.PRIO_PROCESS, 0) == own
+    finally:
+        await sidecar.stop()
+
+
+def test_llm_sidecar_carries_the_configured_niceness(tmp_path) -> None:
+    from voice_agent.config import Settings
+    from voice_agent.pipeline.sidecars import llm_sidecar
+
+    assert Settings(data_dir=tmp_path).llm_sidecar_nice == 5
+    car = llm_sidecar(gguf=tmp_path / "m.gguf", port=1, n_ctx=512, n_threads=1,
+                      model_alias="m", log_path=None, nice=5)
+    assert car.nice == 5

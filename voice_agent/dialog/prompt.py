@@ -1,8 +1,12 @@
 """Render the versioned system prompt and the policy's reply templates.
 
-The system prompt is rendered once per call (business + that call's clock) and stays
-byte-identical for the whole call so the LLM server can reuse its prompt prefix; what
-changes turn by turn is appended as messages. Its sha256 is recorded on every turn.
+The prompt is two system messages, rendered once per call and byte-identical for the whole
+call: first the business (role, services, hours, rules), then the call's clock (today, the
+local time, the calendar of the coming days). The business part comes first, and the tool
+schemas the chat template appends to the first system message depend on the business only,
+so every call to a business starts with the same long prefix that the LLM server can keep
+evaluated (vLLM's prefix cache; llama.cpp's last prompt) instead of re-reading ~1,300
+tokens per call on a CPU. The sha256 of both parts is recorded on every turn.
 """
 
 from __future__ import annotations
@@ -18,16 +22,22 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from voice_agent.business import Business
 from voice_agent.dialog.timeparse import MONTHS, WEEKDAYS
 
-PROMPT_NAME = "receptionist.v1.j2"
+PROMPT_NAME = "receptionist.v2.j2"
+CLOCK_NAME = "call_clock.v2.j2"
 REPLIES_NAME = "policy_replies.v1.yaml"
 _DAY_KEYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 @dataclass(frozen=True)
 class RenderedPrompt:
-    text: str
+    text: str  # the business part: the same for every call to the business
+    clock: str  # this call's date, time and calendar
     sha256: str
     version: str
+
+    def messages(self) -> list[dict[str, str]]:
+        return [{"role": "system", "content": self.text},
+                {"role": "system", "content": self.clock}]
 
 
 def _long_date(d) -> str:
@@ -65,16 +75,15 @@ def render_system_prompt(prompts_dir: Path, business: Business, now: datetime) -
         (WEEKDAYS[i].capitalize(), "-".join(business.hours[k]) if k in business.hours else "closed")
         for i, k in enumerate(_DAY_KEYS)
     ]
-    text = env.get_template(PROMPT_NAME).render(
+    text = env.get_template(PROMPT_NAME).render(business=business, opening_hours=hours)
+    clock = env.get_template(CLOCK_NAME).render(
         business=business,
         today_long=_long_date(local_now.date()),
         now_time=local_now.strftime("%H:%M"),
-        opening_hours=hours,
         calendar_lines=calendar_lines(local_now),
     )
-    return RenderedPrompt(
-        text=text, sha256=hashlib.sha256(text.encode()).hexdigest(), version=PROMPT_NAME
-    )
+    digest = hashlib.sha256(f"{text}\x00{clock}".encode()).hexdigest()
+    return RenderedPrompt(text=text, clock=clock, sha256=digest, version=PROMPT_NAME)
 
 
 def load_replies(prompts_dir: Path) -> dict[str, str]:

@@ -76,7 +76,7 @@ class Runtime:
             sidecar = llm_sidecar(
                 gguf=self.models.llm_gguf, port=s.llm_sidecar_port or free_port(),
                 n_ctx=s.llm_ctx, n_threads=s.llm_threads, model_alias=s.llm_model,
-                log_path=logs / "llm.log",
+                log_path=logs / "llm.log", nice=s.llm_sidecar_nice,
             )
             self.sidecars.append(sidecar)
             self.llm_base_url = sidecar.base_url + "/v1"

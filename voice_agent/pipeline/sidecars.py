@@ -59,6 +59,9 @@ class Sidecar:
     startup_timeout_s: float = 180.0
     log_path: Path | None = None
     restart_backoff_s: float = 1.0
+    # Added to the child's CPU niceness. The embedded LLM's background work (prompt prefill,
+    # tool proposals) must not slow the caller's speech recognition on a small CPU box.
+    nice: int = 0
     _proc: asyncio.subprocess.Process | None = field(default=None, init=False, repr=False)
     _watch: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _stopping: bool = field(default=False, init=False, repr=False)
@@ -89,10 +92,16 @@ class Sidecar:
             stderr=asyncio.subprocess.STDOUT if out else asyncio.subprocess.DEVNULL,
             stdin=asyncio.subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=self._preexec if sys.platform == "linux" or self.nice else None,
         )
         if out:
             out.close()
+
+    def _preexec(self) -> None:  # pragma: no cover - runs in the child before exec
+        if sys.platform == "linux":
+            _die_with_parent()
+        if self.nice:
+            os.nice(self.nice)
 
     async def healthy(self) -> bool:
         if self._proc is None or self._proc.returncode is not None:
@@ -158,7 +167,8 @@ class Sidecar:
 
 
 def llm_sidecar(
-    *, gguf: Path, port: int, n_ctx: int, n_threads: int, model_alias: str, log_path: Path | None
+    *, gguf: Path, port: int, n_ctx: int, n_threads: int, model_alias: str, log_path: Path | None,
+    nice: int = 0,
 ) -> Sidecar:
     argv = [
         sys.executable, "-m", "llama_cpp.server",
@@ -172,7 +182,8 @@ def llm_sidecar(
         # No RAM prompt cache: llama.cpp keeps the last prompt's KV in its context, which is
         # what a call's next turn reuses; the RAM cache grew past 10 GB over a 55-call eval.
     ]
-    return Sidecar(name="llm", argv=argv, port=port, health_path="/v1/models", log_path=log_path)
+    return Sidecar(name="llm", argv=argv, port=port, health_path="/v1/models", log_path=log_path,
+                   nice=nice)
 
 
 def piper_sidecar(*, model: Path, port: int, log_path: Path | None) -> Sidecar:
