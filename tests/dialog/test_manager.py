@@ -409,6 +409,25 @@ async def test_open_turn_reply_guard(tmp_path: Path) -> None:
         assert any(e["event"] == "llm_reply_replaced" for e in t.policy_events)
 
 
+async def test_misheard_name_is_asked_for_again_by_name(tmp_path: Path) -> None:
+    """'Then Carter.' (whisper's 'Ben Carter') is not a name: the clarifying question says
+    it is the name that is missing, so the caller repeats the name, not the whole request."""
+    llm = FakeLLM(reply="We have a free slot at 3 tomorrow.")  # rejected by the guard
+    async with rig(tmp_path, llm=llm) as r:
+        r.manager.greeting()
+        await r.say("Hi, I'd like to book a haircut next Tuesday at 3 pm.")
+        t = await r.say("Yes please.")
+        assert t.agent_text == "Great. Can I have your name for the booking, please?"
+        t = await r.say("Then Carter.")
+        assert t.agent_text == "Sorry, I didn't catch your name. Could you say it again, please?"
+        assert r.manager.state.asked == "name" and await r.bookings() == []
+        t = await r.say("Ben Carter.")
+        assert t.agent_text == ASK_PHONE_0001
+        await r.say("That's fine.")
+        [booking] = await r.bookings()
+        assert booking.name == "Ben Carter"
+
+
 async def test_three_misunderstandings_transfer(tmp_path: Path) -> None:
     async with rig(tmp_path) as r:
         r.manager.greeting()

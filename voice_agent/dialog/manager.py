@@ -475,7 +475,8 @@ class DialogManager:
                         "name": calls[0].name, "arguments": T.json.dumps(calls[0].arguments)}}]},
                 {"role": "tool", "tool_call_id": call_id, "content": reason},
             ]
-        return Say("clarify", asked=step.asked)
+        specific = f"clarify_{step.asked}"
+        return Say(specific if specific in self.policy.replies else "clarify", asked=step.asked)
 
     def _last_caller_text(self) -> str:
         return next((m["content"] for m in reversed(self.messages) if m["role"] == "user"), "")
