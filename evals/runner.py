@@ -102,9 +102,21 @@ def summarize(runs: list[CallRun], latencies: list[float]) -> dict[str, Any]:
         "review_items": sum(r.review_items for r in runs),
         "mean_agent_turns": round(sum(r.agent_turns for r in runs) / n, 2),
         "latency_s": _percentiles(latencies),
+        "latency_by_stage_s": _stage_percentiles(runs),
         "errors": sum(r.error is not None for r in runs),
         "by_category": _by_category(runs),
     }
+
+
+def _stage_percentiles(runs: list[CallRun]) -> dict[str, dict[str, float | None]] | None:
+    """p50/p95/p99 of each pipeline stage over all turns (audio mode; None in text mode)."""
+    stages: dict[str, list[float]] = {}
+    for run in runs:
+        for turn in run.turns:
+            for stage, seconds in (turn.get("latency") or {}).items():
+                if seconds is not None:
+                    stages.setdefault(stage, []).append(seconds)
+    return {stage: _percentiles(values) for stage, values in stages.items()} or None
 
 
 def _by_category(runs: list[CallRun]) -> dict[str, dict[str, float]]:
