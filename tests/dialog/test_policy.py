@@ -272,12 +272,29 @@ def test_changing_time_while_offer_pending_drops_the_offer(call: Call) -> None:
     assert "at 4 PM" in call.render(d)
 
 
-def test_changing_day_while_offer_pending_rechecks(call: Call) -> None:
+def test_changing_day_while_offer_pending_rechecks_at_the_same_time(call: Call) -> None:
+    """"What about Wednesday instead?" after "Tuesday at 3 pm" asks for Wednesday at 3 pm."""
     call.say("I'd like a haircut")
     call.check(call.say("next Tuesday at 3 pm"), free_slots(call.business, NEXT_TUE))
     d = call.say("Hmm, what about Wednesday instead?")
     assert call.state.offer is None
-    assert d == Check("haircut", date(2026, 11, 25), None)
+    assert d == Check("haircut", date(2026, 11, 25), at(date(2026, 11, 25), 15))
+
+
+def test_a_new_day_and_time_replace_both(call: Call) -> None:
+    call.say("I'd like a haircut")
+    call.check(call.say("next Tuesday at 3 pm"), free_slots(call.business, NEXT_TUE))
+    d = call.say("Actually, Wednesday at 11 would be better.")
+    assert d == Check("haircut", date(2026, 11, 25), at(date(2026, 11, 25), 11))
+
+
+def test_a_time_that_is_not_a_start_time_is_not_called_outside_hours(call: Call) -> None:
+    call.say("I'd like a haircut")
+    d = call.say("next Tuesday at 3:15 pm")
+    assert isinstance(d, Check)
+    say = call.check(d, free_slots(call.business, NEXT_TUE))
+    assert isinstance(say, Say) and say.key == "not_a_start_time"
+    assert call.render(say).startswith("I'm sorry, appointments don't start at 3:15 PM. ")
 
 
 def test_stale_availability_is_checked_again(call: Call) -> None:

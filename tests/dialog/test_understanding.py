@@ -246,3 +246,16 @@ def test_a_bare_name(salon: Business, text: str, name: str) -> None:
 def test_that_will_be_all_for_today_ends_without_naming_a_day(salon: Business) -> None:
     u = understand("no. that will be all today.", salon, TODAY, asked="anything")
     assert u.done and u.day is None
+
+
+@pytest.mark.parametrize("text", ["No it's alright", "It's fine, thanks", "This is perfect",
+                                  "I'm good", "it is what it is"])
+def test_a_lead_phrase_before_an_everyday_word_is_not_a_name(text: str) -> None:
+    assert extract_name(text, asked=True) is None
+
+
+@pytest.mark.parametrize(("text", "name"), [("It's SGD Caller.", "Sgd Caller"),
+                                            ("this is Will Turner", "Will Turner"),
+                                            ("My name is Rose Tyler", "Rose Tyler")])
+def test_names_after_a_lead_phrase_still_count(text: str, name: str) -> None:
+    assert extract_name(text, asked=True) == name

@@ -332,11 +332,10 @@ class BookingPolicy:
             state.availability = None
             state.forget_slot()
         if u.day and u.day != state.day:
-            changing_day = state.day is not None
+            # The time asked for still stands: "can you do the 10th instead?" after "3:45 on
+            # Wednesday" asks for 3:45 on the 10th (the caller says so when it changes too).
             state.day = u.day
             state.forget_slot()
-            if not u.tod and changing_day:  # a time said before any day still stands
-                state.tod = None
         if u.tod:
             state.tod = u.tod
             state.forget_slot()
@@ -397,7 +396,9 @@ class BookingPolicy:
             if self.business.opening_window(avail.day) is None:
                 return Say("closed_day", args, asked="time")
             if not self.business.is_within_hours(state.service.id, start):
-                return Say("outside_hours", args, asked="time")
+                key = "not_a_start_time" if self.business.within_opening(
+                    state.service.id, start) else "outside_hours"
+                return Say(key, args, asked="time")
             return Say("slot_taken", args, asked="time")
         candidates = avail.free
         part = state.tod.part if state.tod else None

@@ -150,7 +150,9 @@ def extract_name(text: str, *, asked: bool) -> str | None:
     match = _NAME_LEAD.search(lowered)
     if match:
         name = _clean_name(match.group(1))
-        if name and not _NOT_A_NAME.search(name.lower()):
+        # "No, it's alright" / "this is fine": a lead phrase before an everyday word
+        if name and not _NOT_A_NAME.search(name.lower()) and not any(
+                w in _NEVER_IN_NAMES for w in name.lower().split()):
             return name
     if not asked:
         return None
