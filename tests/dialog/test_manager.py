@@ -428,6 +428,18 @@ async def test_misheard_name_is_asked_for_again_by_name(tmp_path: Path) -> None:
         assert booking.name == "Ben Carter"
 
 
+async def test_a_refusal_at_the_name_question_is_replaced_by_the_re_ask(tmp_path: Path) -> None:
+    llm = FakeLLM(reply="I'm sorry, but I can't assist with that.")
+    async with rig(tmp_path, llm=llm) as r:
+        r.manager.greeting()
+        await r.say("Hi, I'd like to book a haircut next Tuesday at 3 pm.")
+        await r.say("Yes please.")
+        t = await r.say("Oh, he should go mess.")  # whisper's 'Alicia Gomez'
+        assert t.agent_text == "Sorry, I didn't catch your name. Could you say it again, please?"
+        assert {"event": "llm_reply_replaced",
+                "reason": "asks nothing while a name answer is pending"} in t.policy_events
+
+
 async def test_three_misunderstandings_transfer(tmp_path: Path) -> None:
     async with rig(tmp_path) as r:
         r.manager.greeting()

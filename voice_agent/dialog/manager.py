@@ -453,7 +453,7 @@ class DialogManager:
                     return Say("transfer", end_call=True, outcome="transferred")
             if not calls:
                 text = (message.content or "").strip()
-                problem = reply_problem(text, self._last_caller_text())
+                problem = reply_problem(text, self._last_caller_text(), step.asked)
                 if problem is None:
                     turn.policy_events.append({"event": "llm_reply_accepted",
                                                "attempt": attempt})

@@ -1,8 +1,10 @@
 """What a free (open-turn) LLM reply may say, and when the LLM may hand a call over.
 
 The LLM proposes, the policy disposes: a reply that states times, numbers or booking facts
-without a tool result behind it, speaks of booking actions outside a question, or merely repeats
-the caller is replaced by the policy's clarifying question.
+without a tool result behind it, speaks of booking actions outside a question, merely repeats
+the caller, or asks nothing while the agent is waiting for one answer (a name, a number, a
+day, a time: "I'm sorry, I can't assist with that." would leave the caller stranded) is
+replaced by the policy's clarifying question.
 """
 
 from __future__ import annotations
@@ -21,14 +23,17 @@ _UNSAFE_REPLY = re.compile(
 )
 _BOOKING_TALK = re.compile(r"\b(book|booking|appointment|cancel|reschedule)\b", re.IGNORECASE)
 MAX_REPLY_CHARS = 300
+# Questions the dialog waits on: a free reply must keep asking (or be replaced by the re-ask).
+_PENDING_ANSWERS = frozenset({"name", "phone", "date", "time", "confirm", "service"})
 
 
 def _words(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.lower()))
 
 
-def reply_problem(text: str, caller_text: str) -> str | None:
-    """Why the LLM's reply may not be said (None: it may)."""
+def reply_problem(text: str, caller_text: str, asked: str | None = None) -> str | None:
+    """Why the LLM's reply may not be said (None: it may). ``asked``: what the agent's
+    previous turn asked for."""
     if not text:
         return "empty or tool call"
     if len(text) > MAX_REPLY_CHARS:
@@ -40,6 +45,8 @@ def reply_problem(text: str, caller_text: str) -> str | None:
         return "speaks of booking actions outside a question"
     if caller_text and _words(text) == _words(caller_text):  # a small model's parroting
         return "repeats the caller"
+    if asked in _PENDING_ANSWERS and "?" not in text:
+        return f"asks nothing while a {asked} answer is pending"
     return None
 
 

@@ -1,0 +1,40 @@
+"""What a free LLM reply may say."""
+
+from __future__ import annotations
+
+import pytest
+
+from voice_agent.dialog.reply_guard import reply_problem
+
+
+@pytest.mark.parametrize("text", [
+    "Happy to help, what would you like to do?",
+    "We're a family-run salon. What would you like to book?",
+])
+def test_plain_questions_pass(text: str) -> None:
+    assert reply_problem(text, "hmm", asked="anything") is None
+    assert reply_problem(text, "hmm", asked="name") is None
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("", "empty"),
+    ("We have a free slot at 3 tomorrow.", "states times"),
+    ("I'll book that for you now.", "speaks of booking"),
+    ("blorp flib", "repeats the caller"),
+])
+def test_unsafe_replies_are_refused(text: str, reason: str) -> None:
+    problem = reply_problem(text, "blorp flib")
+    assert problem is not None and reason in problem
+
+
+@pytest.mark.parametrize("asked", ["name", "phone", "date", "time", "confirm", "service"])
+def test_a_statement_while_an_answer_is_pending_is_refused(asked: str) -> None:
+    problem = reply_problem("I'm sorry, but I can't assist with that.", "oh he should go mess",
+                            asked=asked)
+    assert problem == f"asks nothing while a {asked} answer is pending"
+
+
+@pytest.mark.parametrize("asked", [None, "anything"])
+def test_a_statement_is_fine_when_nothing_specific_is_pending(asked: str | None) -> None:
+    assert reply_problem("Sure, there is parking behind the salon.", "do you have parking",
+                         asked=asked) is None
