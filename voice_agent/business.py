@@ -165,30 +165,13 @@ class Business(BaseModel):
             start += step
         return starts
 
-    def hours_violation(self, service_id: str, start: datetime) -> str | None:
+    def hours_violation(self, service_id: str, start: datetime, *, on_grid: bool = True
+                        ) -> str | None:
         """Why ``start`` can't be booked for the service by opening hours; None when it can.
+        ``on_grid=False`` skips the slot-grid check (is the time inside the hours at all?).
 
         The message is safe to say to a caller.
         """
-        violation = self._window_violation(service_id, start)
-        if violation is not None:
-            return violation
-        local = start.astimezone(self.tz)
-        window = self.opening_window(local.date())
-        assert window is not None  # checked by _window_violation
-        opens = window[0]
-        if (start.astimezone(UTC) - opens.astimezone(UTC)) % timedelta(minutes=self.slot_minutes):
-            return (
-                f"appointments start every {self.slot_minutes} minutes from "
-                f"{opens:%H:%M}, so {local:%H:%M} is not a bookable start time"
-            )
-        return None
-
-    def within_opening(self, service_id: str, start: datetime) -> bool:
-        """True when the service fits inside opening hours, whether or not on the grid."""
-        return self._window_violation(service_id, start) is None
-
-    def _window_violation(self, service_id: str, start: datetime) -> str | None:
         if start.tzinfo is None:
             raise ValueError("start must be timezone-aware")
         svc = self.service(service_id)
@@ -205,7 +188,16 @@ class Business(BaseModel):
                 f"a {svc.name} starting at {local:%H:%M} would end after closing time "
                 f"({closes:%H:%M})"
             )
+        if on_grid and (begin - opens.astimezone(UTC)) % timedelta(minutes=self.slot_minutes):
+            return (
+                f"appointments start every {self.slot_minutes} minutes from "
+                f"{opens:%H:%M}, so {local:%H:%M} is not a bookable start time"
+            )
         return None
+
+    def within_opening(self, service_id: str, start: datetime) -> bool:
+        """True when the service fits inside opening hours, whether or not on the grid."""
+        return self.hours_violation(service_id, start, on_grid=False) is None
 
     def is_within_hours(self, service_id: str, start: datetime) -> bool:
         """True when ``start`` is on the grid and the whole service fits inside opening hours."""

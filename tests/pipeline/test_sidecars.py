@@ -136,12 +136,3 @@ async def test_nice_lowers_the_child_priority_only() -> None:
     finally:
         await sidecar.stop()
 
-
-def test_llm_sidecar_carries_the_configured_niceness(tmp_path) -> None:
-    from voice_agent.config import Settings
-    from voice_agent.pipeline.sidecars import llm_sidecar
-
-    assert Settings(data_dir=tmp_path).llm_sidecar_nice == 5
-    car = llm_sidecar(gguf=tmp_path / "m.gguf", port=1, n_ctx=512, n_threads=1,
-                      model_alias="m", log_path=None, nice=5)
-    assert car.nice == 5

@@ -104,7 +104,7 @@ class DialogManager:
         self.outbox = outbox
         self.call_id = call_id
         self.tools = T.tool_schemas(business)
-        self.messages: list[dict[str, Any]] = list(prompt.messages())
+        self.messages: list[dict[str, Any]] = prompt.messages()
         self._proposals: set[asyncio.Task[None]] = set()
         self.review_threshold = review_threshold
         self.count_llm_disagreement = count_llm_disagreement
