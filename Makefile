@@ -10,6 +10,7 @@ demo: setup
 test: setup
 	bash scripts/services.sh
 	.venv/bin/ruff check .
+	.venv/bin/lint-imports
 	.venv/bin/pytest -q -ra
 
 test-fast: setup
@@ -17,6 +18,7 @@ test-fast: setup
 
 lint: setup
 	.venv/bin/ruff check .
+	.venv/bin/lint-imports
 	.venv/bin/ruff format --check .
 
 clean:

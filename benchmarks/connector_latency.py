@@ -28,12 +28,12 @@ from rich.table import Table
 from connectors.builtin import BuiltinCalendar, create_calendar_tables, make_engine
 from connectors.caldav import CalDavCalendar, CalDavSecrets, CalDavSettings
 from connectors.resilience import ResilientConnector
-from voice_agent.business import load_business
+from connectors.schedule import load_business
 from voice_agent.config import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT))  # the tests' Radicale launcher
 
-SALON = load_business(REPO_ROOT / "evals" / "businesses" / "demo-salon.yaml")
+SALON = load_business(REPO_ROOT / "businesses" / "demo-salon.yaml")
 OPS = ("list_free_slots", "book", "book (repeat key)", "find_bookings", "reschedule", "cancel")
 
 

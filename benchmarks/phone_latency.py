@@ -19,10 +19,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from evals.phone_call import STAGES, run_scripted_call, stage_split
 from evals.runner import discover
+from evals.simulator.server import agent_server
 from voice_agent.config import REPO_ROOT, Settings
-from voice_agent.demo import agent_server
-from voice_agent.simcall import STAGES, run_scripted_call, stage_split
 from voice_agent.store.db import make_engine, upgrade
 
 

@@ -1,6 +1,6 @@
 """The contract every calendar / CRM connector implements.
 
-A connector instance is bound to one :class:`~voice_agent.business.Business` (constructor
+A connector instance is bound to one :class:`~connectors.schedule.Business` (constructor
 argument). All datetimes going in must be timezone-aware; all datetimes coming out are aware and
 expressed in the business timezone. Provider errors are translated at the boundary into the
 :class:`ConnectorError` hierarchy below.

@@ -21,7 +21,6 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from connectors._db import CalAppointment, CalStaffCell, create_calendar_tables, make_engine
 from connectors.base import (
     BOOKED,
     CANCELLED,
@@ -36,7 +35,8 @@ from connectors.base import (
     clean_name,
     clean_phone,
 )
-from voice_agent.business import Business, Service
+from connectors.schedule import Business, Service
+from connectors.sql import CalAppointment, CalStaffCell, create_calendar_tables, make_engine
 
 __all__ = [
     "BuiltinCalendar",

@@ -49,6 +49,7 @@ from connectors.base import (
 )
 from connectors.http import JsonApi, dig
 from connectors.registry import BuildContext, ConnectorKind, StrictModel
+from connectors.schedule import Business, Service
 from connectors.slots import (
     candidate_starts_between,
     check_bookable,
@@ -56,7 +57,6 @@ from connectors.slots import (
     require_service,
     resolve_staff,
 )
-from voice_agent.business import Business, Service
 
 __all__ = ["KIND", "CalcomConnector", "CalcomSecrets", "CalcomSettings"]
 

@@ -59,13 +59,13 @@ from connectors.caldav_ical import (
 )
 from connectors.http import JsonApi
 from connectors.registry import BuildContext, ConnectorKind, StrictModel
+from connectors.schedule import Business
 from connectors.slots import (
     check_bookable,
     free_slots_from_busy,
     require_service,
     resolve_staff,
 )
-from voice_agent.business import Business
 
 __all__ = ["KIND", "CalDavCalendar", "CalDavSecrets", "CalDavSettings"]
 

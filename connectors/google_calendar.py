@@ -50,6 +50,7 @@ from connectors.base import (
 )
 from connectors.http import JsonApi, JsonResponse, dig
 from connectors.registry import BuildContext, ConnectorKind, StrictModel
+from connectors.schedule import Business
 from connectors.slots import (
     Interval,
     candidate_starts_between,
@@ -58,7 +59,6 @@ from connectors.slots import (
     require_service,
     resolve_staff,
 )
-from voice_agent.business import Business
 
 __all__ = ["KIND", "GoogleCalendarConnector", "GoogleCalendarSecrets", "GoogleCalendarSettings",
            "event_id_for"]

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine
 
 from connectors.base import Connector
-from voice_agent.business import Business
+from connectors.schedule import Business
 
 __all__ = [
     "KIND_MODULES",

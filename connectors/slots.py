@@ -1,7 +1,7 @@
 """Turning a provider's busy time (or its free starts) into :class:`Slot`s the business allows.
 
 Opening hours, services, durations and the slot grid always come from the business definition
-(``voice_agent.business``), never from the provider, so a remote calendar can narrow what the
+(``connectors.schedule``), never from the provider, so a remote calendar can narrow what the
 agent offers but can never widen it. Every remote connector goes through these helpers.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from connectors.base import InvalidRequestError, Slot, SlotUnavailableError
-from voice_agent.business import Business, Service
+from connectors.schedule import Business, Service
 
 __all__ = [
     "Interval",

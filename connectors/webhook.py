@@ -47,6 +47,7 @@ from connectors.base import (
 )
 from connectors.http import JsonApi
 from connectors.registry import BuildContext, ConnectorKind
+from connectors.schedule import Business, Service
 from connectors.slots import (
     Interval,
     candidate_starts_between,
@@ -73,7 +74,6 @@ from connectors.webhook_mapping import (
     required,
     same_phone,
 )
-from voice_agent.business import Business, Service
 
 __all__ = ["KIND", "Endpoint", "WebhookConnector", "WebhookSecrets", "WebhookSettings"]
 

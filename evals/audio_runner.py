@@ -19,15 +19,15 @@ from rich.progress import Progress
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, select
 
-from connectors._db import CalAppointment, CalStaffCell
 from connectors.builtin import BuiltinCalendar
+from connectors.schedule import Business
+from connectors.sql import CalAppointment, CalStaffCell
 from evals.forbidden import TurnLog
+from evals.phone_call import STAGES, PlacedCall, place_scripted_call, stage_split
 from evals.script import CallScript
+from evals.simulator.server import agent_server
 from evals.text_runner import CallRun, calendar_before, judge_call
-from voice_agent.business import Business
 from voice_agent.config import Settings
-from voice_agent.demo import agent_server
-from voice_agent.simcall import STAGES, PlacedCall, place_scripted_call, stage_split
 from voice_agent.store.db import make_engine, upgrade
 from voice_agent.store.review import ReviewItem
 

@@ -18,9 +18,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from evals.caller_policy import classify_question
+from connectors.schedule import Business
 from evals.script import Outcome
-from voice_agent.business import Business
+from evals.simulator.caller_policy import classify_question
 from voice_agent.store.models import BookingIntent, Call, Turn
 
 __all__ = ["REDACTED_NAME", "REDACTED_PHONE", "ExportError", "dump_script", "export_call"]

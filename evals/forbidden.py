@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from connectors.base import Booking
-from voice_agent.business import Business
+from connectors.schedule import Business
 from voice_agent.dialog.timeparse import describe_day, describe_time
 from voice_agent.dialog.understanding import understand
 

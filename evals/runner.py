@@ -19,13 +19,13 @@ import openai
 from rich.console import Console
 from rich.progress import Progress
 
+from connectors.schedule import Business, load_businesses
 from evals.report import write_report
 from evals.script import CallScript, load_script
 from evals.text_runner import CallRun, run_text_script
-from voice_agent.business import Business, load_businesses
 from voice_agent.config import Settings
-from voice_agent.models import assemble_llm
-from voice_agent.pipeline.sidecars import free_port, llm_sidecar
+from voice_agent.runtime.model_files import assemble_llm
+from voice_agent.runtime.sidecars import free_port, llm_sidecar
 
 
 def discover(paths: list[Path]) -> list[tuple[Path, CallScript]]:

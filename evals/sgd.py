@@ -21,7 +21,9 @@ import yaml
 
 __all__ = ["DEFAULT_SRC", "TODAY", "convert", "parse_date", "parse_time", "slugify"]
 
-DEFAULT_SRC = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "sgd_services"
+# The dev split ships with the repository (CC BY-SA 4.0, see source/README.md); for the train
+# split pass the folder that holds train.jsonl.
+DEFAULT_SRC = Path(__file__).resolve().parent / "datasets" / "sgd" / "source"
 TODAY = dt.date(2019, 3, 1)  # every SGD dialogue's "today" (a Friday)
 TZ = ZoneInfo("America/Los_Angeles")
 CALLER_NAME = "SGD Caller"

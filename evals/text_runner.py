@@ -13,16 +13,16 @@ from sqlmodel import Session, select
 
 from connectors.base import Booking
 from connectors.builtin import BuiltinCalendar
-from evals.caller_policy import next_caller_line
+from connectors.schedule import Business
 from evals.forbidden import TurnLog, forbidden_events
 from evals.outcome import Verdict, judge, phones_match
 from evals.script import CallScript
-from voice_agent.business import Business
+from evals.simulator.caller_policy import next_caller_line
+from voice_agent.booking.outbox import Outbox
 from voice_agent.dialog.manager import DialogManager, LLMOptions, LLMUnavailableError
 from voice_agent.dialog.prompt import load_replies, render_system_prompt
 from voice_agent.store.db import make_engine, upgrade
 from voice_agent.store.models import BookingIntent, Call
-from voice_agent.store.outbox import Outbox
 
 MAX_TURNS = 20
 

@@ -47,10 +47,10 @@ def make_client(tmp_path):
     and no sidecars. ``make_client(ready=False, **settings)``; use it as a context manager."""
     from fastapi.testclient import TestClient
 
+    from connectors.schedule import load_businesses
     from voice_agent.api.app import create_app
-    from voice_agent.business import load_businesses
     from voice_agent.config import Settings
-    from voice_agent.pipeline.runtime import Runtime
+    from voice_agent.runtime.container import Runtime
     from voice_agent.store.db import make_engine, upgrade
 
     engines = []

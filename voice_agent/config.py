@@ -16,6 +16,8 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The deployment's business definitions (configuration, not eval fixtures): one YAML each.
+DEFAULT_BUSINESSES_DIR = REPO_ROOT / "businesses"
 DEV_TWILIO_TOKEN = "dev-twilio-auth-token"
 DEV_TWILIO_ACCOUNT = "AC00000000000000000000000000000000"
 
@@ -40,7 +42,7 @@ class Settings(BaseSettings):
     data_dir: Path = REPO_ROOT / "var"
     models_dir: Path = REPO_ROOT / ".models"
     database_url: str | None = Field(default=None, validation_alias=_alias("DATABASE_URL"))
-    businesses_dir: Path = REPO_ROOT / "evals" / "businesses"
+    businesses_dir: Path = DEFAULT_BUSINESSES_DIR
     prompts_dir: Path = REPO_ROOT / "prompts"
 
     # Twilio

@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 from connectors.caldav import CalDavCalendar
 from connectors.resilience import ConnectOptions, ResilientConnector
 from tests.connectors.radicale_server import Radicale, radicale_server
-from voice_agent.pipeline.connector_cache import BrokenConnector, check_connector
+from voice_agent.booking.connector_cache import BrokenConnector, check_connector
 from voice_agent.store.connector_configs import create_config, get_config, resolved_config
 from voice_agent.store.review import AuditLog, create_token, revoke_token
 from voice_agent.store.secret_box import SecretBox

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from voice_agent.pipeline.sidecars import Sidecar, free_port
+from voice_agent.runtime.sidecars import Sidecar, free_port
 
 
 def test_healthz_answers_even_when_not_ready(make_client) -> None:

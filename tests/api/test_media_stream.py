@@ -13,7 +13,7 @@ import uvicorn
 import websockets
 from starlette.websockets import WebSocketDisconnect
 
-from voice_agent.pipeline.sidecars import free_port
+from voice_agent.runtime.sidecars import free_port
 from voice_agent.telephony.stream_token import stream_token
 
 WS = "/telephony/twilio/media"

@@ -18,10 +18,10 @@ from sqlmodel import Session, select
 
 from connectors.base import Booking, ConnectorError
 from connectors.builtin import BuiltinCalendar
+from connectors.schedule import Business
 from tests.conftest import TEST_SECRET_KEY
 from voice_agent.api.auth import AdminDep, ReviewerDep, require_role
-from voice_agent.business import Business
-from voice_agent.pipeline.runtime import Runtime
+from voice_agent.runtime.container import Runtime
 from voice_agent.store.models import BookingIntent, Call, Turn, new_id
 from voice_agent.store.review import (
     ApiToken,
@@ -396,8 +396,8 @@ class HookedRuntime(Runtime):
 @pytest.fixture
 def build_client(tmp_path: Path) -> Iterator[Callable[[str], TestClient]]:
     """Like ``make_client``, on any database URL and with a :class:`HookedRuntime`."""
+    from connectors.schedule import load_businesses
     from voice_agent.api.app import create_app
-    from voice_agent.business import load_businesses
     from voice_agent.config import Settings
     from voice_agent.store.db import make_engine, upgrade
 

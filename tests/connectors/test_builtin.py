@@ -26,7 +26,8 @@ from connectors.builtin import (
     create_calendar_tables,
     make_engine,
 )
-from voice_agent.business import Business, default_businesses_dir, load_business
+from connectors.schedule import Business, load_business
+from voice_agent.config import DEFAULT_BUSINESSES_DIR
 
 NY = ZoneInfo("America/New_York")
 LONDON = ZoneInfo("Europe/London")
@@ -51,12 +52,12 @@ def key() -> str:
 
 @pytest.fixture(scope="module")
 def salon() -> Business:
-    return load_business(default_businesses_dir() / "demo-salon.yaml")
+    return load_business(DEFAULT_BUSINESSES_DIR / "demo-salon.yaml")
 
 
 @pytest.fixture(scope="module")
 def dental() -> Business:
-    return load_business(default_businesses_dir() / "demo-dental.yaml")
+    return load_business(DEFAULT_BUSINESSES_DIR / "demo-dental.yaml")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

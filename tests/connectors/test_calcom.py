@@ -28,7 +28,7 @@ from connectors.base import (
 from connectors.calcom import KIND, CalcomConnector
 from connectors.registry import BuildContext, build_connector, get_kind
 from connectors.resilience import ConnectOptions, ResilientConnector
-from voice_agent.business import Business, load_business
+from connectors.schedule import Business, load_business
 
 NY = ZoneInfo("America/New_York")
 API_KEY = "cal_live_secret_123"
@@ -216,7 +216,7 @@ class FakeCalcom:
 
 @pytest.fixture(scope="module")
 def salon() -> Business:
-    return load_business("evals/businesses/demo-salon.yaml")
+    return load_business("businesses/demo-salon.yaml")
 
 
 @pytest.fixture

@@ -21,10 +21,10 @@ from connectors.base import (
     SlotUnavailableError,
 )
 from connectors.caldav import KIND, CalDavCalendar, CalDavSecrets, CalDavSettings
+from connectors.schedule import load_business
 from tests.connectors.radicale_server import Radicale, radicale_server
-from voice_agent.business import load_business
 
-SALON = load_business("evals/businesses/demo-salon.yaml")
+SALON = load_business("businesses/demo-salon.yaml")
 
 
 @pytest.fixture(scope="module")

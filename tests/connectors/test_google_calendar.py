@@ -31,7 +31,7 @@ from connectors.base import (
 from connectors.google_calendar import KIND, GoogleCalendarConnector, event_id_for
 from connectors.registry import BuildContext, build_connector, get_kind
 from connectors.resilience import ConnectOptions, ResilientConnector
-from voice_agent.business import IMPLICIT_STAFF, Business, load_business
+from connectors.schedule import IMPLICIT_STAFF, Business, load_business
 
 NY = ZoneInfo("America/New_York")
 LONDON = ZoneInfo("Europe/London")
@@ -185,7 +185,7 @@ class FakeGoogle:
 
 @pytest.fixture(scope="module")
 def salon() -> Business:
-    return load_business("evals/businesses/demo-salon.yaml")
+    return load_business("businesses/demo-salon.yaml")
 
 
 @pytest.fixture
@@ -586,7 +586,7 @@ async def test_every_staff_member_needs_a_calendar(salon: Business) -> None:
 
 
 async def test_business_without_staff_uses_the_implicit_member(gcal: Any) -> None:
-    dental = load_business("evals/businesses/demo-dental.yaml")
+    dental = load_business("businesses/demo-dental.yaml")
     solo = dental.model_copy(update={"staff": []})
     fake = FakeGoogle(["clinic@example.com"])
     connector = gcal(handler=fake.handler, business=solo, calendar_id="clinic@example.com")

@@ -17,7 +17,7 @@ from connectors.base import (
 from connectors.builtin import BuiltinCalendar, create_calendar_tables, make_engine
 from connectors.fake import FaultyConnector
 from connectors.resilience import CircuitBreaker, ConnectOptions, ResilientConnector
-from voice_agent.business import load_business
+from connectors.schedule import load_business
 
 FAST = ConnectOptions(timeout=0.2, max_retry=2, retry_interval=0.001, max_backoff=0.05,
                       breaker_failures=3, breaker_reset_s=60)
@@ -27,7 +27,7 @@ FAST = ConnectOptions(timeout=0.2, max_retry=2, retry_interval=0.001, max_backof
 def calendar(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path}/cal.db")
     create_calendar_tables(engine)
-    yield BuiltinCalendar(business=load_business("evals/businesses/demo-salon.yaml"),
+    yield BuiltinCalendar(business=load_business("businesses/demo-salon.yaml"),
                           engine=engine)
     engine.dispose()
 

@@ -29,9 +29,9 @@ from connectors.base import (
 )
 from connectors.registry import BuildContext, build_connector, get_kind
 from connectors.resilience import ConnectOptions, ResilientConnector
+from connectors.schedule import Business, load_business
 from connectors.webhook import WebhookConnector, WebhookSecrets, WebhookSettings
 from connectors.webhook_mapping import render_json, render_query, render_string, resolve
-from voice_agent.business import Business, load_business
 
 NY = ZoneInfo("America/New_York")
 API_KEY = "k-SECRET-123"
@@ -204,7 +204,7 @@ class FakeCrm:
 
 @pytest.fixture(scope="module")
 def salon() -> Business:
-    return load_business("evals/businesses/demo-salon.yaml")
+    return load_business("businesses/demo-salon.yaml")
 
 
 @pytest.fixture

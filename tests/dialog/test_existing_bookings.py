@@ -25,16 +25,17 @@ from sqlmodel import Session, select
 from connectors.base import Booking
 from connectors.builtin import BuiltinCalendar, create_calendar_tables
 from connectors.builtin import make_engine as make_calendar_engine
-from evals.caller_policy import next_caller_line
+from connectors.schedule import Business, load_business
 from evals.script import CallScript, load_script
-from voice_agent.business import Business, default_businesses_dir, load_business
+from evals.simulator.caller_policy import next_caller_line
+from voice_agent.booking.outbox import Outbox
+from voice_agent.config import DEFAULT_BUSINESSES_DIR
 from voice_agent.dialog.manager import DialogManager, LLMOptions, TurnResult
 from voice_agent.dialog.prompt import load_replies, render_system_prompt
 from voice_agent.dialog.understanding import understand
 from voice_agent.store.db import make_engine as make_store_engine
 from voice_agent.store.db import upgrade
 from voice_agent.store.models import BookingIntent, Call
-from voice_agent.store.outbox import Outbox
 
 from .test_manager import PROMPTS, FakeLLM, settle
 
@@ -102,7 +103,7 @@ async def rig(
     llm: FakeLLM | None = None,
     wrap: Any = None,
 ) -> AsyncIterator[Rig]:
-    biz: Business = load_business(default_businesses_dir() / f"{business}.yaml")
+    biz: Business = load_business(DEFAULT_BUSINESSES_DIR / f"{business}.yaml")
     cal_engine = make_calendar_engine(f"sqlite:///{tmp_path / 'calendar.db'}")
     create_calendar_tables(cal_engine)
     store = make_store_engine(f"sqlite:///{tmp_path / 'store.db'}")
@@ -197,7 +198,7 @@ async def test_eval_script(tmp_path: Path, path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def salon() -> Business:
-    return load_business(default_businesses_dir() / "demo-salon.yaml")
+    return load_business(DEFAULT_BUSINESSES_DIR / "demo-salon.yaml")
 
 
 @pytest.mark.parametrize("text", [
@@ -471,7 +472,7 @@ async def test_a_failing_cancel_is_noted_honestly_and_finished_by_the_reconciler
         tmp_path: Path) -> None:
     from connectors.base import ConnectorStatusError
     from connectors.fake import FaultyConnector
-    from voice_agent.reconciler import OutboxReconciler
+    from voice_agent.booking.reconciler import OutboxReconciler
 
     def down(cal: BuiltinCalendar) -> FaultyConnector:
         return FaultyConnector(cal, fail_times=1, ops={"cancel"}, fake_exception=(

@@ -24,13 +24,14 @@ from sqlmodel import Session, select
 from connectors.base import Booking, ConnectorError
 from connectors.builtin import BuiltinCalendar, create_calendar_tables
 from connectors.builtin import make_engine as make_calendar_engine
-from voice_agent.business import Business, default_businesses_dir, load_business
+from connectors.schedule import Business, load_business
+from voice_agent.booking.outbox import Outbox
+from voice_agent.config import DEFAULT_BUSINESSES_DIR
 from voice_agent.dialog.manager import DialogManager, LLMOptions, LLMUnavailableError, TurnResult
 from voice_agent.dialog.prompt import load_replies, render_system_prompt
 from voice_agent.store.db import make_engine as make_store_engine
 from voice_agent.store.db import upgrade
 from voice_agent.store.models import BookingIntent, Call
-from voice_agent.store.outbox import Outbox
 
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 NY = ZoneInfo("America/New_York")
@@ -148,7 +149,7 @@ async def rig(
     wrap: Callable[[BuiltinCalendar], Any] | None = None,
     store_url: str | None = None,
 ) -> AsyncIterator[Rig]:
-    biz: Business = load_business(default_businesses_dir() / f"{business}.yaml")
+    biz: Business = load_business(DEFAULT_BUSINESSES_DIR / f"{business}.yaml")
     cal_engine = make_calendar_engine(f"sqlite:///{tmp_path / 'calendar.db'}")
     create_calendar_tables(cal_engine)
     store = make_store_engine(store_url or f"sqlite:///{tmp_path / 'store.db'}")

@@ -11,9 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connectors.base import Booking, Slot
-from voice_agent.business import Business, default_businesses_dir, load_business
-from voice_agent.dialog.policy import Book, BookingPolicy, Check, Decision, Find, Open, Say
+from connectors.schedule import Business, load_business
+from voice_agent.config import DEFAULT_BUSINESSES_DIR
+from voice_agent.dialog.policy import Book, BookingPolicy, Check, Decision, Find, Open
 from voice_agent.dialog.prompt import load_replies
+from voice_agent.dialog.replies import Say
 from voice_agent.dialog.state import Availability, DialogState
 from voice_agent.dialog.understanding import understand
 
@@ -28,7 +30,7 @@ NY = ZoneInfo("America/New_York")
 
 @pytest.fixture(scope="module")
 def salon() -> Business:
-    return load_business(default_businesses_dir() / "demo-salon.yaml")
+    return load_business(DEFAULT_BUSINESSES_DIR / "demo-salon.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +67,7 @@ class Call:
 
     def render(self, say: Decision) -> str:
         assert isinstance(say, Say), say
-        return self.policy.render(say)
+        return self.policy.words.render(say)
 
 
 def at(day: date, hour: int, minute: int = 0) -> datetime:
@@ -481,7 +483,7 @@ def test_change_the_time_while_booking_is_not_a_reschedule(call: Call) -> None:
 
 
 def test_a_single_service_business_needs_no_service_question(replies: dict[str, str]) -> None:
-    from voice_agent.business import load_business
+    from connectors.schedule import load_business
 
     clinic = load_business("evals/datasets/sgd/businesses/david-a-flakoll.yaml")
     one = Call(clinic, replies)

@@ -9,8 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from voice_agent.business import Business, default_businesses_dir, load_business
+from connectors.schedule import Business, load_business
+from voice_agent.config import DEFAULT_BUSINESSES_DIR
 from voice_agent.dialog import manager, policy
+from voice_agent.dialog import replies as replies_module
 from voice_agent.dialog.prompt import (
     PROMPT_NAME,
     calendar_lines,
@@ -24,12 +26,12 @@ NOW = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("America/New_York"))  # a Mon
 
 @pytest.fixture(scope="module")
 def salon() -> Business:
-    return load_business(default_businesses_dir() / "demo-salon.yaml")
+    return load_business(DEFAULT_BUSINESSES_DIR / "demo-salon.yaml")
 
 
 @pytest.fixture(scope="module")
 def dental() -> Business:
-    return load_business(default_businesses_dir() / "demo-dental.yaml")
+    return load_business(DEFAULT_BUSINESSES_DIR / "demo-dental.yaml")
 
 
 def test_render_is_deterministic(salon: Business) -> None:
@@ -106,7 +108,7 @@ def _keys_used_in(module) -> set[str]:
 
 def test_replies_have_every_key_the_policy_and_manager_use() -> None:
     replies = load_replies(PROMPTS)
-    used = _keys_used_in(policy) | _keys_used_in(manager)
+    used = _keys_used_in(policy) | _keys_used_in(manager) | _keys_used_in(replies_module)
     assert {"booked", "slot_taken", "alternatives", "transfer"} <= used  # grep works
     used |= {"confirm", "confirm_move"}  # chosen by BookingPolicy._confirm_key
     assert used - set(replies) == set()

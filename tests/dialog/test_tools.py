@@ -6,7 +6,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from voice_agent.business import Business, default_businesses_dir, load_business
+from connectors.schedule import Business, load_business
+from voice_agent.config import DEFAULT_BUSINESSES_DIR
 from voice_agent.dialog.tools import (
     BOOK_APPOINTMENT,
     CHECK_AVAILABILITY,
@@ -31,12 +32,12 @@ NY = ZoneInfo("America/New_York")
 
 @pytest.fixture(scope="module")
 def salon() -> Business:
-    return load_business(default_businesses_dir() / "demo-salon.yaml")
+    return load_business(DEFAULT_BUSINESSES_DIR / "demo-salon.yaml")
 
 
 @pytest.fixture(scope="module")
 def dental() -> Business:
-    return load_business(default_businesses_dir() / "demo-dental.yaml")
+    return load_business(DEFAULT_BUSINESSES_DIR / "demo-dental.yaml")
 
 
 # -- schemas --------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ from datetime import date, time
 
 import pytest
 
-from voice_agent.business import Business, default_businesses_dir, load_business
+from connectors.schedule import Business, load_business
+from voice_agent.config import DEFAULT_BUSINESSES_DIR
 from voice_agent.dialog.understanding import extract_name, extract_phone, understand
 
 TODAY = date(2026, 11, 23)  # a Monday
@@ -12,12 +13,12 @@ TODAY = date(2026, 11, 23)  # a Monday
 
 @pytest.fixture(scope="module")
 def salon() -> Business:
-    return load_business(default_businesses_dir() / "demo-salon.yaml")
+    return load_business(DEFAULT_BUSINESSES_DIR / "demo-salon.yaml")
 
 
 @pytest.fixture(scope="module")
 def dental() -> Business:
-    return load_business(default_businesses_dir() / "demo-dental.yaml")
+    return load_business(DEFAULT_BUSINESSES_DIR / "demo-dental.yaml")
 
 
 # -- dialog acts ----------------------------------------------------------------------------

@@ -17,10 +17,10 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from evals.simulator.server import wait_ready
 from tests.conftest import TEST_SECRET_KEY
 from voice_agent.config import REPO_ROOT, Settings
-from voice_agent.demo import wait_ready
-from voice_agent.pipeline.sidecars import free_port
+from voice_agent.runtime.sidecars import free_port
 
 AUTH_TOKEN = "e2e-test-token"
 ACCOUNT_SID = "AC" + "e2" * 16

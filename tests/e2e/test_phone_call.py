@@ -13,13 +13,13 @@ import pytest
 from rich.console import Console
 from sqlmodel import Session, select
 
+from evals.phone_call import run_scripted_call
 from evals.script import load_script
+from evals.simulator.caller import dial
+from evals.simulator.caller_voice import make_caller_voice
 from voice_agent.config import REPO_ROOT
-from voice_agent.simcall import run_scripted_call
 from voice_agent.store.db import make_engine
 from voice_agent.store.models import Call, Turn
-from voice_agent.telephony.caller_voice import make_caller_voice
-from voice_agent.telephony.sim_caller import dial
 
 pytestmark = pytest.mark.slow
 DEMO = REPO_ROOT / "evals" / "calls" / "demo" / "salon-book-basic.yaml"

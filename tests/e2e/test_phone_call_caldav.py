@@ -12,9 +12,9 @@ import pytest
 from icalendar import Calendar
 from rich.console import Console
 
+from evals.phone_call import run_scripted_call
 from tests.connectors.radicale_server import radicale_server
 from tests.e2e.test_phone_call import DEMO, _assert_held_for_review
-from voice_agent.simcall import run_scripted_call
 from voice_agent.store.db import make_engine
 from voice_agent.store.review import create_token
 

@@ -14,12 +14,12 @@ import pytest
 from sqlmodel import Session, select
 
 from evals.script import load_script
+from evals.simulator.caller import dial
+from evals.simulator.caller_voice import make_caller_voice
 from tests.e2e.conftest import sidecar_pids
 from tests.e2e.test_phone_call import DEMO, _call_rows
 from voice_agent.store.db import make_engine
 from voice_agent.store.models import BookingIntent
-from voice_agent.telephony.caller_voice import make_caller_voice
-from voice_agent.telephony.sim_caller import dial
 
 pytestmark = pytest.mark.slow
 APOLOGY = "technical difficulties"

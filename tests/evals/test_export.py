@@ -13,14 +13,15 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from typer.testing import CliRunner
 
+from connectors.schedule import load_businesses
 from evals.export import REDACTED_NAME, REDACTED_PHONE, ExportError, dump_script, export_call
 from evals.script import load_script
-from voice_agent.business import default_businesses_dir, load_businesses
 from voice_agent.cli import app
+from voice_agent.config import DEFAULT_BUSINESSES_DIR
 from voice_agent.store.db import make_engine, upgrade
 from voice_agent.store.models import BookingIntent, Call, Turn
 
-BUSINESSES = load_businesses(default_businesses_dir())
+BUSINESSES = load_businesses(DEFAULT_BUSINESSES_DIR)
 PHONE = "+15551230001"
 
 

@@ -9,14 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from connectors.schedule import load_businesses
 from evals.runner import discover, fixture_dirs
 from evals.script import load_script
 from evals.sgd import DEFAULT_SRC, convert, parse_date, parse_time
-from voice_agent.business import load_businesses
 from voice_agent.cli import app
-
-pytestmark = pytest.mark.skipif(not (DEFAULT_SRC / "dev.jsonl").is_file(),
-                                reason="SGD subset not available")
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,10 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from voice_agent.booking.outbox import Outbox
 from voice_agent.store.calls import CallStore
 from voice_agent.store.db import make_engine, upgrade
 from voice_agent.store.models import BookingIntent, Call, Turn
-from voice_agent.store.outbox import Outbox
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from voice_agent.api.routes import connectors, health, review, twilio
 from voice_agent.config import Settings, get_settings
-from voice_agent.pipeline.runtime import Runtime
+from voice_agent.runtime.container import Runtime
 
 log = logging.getLogger(__name__)
 

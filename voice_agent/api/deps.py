@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, WebSocket
 
-from voice_agent.pipeline.runtime import Runtime
+from voice_agent.runtime.container import Runtime
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -11,7 +11,6 @@ llama.cpp server on a CPU box.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -20,17 +19,13 @@ from typing import Any
 
 import openai
 
-from connectors.base import (
-    Booking,
-    Capability,
-    Connector,
-    ConnectorError,
-    Slot,
-    SlotUnavailableError,
-)
-from voice_agent.business import Business
+from connectors.base import Booking, Connector, ConnectorError, Slot
+from connectors.schedule import Business
+from voice_agent.booking.desk import BookingDesk, DeskResult
+from voice_agent.booking.outbox import Outbox
 from voice_agent.dialog import tools as T
 from voice_agent.dialog.confidence import ConfidenceRecord
+from voice_agent.dialog.llm_client import LLMClient, LLMOptions, LLMUnavailableError
 from voice_agent.dialog.policy import (
     Book,
     BookingPolicy,
@@ -39,23 +34,20 @@ from voice_agent.dialog.policy import (
     Decision,
     Find,
     Open,
-    Say,
 )
 from voice_agent.dialog.prompt import RenderedPrompt
+from voice_agent.dialog.replies import Say
 from voice_agent.dialog.reply_guard import reply_problem, transfer_justified
 from voice_agent.dialog.state import Availability, DialogState
+from voice_agent.dialog.timeparse import describe_day, describe_time
 from voice_agent.dialog.understanding import understand
-from voice_agent.logging_utils import mask_text
-from voice_agent.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
 MAX_CALLER_CHARS = 1_000
 OPEN_TURN_RETRIES = 1
 _DONE_REPLIES = ("booked", "booking_pending", "rescheduled", "cancelled")
 
-
-class LLMUnavailableError(RuntimeError):
-    """The LLM server did not answer (down, timing out, or returning errors)."""
+__all__ = ["DialogManager", "LLMOptions", "LLMUnavailableError", "TurnResult"]
 
 
 @dataclass
@@ -67,13 +59,6 @@ class TurnResult:
     llm_messages: list[dict[str, Any]] = field(default_factory=list)
     llm_first_token_ts: float | None = None
     llm_calls: int = 0
-
-
-@dataclass
-class LLMOptions:
-    model: str
-    max_tokens: int = 160
-    temperature: float = 0.0
 
 
 class DialogManager:
@@ -101,44 +86,29 @@ class DialogManager:
         self.now = now.astimezone(business.tz)
         self.policy = BookingPolicy(business=business, replies=replies, today=self.now.date())
         self.state = DialogState(caller_phone=caller_phone)
-        self.outbox = outbox
         self.call_id = call_id
-        self.tools = T.tool_schemas(business)
+        self.client = LLMClient(llm, llm_options, T.tool_schemas(business))
+        self.desk = BookingDesk(business=business, connector=connector, outbox=outbox,
+                                call_id=call_id, review_threshold=review_threshold)
         self.messages: list[dict[str, Any]] = prompt.messages()
-        self._proposals: set[asyncio.Task[None]] = set()
-        self.review_threshold = review_threshold
         self.count_llm_disagreement = count_llm_disagreement
         self.confidence = ConfidenceRecord()  # of the booking being assembled
         self._last_reply: str | None = None
         self._repeat_count = 0
         self.transfer_available = False  # a human can take the call (Twilio <Dial>)
         self.on_transfer: Any = None  # called when the caller is handed over
-        self._llm_error: str | None = None
 
     # -- public --------------------------------------------------------------------------
     def greeting(self) -> str:
-        text = self.policy.render(Say("greeting"))
+        text = self.policy.words.render(Say("greeting"))
         self.messages.append({"role": "assistant", "content": text})
         self.state.asked = "anything"
         return text
 
     async def prefill(self) -> None:
-        """Have the LLM server evaluate this call's prompt prefix while the greeting plays.
-
-        The system prompt carries the call's date, so its prefix is new for every call; doing
-        the expensive prompt evaluation now keeps it off the first turn's latency.
-        """
-        try:
-            await self.llm.chat.completions.create(
-                model=self.llm_options.model, messages=self.messages, tools=self.tools,
-                max_tokens=1, temperature=0,
-            )
-        except openai.APITimeoutError:
-            # Slow is not down (a busy CPU server): the turns make their own requests.
-            log.warning("prompt prefill timed out; the first turn will evaluate the prompt")
-        except openai.OpenAIError as exc:
-            log.warning("prompt prefill failed: %s", type(exc).__name__)
-            self._llm_error = f"prefill failed: {type(exc).__name__}"
+        """Have the LLM server evaluate this call's prompt prefix while the greeting plays,
+        keeping the expensive prompt evaluation off the first turn's latency."""
+        await self.client.prefill(self.messages)
 
     async def handle_turn(
         self, caller_text: str, *, stt_avg_logprob: float | None = None
@@ -146,8 +116,8 @@ class DialogManager:
         """Answer one caller utterance. Raises ``LLMUnavailableError`` if the LLM is down.
 
         ``stt_avg_logprob`` is the STT confidence of the utterance (None in text mode)."""
-        if self._llm_error is not None:
-            raise LLMUnavailableError(self._llm_error)
+        if self.client.error is not None:
+            raise LLMUnavailableError(self.client.error)
         caller_text = caller_text.strip()[:MAX_CALLER_CHARS]
         turn = TurnResult(agent_text="")
         start_len = len(self.messages)
@@ -174,7 +144,7 @@ class DialogManager:
         if isinstance(say, Say):
             self._apply(say)
             turn.end_call = say.end_call
-        text = self.policy.render(say) if isinstance(say, Say) else say
+        text = self.policy.words.render(say) if isinstance(say, Say) else say
         if not isinstance(decision, Open):
             self.state.misunderstandings = 0
         self.messages.append({"role": "assistant", "content": text})
@@ -186,7 +156,7 @@ class DialogManager:
 
     def _repeats(self, say: Say) -> bool:
         """The same reply a third time in a row: hand over instead of looping."""
-        text = self.policy.render(say)
+        text = self.policy.words.render(say)
         self._repeat_count = self._repeat_count + 1 if text == self._last_reply else 0
         self._last_reply = text
         return not say.end_call and self._repeat_count >= 2
@@ -207,7 +177,7 @@ class DialogManager:
         return Say("transfer_callback", end_call=True, outcome="transferred")
 
     def apology(self) -> str:
-        return self.policy.render(Say("apology_technical"))
+        return self.policy.words.render(Say("apology_technical"))
 
     # -- steps ---------------------------------------------------------------------------
     async def _run(self, decision: Decision, turn: TurnResult) -> Say | str:
@@ -234,7 +204,7 @@ class DialogManager:
         expected = {"service": step.service, "date": step.day.isoformat()}
         if step.start is not None:
             expected["time"] = step.start.strftime("%H:%M")
-        await self._propose_and_reconcile(T.CHECK_AVAILABILITY, expected, turn)
+        self._propose_and_reconcile(T.CHECK_AVAILABILITY, expected, turn)
         day_start = datetime.combine(step.day, datetime.min.time(), tzinfo=self.business.tz)
         earliest = max(day_start, self.now)
         try:
@@ -267,49 +237,53 @@ class DialogManager:
     async def _book(self, step: Book, turn: TurnResult) -> Say:
         args = {"service": step.service, "start": step.start.strftime("%Y-%m-%dT%H:%M"),
                 "name": step.name, "phone": step.phone}
-        await self._propose_and_reconcile(T.BOOK_APPOINTMENT, args, turn)
-        intent = await self._intent("book", args | {"start": step.start.isoformat()})
+        self._propose_and_reconcile(T.BOOK_APPOINTMENT, args, turn)
         self.confidence.explicit_confirmation = self.state.confirmed
         record = self.confidence.as_dict(count_llm_disagreement=self.count_llm_disagreement)
         turn.policy_events.append({"event": "booking_confidence", **record})
-        if intent is not None and record["score"] < self.review_threshold:
-            return await self._to_review(intent, step, record, turn)
-        key = intent.idempotency_key if intent else f"va-{self.call_id}-{args['start']}"
         offer = self.state.offer
-        staff = offer.staff if offer else None
-        try:
-            booking = await self.connector.book(
-                service=step.service, start=step.start, name=step.name, phone=step.phone,
-                staff=staff, idempotency_key=key,
-            )
-        except SlotUnavailableError as exc:
-            await self._finish_intent(intent, "failed", error=str(exc))
+        done = await self.desk.book(service=step.service, start=step.start, name=step.name,
+                                    phone=step.phone, staff=offer.staff if offer else None,
+                                    confidence=record)
+        if done.status == "review":
+            turn.policy_events.append({"event": "sent_to_review", "reason": done.review_reason})
+            self.state.outcome = "pending_review"
+            self.confidence = ConfidenceRecord()
+            return self._noted(step)
+        if done.status == "taken":
             self._tool_log(turn, T.BOOK_APPOINTMENT, args, "failed", reason="slot taken")
-            self.state.forget_slot()
-            self.state.availability = None
-            return await self._check(Check(step.service, step.start.date(), step.start), turn)
-        except ConnectorError as exc:
-            await self._finish_intent(intent, "pending", error=str(exc))
-            self._tool_log(turn, T.BOOK_APPOINTMENT, args, "failed", reason=str(exc))
-            self.state.booking_pending = True
+            return await self._recheck(step, turn)
+        if done.status == "pending":
+            self._tool_log(turn, T.BOOK_APPOINTMENT, args, "failed", reason=done.error)
             self.state.outcome = "booked"
-            self.state.forget_slot()  # the intent is recorded; never ask to book it twice
-            return Say("booking_pending", self._slot_args(step), asked="anything")
-        await self._finish_intent(intent, "done", booking_id=booking.id)
+            return self._noted(step)  # the intent is recorded; never ask to book it twice
+        booking = done.booking
+        assert booking is not None
         self.confidence = ConfidenceRecord()
         self._request_done()
         self.state.booking = booking
         self.state.outcome = "booked"
-        self.state.forget_slot()
         result = {"booking_id": booking.id, "staff": booking.staff}
         self._tool_log(turn, T.BOOK_APPOINTMENT, args, "executed", result=result)
         self._tool_result_message(T.BOOK_APPOINTMENT, args, result)
         return Say("booked", self._slot_args(step), asked="anything")
 
+    def _noted(self, step: Book) -> Say:
+        """The request is recorded (pending, or held for review): a colleague confirms it."""
+        self.state.booking_pending = True
+        self.state.forget_slot()
+        return Say("booking_pending", self._slot_args(step), asked="anything")
+
+    async def _recheck(self, step: Book, turn: TurnResult) -> Say:
+        """The slot went meanwhile: check the day again and offer what is free now."""
+        self.state.forget_slot()
+        self.state.availability = None
+        return await self._check(Check(step.service, step.start.date(), step.start), turn)
+
     async def _find(self, step: Find, u: Any, turn: TurnResult) -> Decision:
         s = self.state
         args = {"name": s.name} if step.by_name and s.name else {"phone": s.contact_phone}
-        await self._propose_and_reconcile(T.FIND_MY_APPOINTMENTS, args, turn)
+        self._propose_and_reconcile(T.FIND_MY_APPOINTMENTS, args, turn)
         try:
             found = await self.connector.find_bookings(**args)
         except ConnectorError as exc:
@@ -326,68 +300,55 @@ class DialogManager:
     async def _cancel(self, step: Cancel, turn: TurnResult) -> Say:
         booking = step.booking
         args = {"booking_id": booking.id}
-        await self._propose_and_reconcile(T.CANCEL_APPOINTMENT, args, turn)
-        intent = await self._intent("cancel", args)
-        if Capability.CANCEL not in self.connector.capabilities:
-            return await self._not_supported(intent, T.CANCEL_APPOINTMENT, args, turn, booking)
-        try:
-            await self.connector.cancel(booking.id)
-        except ConnectorError as exc:
-            # The intent stays pending for the reconciler: tell the caller what is true.
-            await self._finish_intent(intent, "pending", error=str(exc))
-            self._tool_log(turn, T.CANCEL_APPOINTMENT, args, "failed", reason=str(exc))
-            self.state.existing, self.state.booking_pending = None, True
-            self.state.outcome = "cancelled"
-            return Say("cancel_pending", self.policy._booking_args(booking), asked="anything")
-        await self._finish_intent(intent, "done", booking_id=booking.id)
+        self._propose_and_reconcile(T.CANCEL_APPOINTMENT, args, turn)
+        done = await self.desk.cancel(booking)
+        if done.status in ("pending", "unsupported"):
+            # Tell the caller what is true: noted, a colleague confirms.
+            return self._change_noted(done, T.CANCEL_APPOINTMENT, args, turn, booking)
         self._tool_log(turn, T.CANCEL_APPOINTMENT, args, "executed", result={"cancelled": True})
         self._tool_result_message(T.CANCEL_APPOINTMENT, args, {"cancelled": True})
         self.state.outcome, self.state.existing, self.state.booking = "cancelled", None, booking
         self._request_done()
         return Say("cancelled", self.policy._booking_args(booking), asked="anything")
 
-    async def _not_supported(self, intent: Any, tool: str, args: dict[str, Any],
-                             turn: TurnResult, booking: Booking) -> Say:
-        """The business's connector cannot do this (declared capabilities): a human will."""
-        reason = f"the calendar connector cannot {tool.split('_')[0]}"
-        await self._finish_intent(intent, "escalated", error=reason)
-        self._tool_log(turn, tool, args, "failed", reason=reason)
-        self.state.existing, self.state.booking_pending = None, True
-        self.state.forget_slot()
-        reply = "cancel_pending" if tool == T.CANCEL_APPOINTMENT else "change_pending"
-        return Say(reply, self.policy._booking_args(booking), asked="anything")
-
     async def _move(self, step: Book, turn: TurnResult) -> Say:
         existing = self.state.existing
         assert existing is not None
         args = {"booking_id": existing.id, "new_start": step.start.strftime("%Y-%m-%dT%H:%M")}
-        await self._propose_and_reconcile(T.RESCHEDULE_APPOINTMENT, args, turn)
-        intent = await self._intent("reschedule", args | {"new_start": step.start.isoformat()})
-        if Capability.RESCHEDULE not in self.connector.capabilities:
-            return await self._not_supported(intent, T.RESCHEDULE_APPOINTMENT, args, turn,
-                                             existing)
-        try:
-            moved = await self.connector.reschedule(existing.id, step.start)
-        except SlotUnavailableError as exc:
-            await self._finish_intent(intent, "failed", error=str(exc))
+        self._propose_and_reconcile(T.RESCHEDULE_APPOINTMENT, args, turn)
+        done = await self.desk.move(existing, step.start)
+        if done.status == "unsupported":
+            return self._change_noted(done, T.RESCHEDULE_APPOINTMENT, args, turn, existing)
+        if done.status == "taken":
             self._tool_log(turn, T.RESCHEDULE_APPOINTMENT, args, "failed", reason="slot taken")
-            self.state.forget_slot()
-            self.state.availability = None
-            return await self._check(Check(step.service, step.start.date(), step.start), turn)
-        except ConnectorError as exc:
-            await self._finish_intent(intent, "pending", error=str(exc))
-            self._tool_log(turn, T.RESCHEDULE_APPOINTMENT, args, "failed", reason=str(exc))
-            self.state.forget_slot()
-            self.state.booking_pending = True
+            return await self._recheck(step, turn)
+        if done.status == "pending":
+            self._tool_log(turn, T.RESCHEDULE_APPOINTMENT, args, "failed", reason=done.error)
             self.state.outcome = "rescheduled"
-            return Say("booking_pending", self._slot_args(step), asked="anything")
-        await self._finish_intent(intent, "done", booking_id=moved.id)
+            return self._noted(step)
+        moved = done.booking
+        assert moved is not None
         self._tool_log(turn, T.RESCHEDULE_APPOINTMENT, args, "executed",
                        result={"booking_id": moved.id})
         self._tool_result_message(T.RESCHEDULE_APPOINTMENT, args, {"booking_id": moved.id})
         self.state.outcome, self.state.booking, self.state.existing = "rescheduled", moved, None
         self._request_done()
         return Say("rescheduled", self._slot_args(step), asked="anything")
+
+    def _change_noted(self, done: DeskResult, tool: str, args: dict[str, Any],
+                      turn: TurnResult, booking: Booking) -> Say:
+        """A cancel or move the connector could not do now (pending for the reconciler) or
+        cannot do at all (escalated to a human): noted, and the caller is told so."""
+        self._tool_log(turn, tool, args, "failed", reason=done.error)
+        self.state.existing, self.state.booking_pending = None, True
+        if tool == T.CANCEL_APPOINTMENT:
+            if done.status == "pending":
+                self.state.outcome = "cancelled"
+            else:
+                self.state.forget_slot()
+            return Say("cancel_pending", self.policy._booking_args(booking), asked="anything")
+        self.state.forget_slot()
+        return Say("change_pending", self.policy._booking_args(booking), asked="anything")
 
     def _request_done(self) -> None:
         """A booking, move or cancellation went through: the next request starts afresh
@@ -397,38 +358,7 @@ class DialogManager:
         s.service = s.day = s.tod = None
         s.forget_slot()
 
-    async def _intent(self, action: str, payload: dict[str, Any]) -> Any:
-        if self.outbox is None:
-            return None
-        return await self.outbox.record(business=self.business.name, call_id=self.call_id,
-                                        action=action, payload=payload)
-
-    async def _finish_intent(self, intent: Any, status: str, **fields: Any) -> None:
-        if intent is not None and self.outbox is not None:
-            await self.outbox.finish(intent, status=status, **fields)
-
-    async def _to_review(
-        self, intent: Any, step: Book, record: dict[str, Any], turn: TurnResult
-    ) -> Say:
-        """Not sure enough: a human confirms before anything reaches the calendar."""
-        from voice_agent.store.review import create_review_item
-
-        assert self.outbox is not None
-        reason = "low confidence" if record["explicit_confirmation"] else "no explicit yes"
-        await asyncio.to_thread(
-            create_review_item, self.outbox.engine, intent=intent, call_id=self.call_id,
-            business=self.business.name, reason=reason, confidence=record,
-        )
-        turn.policy_events.append({"event": "sent_to_review", "reason": reason})
-        self.state.booking_pending = True
-        self.state.outcome = "pending_review"
-        self.state.forget_slot()
-        self.confidence = ConfidenceRecord()
-        return Say("booking_pending", self._slot_args(step), asked="anything")
-
     def _slot_args(self, step: Book) -> dict[str, Any]:
-        from voice_agent.dialog.timeparse import describe_day, describe_time
-
         return {"service": self.business.service(step.service).name.lower(),
                 "day": describe_day(step.start.date(), self.now.date()),
                 "time": describe_time(step.start.timetz()), "name": step.name}
@@ -444,7 +374,7 @@ class DialogManager:
         scratch = list(self.messages)
         for attempt in range(1 + OPEN_TURN_RETRIES):
             message = await self._chat("auto", turn, messages=scratch if attempt else None)
-            calls = self._calls_of(message)
+            calls = self.client.calls_of(message)
             for call in calls:
                 if call.name == T.TRANSFER_TO_HUMAN and transfer_justified(
                         self._last_caller_text(), self.state.misunderstandings):
@@ -486,44 +416,19 @@ class DialogManager:
         self, tool_choice: Any, turn: TurnResult, *, messages: list[dict[str, Any]] | None = None,
         background: bool = False,
     ) -> Any:
-        """One chat completion. A server that is down (or answers 5xx) marks the LLM as
-        unavailable for the rest of the call; a slow background request only fails itself."""
-        t0 = time.time()
-        try:
-            resp = await self.llm.chat.completions.create(
-                model=self.llm_options.model,
-                messages=messages if messages is not None else self.messages,
-                tools=self.tools,
-                tool_choice=tool_choice,
-                temperature=self.llm_options.temperature,
-                max_tokens=self.llm_options.max_tokens,
-            )
-        except (openai.APIConnectionError, openai.APITimeoutError, openai.APIStatusError) as exc:
-            log.error("LLM request failed: %s", type(exc).__name__)
-            if not (background and isinstance(exc, openai.APITimeoutError)):
-                self._llm_error = type(exc).__name__
-            raise LLMUnavailableError(str(exc)) from None
+        """One chat completion, logged on the turn (see ``LLMClient.chat``)."""
+        message, seconds = await self.client.chat(
+            messages if messages is not None else self.messages, tool_choice,
+            background=background)
         turn.llm_calls += 1
         if messages is None and turn.llm_first_token_ts is None:  # foreground calls only
             turn.llm_first_token_ts = time.time()
         turn.policy_events.append({"event": "llm_call", "tool_choice": tool_choice if isinstance(
-            tool_choice, str) else tool_choice["function"]["name"], "seconds": round(
-            time.time() - t0, 3)})
-        return resp.choices[0].message
+            tool_choice, str) else tool_choice["function"]["name"], "seconds": round(seconds, 3)})
+        return message
 
-    def _calls_of(self, message: Any) -> list[T.ToolCall]:
-        calls = []
-        for i, tc in enumerate(message.tool_calls or []):
-            try:
-                args = T.parse_arguments(tc.function.arguments)
-            except T.ToolError:
-                args = {"_unparsed": (tc.function.arguments or "")[:200]}
-            calls.append(T.ToolCall(tc.function.name, args, id=tc.id or f"call_{i}"))
-        return calls or T.tool_calls_from_content(message.content)
-
-    async def _propose_and_reconcile(
-        self, name: str, expected: dict[str, Any], turn: TurnResult
-    ) -> None:
+    def _propose_and_reconcile(self, name: str, expected: dict[str, Any], turn: TurnResult
+                               ) -> None:
         """Ask the LLM for the (certain) tool call, forced, and log how it compares.
 
         The policy's arguments are executed either way, so the proposal does not hold up
@@ -531,9 +436,7 @@ class DialogManager:
         takes seconds) and is logged on the turn when it lands (``settle``).
         """
         snapshot = list(self.messages)
-        task = asyncio.create_task(self._propose(name, expected, turn, snapshot))
-        self._proposals.add(task)
-        task.add_done_callback(self._proposals.discard)
+        self.client.in_background(lambda: self._propose(name, expected, turn, snapshot))
 
     async def _propose(
         self, name: str, expected: dict[str, Any], turn: TurnResult,
@@ -545,7 +448,7 @@ class DialogManager:
         except LLMUnavailableError:
             turn.policy_events.append({"event": "tool_proposal_failed", "tool": name})
             return
-        calls = [c for c in self._calls_of(message) if c.name == name]
+        calls = [c for c in self.client.calls_of(message) if c.name == name]
         proposed = calls[0].arguments if calls else None
         agree = proposed is not None and all(
             str(proposed.get(k, "")).strip().lower() == str(v).strip().lower()
@@ -562,8 +465,7 @@ class DialogManager:
 
     async def settle(self, timeout_s: float = 60.0) -> None:
         """Wait for background tool proposals so they can be logged with their turn."""
-        if self._proposals:
-            await asyncio.wait(set(self._proposals), timeout=timeout_s)
+        await self.client.settle(timeout_s)
 
     def _tool_log(self, turn: TurnResult, name: str, args: dict[str, Any], status: str, *,
                   result: Any = None, reason: str | None = None, source: str = "policy") -> None:
@@ -578,18 +480,12 @@ class DialogManager:
                               "content": T.json.dumps(result)})
 
     async def _callback_intent(self, why: str, detail: str) -> None:
-        if self.outbox is None:
-            return
         s = self.state
-        await self.outbox.record(
-            business=self.business.name, call_id=self.call_id, action="callback",
-            status="callback", payload={
-                "why": why, "detail": detail[:300], "service": s.service.id if s.service else None,
-                "day": s.day.isoformat() if s.day else None, "name": s.name,
-                "phone": s.contact_phone,
-            },
-        )
-        log.warning("callback intent recorded: %s (caller %s)", why, mask_text(s.contact_phone))
+        await self.desk.callback(why, detail, {
+            "service": s.service.id if s.service else None,
+            "day": s.day.isoformat() if s.day else None, "name": s.name,
+            "phone": s.contact_phone,
+        })
 
     async def record_callback(self, why: str) -> None:
         """Persist what the caller wanted when the call cannot go on (LLM or TTS down)."""

@@ -6,34 +6,27 @@ reply whose exact words matter, or an open turn where the LLM may answer. It gua
 a slot is stated as free only from a fresh availability result; a booking is made only after
 the caller said yes to that exact service, day and time; out-of-hours and unknown services
 are refused with alternatives; a caller who is not understood three times is offered a human.
+The words of each reply are ``replies``'s job.
 """
 
 from __future__ import annotations
 
 import re
 import time as _time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from connectors.base import Booking, Slot
-from voice_agent.business import Business
+from connectors.schedule import Business
+from voice_agent.dialog.replies import ReplyRenderer, Say, join_words
 from voice_agent.dialog.state import Availability, DialogState
-from voice_agent.dialog.timeparse import PARTS_OF_DAY, describe_day, describe_time
+from voice_agent.dialog.timeparse import PARTS_OF_DAY, describe_time
 from voice_agent.dialog.understanding import EXISTING_BOOKING_CHANGE, Understanding
 
 MAX_MISUNDERSTANDINGS = 3
 _STOP = re.compile(r"\b(wait|don'?t book|cancel|stop)\b")
 MAX_OFFERED_TIMES = 3
-
-
-@dataclass
-class Say:
-    key: str
-    args: dict[str, Any] = field(default_factory=dict)
-    asked: str | None = None
-    end_call: bool = False
-    outcome: str | None = None
 
 
 @dataclass
@@ -73,45 +66,19 @@ class Open:
 Decision = Say | Check | Book | Find | Cancel | Open
 
 
-def join_words(items: list[str]) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
 class BookingPolicy:
     def __init__(self, *, business: Business, replies: dict[str, str], today: date) -> None:
         self.business = business
         self.replies = replies
         self.today = today
-
-    # -- rendering ---------------------------------------------------------------------
-    def render(self, say: Say) -> str:
-        args = {"business": self.business.display_name, "services": self._service_list()}
-        args.update(say.args)
-        text = self.replies[say.key].format(**args)
-        # "on tomorrow" reads badly: "On tomorrow I have" -> "Tomorrow I have".
-        text = re.sub(r"\b(on|for) (today|tomorrow)\b", r"\2", text)
-        return re.sub(r"(^|[.?!]\s+)(On|For) (today|tomorrow)\b",
-                      lambda m: m.group(1) + m.group(3).capitalize(), text)
-
-    def _service_list(self) -> str:
-        return join_words([s.name.lower() for s in self.business.services])
+        self.words = ReplyRenderer(business=business, replies=replies, today=today)
 
     def _day(self, day: date) -> str:
-        return describe_day(day, self.today)
-
-    def _times(self, slots: list[Slot]) -> str:
-        return join_words([describe_time(s.start.timetz()) for s in slots])
+        return self.words.day(day)
 
     def _slot_args(self, state: DialogState, slot: Slot) -> dict[str, Any]:
         assert state.service is not None
-        return {
-            "service": state.service.name.lower(),
-            "day": self._day(slot.start.date()),
-            "time": describe_time(slot.start.timetz()),
-            "name": state.name or "",
-        }
+        return self.words.slot_args(state.service, slot, state.name)
 
     # -- the caller spoke ---------------------------------------------------------------
     def decide(self, state: DialogState, u: Understanding) -> Decision:
@@ -212,9 +179,7 @@ class BookingPolicy:
 
     # -- cancelling and moving an existing booking ---------------------------------------
     def _booking_args(self, booking: Booking) -> dict[str, Any]:
-        local = booking.start.astimezone(self.business.tz)
-        return {"service": self.business.service(booking.service).name.lower(),
-                "day": self._day(local.date()), "time": describe_time(local.timetz())}
+        return self.words.booking_args(booking)
 
     def after_find(self, state: DialogState, bookings: list[Booking], u: Understanding) -> Decision:
         """The caller's upcoming bookings are known: pick the one they mean, or ask."""
@@ -391,7 +356,7 @@ class BookingPolicy:
                 "time": describe_time(start.timetz()),
                 "day": day,
                 "service": service,
-                "alternatives": self._alternatives_text(alternatives),
+                "alternatives": self.words.alternatives(alternatives),
             }
             if self.business.opening_window(avail.day) is None:
                 return Say("closed_day", args, asked="time")
@@ -409,26 +374,14 @@ class BookingPolicy:
             alternatives = (avail.free or later)[:2]
             state.offered_times = alternatives
             args = {"day": day, "service": service,
-                    "alternatives": self._alternatives_text(alternatives)}
+                    "alternatives": self.words.alternatives(alternatives)}
             if self.business.opening_window(avail.day) is None:
                 return Say("closed_day", args, asked="time")
             return Say("no_times_day", args, asked="time")
         picks = self.spread(candidates)
         state.offered_times = picks
-        return Say("offer_times", {"service": service, "day": day, "times": self._times(picks)},
-                   asked="time")
-
-    def _alternatives_text(self, slots: list[Slot]) -> str:
-        if not slots:
-            return self.replies["no_alternatives"]
-        first_day = slots[0].start.date()
-        labels = [describe_time(s.start.timetz()) for s in slots]
-        if all(s.start.date() == first_day for s in slots):
-            labels[-1] += f" on {self._day(first_day)}"
-        else:
-            labels = [f"{lbl} on {self._day(s.start.date())}"
-                      for lbl, s in zip(labels, slots, strict=True)]
-        return self.replies["alternatives"].format(times=join_words(labels))
+        return Say("offer_times", {"service": service, "day": day,
+                                   "times": self.words.times(picks)}, asked="time")
 
     def needs_later_days(self, avail_free: list[Slot], state: DialogState) -> bool:
         """Whether the asked day alone cannot give the caller a choice."""

@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from voice_agent.business import Business
+from connectors.schedule import Business
 from voice_agent.dialog.timeparse import MONTHS, WEEKDAYS
 
 PROMPT_NAME = "receptionist.v2.j2"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from connectors.base import Booking, Slot
-from voice_agent.business import Service
+from connectors.schedule import Service
 from voice_agent.dialog.timeparse import TimeOfDay
 
 AVAILABILITY_FRESH_S = 120.0

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
-from voice_agent.business import Business
+from connectors.schedule import Business
 
 CHECK_AVAILABILITY = "check_availability"
 BOOK_APPOINTMENT = "book_appointment"

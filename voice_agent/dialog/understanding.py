@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from voice_agent.business import Business, Service
+from connectors.schedule import Business, Service
 from voice_agent.dialog.timeparse import TimeOfDay, parse_date, parse_time
 
 _AFFIRM = re.compile(

@@ -1,103 +1,116 @@
-"""Build and run the pipecat pipeline for one phone call.
+"""Build and run the pipecat pipeline for one phone call, whatever carries its audio.
 
-transport in (μ-law 8 kHz → PCM 16 kHz) → Silero VAD → faster-whisper (shared model)
+transport in (8 kHz telephone audio → PCM 16 kHz) → Silero VAD → faster-whisper (shared model)
 → dialog (turn detection, policy + LLM + tools)
-→ Piper TTS (HTTP) → transport out (8 kHz μ-law) → recorder (both sides).
+→ Piper TTS (HTTP) → transport out (8 kHz) → recorder (both sides).
+
+The transport comes from the telephony layer (Twilio Media Streams today, a SIP/RTP leg
+tomorrow); everything this call needs from its worker comes in as :class:`CallResources`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import wave
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from fastapi import WebSocket
+import aiohttp
+import openai
+from faster_whisper import WhisperModel
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.audio.audio_buffer_processor import AudioBufferProcessor
 from pipecat.processors.audio.vad_processor import VADProcessor
-from pipecat.transports.websocket.fastapi import (
-    FastAPIWebsocketParams,
-    FastAPIWebsocketTransport,
-)
+from pipecat.transports.base_transport import BaseTransport
 from pipecat.workers.runner import WorkerRunner
 
-from voice_agent.business import Business
+from connectors.base import Connector
+from connectors.schedule import Business
+from voice_agent.booking.outbox import Outbox
+from voice_agent.config import Settings
 from voice_agent.dialog.manager import DialogManager, LLMOptions
 from voice_agent.dialog.prompt import load_replies, render_system_prompt
 from voice_agent.logging_utils import mask_phone
 from voice_agent.pipeline.dialog_processor import CallOutcome, DialogProcessor
-from voice_agent.pipeline.runtime import Runtime
 from voice_agent.pipeline.stt import SharedWhisperSTTService
 from voice_agent.pipeline.tts import TimedPiperHttpTTSService
 from voice_agent.pipeline.turn_clock import TurnClock
-from voice_agent.telephony.twilio_serializer import SafeTwilioFrameSerializer
-from voice_agent.telephony.twilio_stream import StreamStart
+from voice_agent.store.calls import CallStore
 
 log = logging.getLogger(__name__)
 PIPELINE_SAMPLE_RATE = 16_000
 RECORDING_RATE = 8_000
 
 
-async def run_twilio_call(
-    runtime: Runtime,
-    websocket: WebSocket,
-    start: StreamStart,
-    *,
-    business: Business,
-    caller: str | None,
-    now: datetime,
-) -> CallOutcome:
-    s = runtime.settings
-    store = runtime.call_store
-    prompt = render_system_prompt(runtime.prompts_dir, business, now)
+@dataclass(frozen=True)
+class CallResources:
+    """What one call draws from its worker: shared models, clients and stores."""
+
+    settings: Settings
+    whisper: WhisperModel
+    llm: openai.AsyncOpenAI
+    http: aiohttp.ClientSession
+    tts_base_url: str
+    piper_voice: str
+    connector_for: Callable[[Business], Connector]
+    call_store: CallStore
+    outbox: Outbox
+    tts_healthy: Callable[[], Awaitable[bool]]
+
+
+@dataclass(frozen=True)
+class CallLeg:
+    """Who is calling whom, as the telephony layer saw it."""
+
+    provider: str  # twilio | sip
+    provider_call_id: str
+    stream_id: str | None
+    caller: str | None
+    business: Business
+    now: datetime
+    transfer: Callable[[], None] | None = None  # hands the caller to a human, when possible
+
+
+async def run_call(resources: CallResources, transport: BaseTransport, leg: CallLeg
+                   ) -> CallOutcome:
+    s = resources.settings
+    store = resources.call_store
+    business, now = leg.business, leg.now
+    prompt = render_system_prompt(s.prompts_dir, business, now)
     call = await store.create_call(
-        provider="twilio", provider_call_id=start.call_sid, stream_id=start.stream_sid,
-        business=business.name, caller_phone=caller, prompt_version=prompt.version,
+        provider=leg.provider, provider_call_id=leg.provider_call_id, stream_id=leg.stream_id,
+        business=business.name, caller_phone=leg.caller, prompt_version=prompt.version,
         clock_now=now,
     )
-    log.info("call %s started for %s from %s", call.id, business.name, mask_phone(caller))
+    log.info("call %s started for %s from %s", call.id, business.name, mask_phone(leg.caller))
     manager = DialogManager(
-        business=business, connector=runtime.connector_for(business), llm=runtime.llm,
+        business=business, connector=resources.connector_for(business), llm=resources.llm,
         llm_options=LLMOptions(model=s.llm_model, max_tokens=s.llm_max_tokens),
-        prompt=prompt, replies=load_replies(runtime.prompts_dir), now=now,
-        caller_phone=caller, outbox=runtime.outbox, call_id=call.id,
+        prompt=prompt, replies=load_replies(s.prompts_dir), now=now,
+        caller_phone=leg.caller, outbox=resources.outbox, call_id=call.id,
         review_threshold=s.review_threshold,
         count_llm_disagreement=s.review_on_llm_disagreement,
     )
-    serializer = SafeTwilioFrameSerializer(
-        start.stream_sid, call_sid=start.call_sid, account_sid=s.twilio_account_sid,
-        auth_token=s.twilio_auth_token, base_url=s.twilio_api_base_url,
-        params=SafeTwilioFrameSerializer.InputParams(auto_hang_up=s.twilio_hang_up),
-        max_message_bytes=s.max_ws_message_bytes,
-    )
-    transport = FastAPIWebsocketTransport(
-        websocket=websocket,
-        params=FastAPIWebsocketParams(
-            audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False,
-            serializer=serializer, session_timeout=s.max_call_seconds,
-        ),
-    )
     vad = VADProcessor(vad_analyzer=SileroVADAnalyzer(params=VADParams(stop_secs=s.vad_stop_secs)))
-    stt = SharedWhisperSTTService(model=runtime.whisper)
-    if s.transfer_number and s.twilio_hang_up:
+    stt = SharedWhisperSTTService(model=resources.whisper)
+    if leg.transfer is not None:
         manager.transfer_available = True
-
-        def _transfer() -> None:
-            serializer.transfer_to = s.transfer_number
-
-        manager.on_transfer = _transfer
+        manager.on_transfer = leg.transfer
     clock = TurnClock(vad_stop_secs=s.vad_stop_secs)
     tts = TimedPiperHttpTTSService(
-        clock=clock, base_url=f"{runtime.tts_base_url}/synthesize", aiohttp_session=runtime.http,
-        settings=TimedPiperHttpTTSService.Settings(voice=runtime.models.piper_model.stem),
+        clock=clock, base_url=f"{resources.tts_base_url}/synthesize",
+        aiohttp_session=resources.http,
+        settings=TimedPiperHttpTTSService.Settings(voice=resources.piper_voice),
     )
     dialog = DialogProcessor(
         manager=manager, store=store, call_id=call.id, clock=clock,
-        prompt_hash=prompt.sha256, tts_ready=runtime.tts_healthy,
+        prompt_hash=prompt.sha256, tts_ready=resources.tts_healthy,
         speech_timeout_s=s.user_speech_timeout_s,
     )
     recorder = AudioBufferProcessor(sample_rate=RECORDING_RATE, num_channels=2)
@@ -139,7 +152,7 @@ async def run_twilio_call(
     finally:
         await dialog.flush()
         await recorder.stop_recording()
-        _write_wav(recording, b"".join(chunks))
+        await asyncio.to_thread(_write_wav, recording, b"".join(chunks))
         await store.update_call(call.id, recording_path=str(recording),
                                 outcome=manager.state.outcome)
         await store.finish_call(call.id, status=status, reason=dialog.outcome.end_reason)

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
-from connectors._db import make_engine as _make_engine
+from connectors.sql import make_engine as _make_engine
 from voice_agent.store import connector_configs, models, review  # noqa: F401  (tables)
 
 

@@ -21,11 +21,11 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.registry import get_kind, kind_names
+from connectors.schedule import Business
 from voice_agent.api.auth import AdminDep
 from voice_agent.api.deps import RuntimeDep
-from voice_agent.business import Business
-from voice_agent.pipeline.connector_cache import check_connector
-from voice_agent.pipeline.runtime import Runtime
+from voice_agent.booking.connector_cache import check_connector
+from voice_agent.runtime.container import Runtime
 from voice_agent.store import connector_configs as store
 from voice_agent.store.secret_box import SecretsUnreadableError
 

@@ -15,10 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from sqlalchemy import Engine
 
 from connectors.base import ConnectorError, InvalidRequestError, SlotUnavailableError
+from connectors.schedule import Business
 from voice_agent.api.auth import ReviewerDep
 from voice_agent.api.deps import RuntimeDep
-from voice_agent.business import Business
-from voice_agent.pipeline.runtime import Runtime
+from voice_agent.runtime.container import Runtime
 from voice_agent.store import review as store
 from voice_agent.store.models import Call, Turn
 

@@ -12,8 +12,8 @@ from fastapi.responses import Response
 from voice_agent.api.deps import RuntimeDep, WsRuntimeDep
 from voice_agent.api.routes.health import ACTIVE_CALLS
 from voice_agent.logging_utils import mask_phone
-from voice_agent.pipeline.call import run_twilio_call
 from voice_agent.telephony.stream_token import stream_token, token_valid
+from voice_agent.telephony.twilio_call import run_twilio_call
 from voice_agent.telephony.twilio_stream import StreamHandshakeError, read_start
 from voice_agent.telephony.twilio_webhook import (
     MAX_WEBHOOK_BODY_BYTES,
@@ -93,7 +93,7 @@ async def media_stream(websocket: WebSocket, runtime: WsRuntimeDep) -> None:
     runtime.active_calls += 1
     ACTIVE_CALLS.set(runtime.active_calls)
     try:
-        await run_twilio_call(runtime, websocket, start, business=business,
+        await run_twilio_call(runtime.call_resources(), websocket, start, business=business,
                               caller=caller or None, now=now)
     finally:
         runtime.active_calls -= 1

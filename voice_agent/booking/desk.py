@@ -1,0 +1,144 @@
+"""Carry out what the booking policy decided: intent first, connector second, outcome last.
+
+Every booking, move and cancellation is recorded in the outbox *before* the connector is
+called, with the idempotency key the connector receives; a connector failure leaves the
+intent ``pending`` for the reconciler instead of losing it. A booking whose confidence is
+below the review threshold is routed to the human review queue and never reaches the
+calendar. The desk knows nothing of what is said to the caller: it returns what happened,
+and the dialog decides the words.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from connectors.base import Booking, Capability, Connector, ConnectorError, SlotUnavailableError
+from connectors.schedule import Business
+from voice_agent.booking.outbox import Outbox
+from voice_agent.logging_utils import mask_text
+from voice_agent.store.models import BookingIntent
+from voice_agent.store.review import create_review_item
+
+__all__ = ["BookingDesk", "DeskResult"]
+
+log = logging.getLogger(__name__)
+
+Status = Literal["done", "taken", "pending", "review", "unsupported"]
+
+
+@dataclass(frozen=True)
+class DeskResult:
+    """What became of one operation.
+
+    ``done``: the connector did it (``booking`` is the result); ``taken``: the slot went
+    meanwhile (nothing written); ``pending``: the connector failed, the intent waits for the
+    reconciler; ``review``: held for a human (low confidence); ``unsupported``: the
+    connector cannot do this, the intent is escalated to a human.
+    """
+
+    status: Status
+    booking: Booking | None = None
+    error: str | None = None
+    review_reason: str | None = None
+
+
+class BookingDesk:
+    def __init__(self, *, business: Business, connector: Connector, outbox: Outbox | None,
+                 call_id: str | None, review_threshold: float) -> None:
+        self.business = business
+        self.connector = connector
+        self.outbox = outbox
+        self.call_id = call_id
+        self.review_threshold = review_threshold
+
+    async def book(self, *, service: str, start: datetime, name: str, phone: str,
+                   staff: str | None, confidence: dict[str, Any]) -> DeskResult:
+        """``confidence`` is the booking's confidence record (``score`` and
+        ``explicit_confirmation``); below the threshold the booking goes to review."""
+        payload = {"service": service, "start": start.isoformat(), "name": name, "phone": phone}
+        intent = await self._intent("book", payload)
+        if intent is not None and confidence["score"] < self.review_threshold:
+            return await self._to_review(intent, confidence)
+        key = intent.idempotency_key if intent else f"va-{self.call_id}-{start:%Y-%m-%dT%H:%M}"
+        try:
+            booking = await self.connector.book(service=service, start=start, name=name,
+                                                phone=phone, staff=staff, idempotency_key=key)
+        except SlotUnavailableError as exc:
+            await self._finish(intent, "failed", error=str(exc))
+            return DeskResult("taken", error=str(exc))
+        except ConnectorError as exc:
+            await self._finish(intent, "pending", error=str(exc))
+            return DeskResult("pending", error=str(exc))
+        await self._finish(intent, "done", booking_id=booking.id)
+        return DeskResult("done", booking=booking)
+
+    async def move(self, booking: Booking, new_start: datetime) -> DeskResult:
+        payload = {"booking_id": booking.id, "new_start": new_start.isoformat()}
+        intent = await self._intent("reschedule", payload)
+        if Capability.RESCHEDULE not in self.connector.capabilities:
+            return await self._unsupported(intent, "reschedule")
+        try:
+            moved = await self.connector.reschedule(booking.id, new_start)
+        except SlotUnavailableError as exc:
+            await self._finish(intent, "failed", error=str(exc))
+            return DeskResult("taken", error=str(exc))
+        except ConnectorError as exc:
+            await self._finish(intent, "pending", error=str(exc))
+            return DeskResult("pending", error=str(exc))
+        await self._finish(intent, "done", booking_id=moved.id)
+        return DeskResult("done", booking=moved)
+
+    async def cancel(self, booking: Booking) -> DeskResult:
+        intent = await self._intent("cancel", {"booking_id": booking.id})
+        if Capability.CANCEL not in self.connector.capabilities:
+            return await self._unsupported(intent, "cancel")
+        try:
+            await self.connector.cancel(booking.id)
+        except ConnectorError as exc:
+            # The intent stays pending for the reconciler.
+            await self._finish(intent, "pending", error=str(exc))
+            return DeskResult("pending", error=str(exc))
+        await self._finish(intent, "done", booking_id=booking.id)
+        return DeskResult("done", booking=booking)
+
+    async def callback(self, why: str, detail: str, wanted: dict[str, Any]) -> None:
+        """Persist what the caller wanted when the call cannot finish it (a human calls back)."""
+        if self.outbox is None:
+            return
+        await self.outbox.record(
+            business=self.business.name, call_id=self.call_id, action="callback",
+            status="callback", payload={"why": why, "detail": detail[:300], **wanted},
+        )
+        log.warning("callback intent recorded: %s (caller %s)", why,
+                    mask_text(str(wanted.get("phone") or "")))
+
+    # -- outbox -------------------------------------------------------------------------
+    async def _intent(self, action: str, payload: dict[str, Any]) -> BookingIntent | None:
+        if self.outbox is None:
+            return None
+        return await self.outbox.record(business=self.business.name, call_id=self.call_id,
+                                        action=action, payload=payload)
+
+    async def _finish(self, intent: BookingIntent | None, status: str, **fields: Any) -> None:
+        if intent is not None and self.outbox is not None:
+            await self.outbox.finish(intent, status=status, **fields)
+
+    async def _unsupported(self, intent: BookingIntent | None, operation: str) -> DeskResult:
+        """The business's connector cannot do this (declared capabilities): a human will."""
+        reason = f"the calendar connector cannot {operation}"
+        await self._finish(intent, "escalated", error=reason)
+        return DeskResult("unsupported", error=reason)
+
+    async def _to_review(self, intent: BookingIntent, confidence: dict[str, Any]) -> DeskResult:
+        """Not sure enough: a human confirms before anything reaches the calendar."""
+        assert self.outbox is not None
+        reason = "low confidence" if confidence["explicit_confirmation"] else "no explicit yes"
+        await asyncio.to_thread(
+            create_review_item, self.outbox.engine, intent=intent, call_id=self.call_id,
+            business=self.business.name, reason=reason, confidence=confidence,
+        )
+        return DeskResult("review", review_reason=reason)

@@ -1,0 +1,182 @@
+"""Process-wide resources shared by every call on this worker.
+
+Models load once at startup (a call never waits for a load); the readiness probe turns
+green only after they are loaded and the sidecars answer. The LLM and TTS are reached over
+HTTP: the embedded sidecars by default, vLLM / a Piper deployment when their URLs are set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import httpx
+import openai
+from faster_whisper import WhisperModel
+from sqlalchemy import Engine
+
+from connectors.base import Connector
+from connectors.schedule import Business, load_businesses
+from voice_agent.booking.connector_cache import ConnectorCache
+from voice_agent.booking.outbox import Outbox
+from voice_agent.config import Settings
+from voice_agent.pipeline.call import CallResources
+from voice_agent.runtime.model_files import ModelPaths, assemble_all
+from voice_agent.runtime.sidecars import Sidecar, free_port, llm_sidecar, piper_sidecar
+from voice_agent.store.calls import CallStore
+from voice_agent.store.db import make_engine, upgrade
+from voice_agent.store.secret_box import secret_box_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine | None = None
+    businesses: dict[str, Business] = field(default_factory=dict)
+    models: ModelPaths | None = None
+    whisper: WhisperModel | None = None
+    sidecars: list[Sidecar] = field(default_factory=list)
+    llm_base_url: str | None = None
+    tts_base_url: str | None = None
+    llm: openai.AsyncOpenAI | None = None
+    http: aiohttp.ClientSession | None = None
+    ready: bool = False
+    active_calls: int = 0
+    _connectors: ConnectorCache | None = None
+    _reconciler: asyncio.Task[None] | None = None
+
+    @property
+    def connectors(self) -> ConnectorCache:
+        if self._connectors is None:
+            assert self.engine is not None
+            self._connectors = ConnectorCache(self.engine, secret_box_for(self.settings))
+        return self._connectors
+
+    async def start(self) -> None:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(s.db_url)
+        await asyncio.to_thread(upgrade, self.engine)
+        self.businesses = load_businesses(s.businesses_dir)
+        self.models = await asyncio.to_thread(assemble_all, s.models_dir)
+        from voice_agent.pipeline.whisper_model import load_whisper
+
+        self.whisper = await asyncio.to_thread(
+            load_whisper, self.models.whisper_dir, device=s.stt_device,
+            compute_type=s.stt_compute_type, cpu_threads=s.stt_cpu_threads,
+        )
+        logs = s.data_dir / "logs"
+        starts = []
+        if s.llm_base_url:
+            self.llm_base_url = s.llm_base_url.rstrip("/")
+        else:
+            sidecar = llm_sidecar(
+                gguf=self.models.llm_gguf, port=s.llm_sidecar_port or free_port(),
+                n_ctx=s.llm_ctx, n_threads=s.llm_threads, model_alias=s.llm_model,
+                log_path=logs / "llm.log", nice=s.llm_sidecar_nice,
+            )
+            self.sidecars.append(sidecar)
+            self.llm_base_url = sidecar.base_url + "/v1"
+            starts.append(sidecar.start())
+        if s.tts_base_url:
+            self.tts_base_url = s.tts_base_url.rstrip("/")
+        else:
+            sidecar = piper_sidecar(
+                model=self.models.piper_model, port=s.tts_sidecar_port or free_port(),
+                log_path=logs / "tts.log",
+            )
+            self.sidecars.append(sidecar)
+            self.tts_base_url = sidecar.base_url
+            starts.append(sidecar.start())
+        await asyncio.gather(*starts)
+        self.llm = openai.AsyncOpenAI(
+            base_url=self.llm_base_url, api_key=s.llm_api_key, timeout=s.llm_timeout_s,
+            max_retries=1,
+        )
+        self.http = aiohttp.ClientSession()
+        await self._warm_llm()
+        if s.reconcile_interval_s > 0:
+            self._reconciler = asyncio.create_task(self._reconcile_loop(), name="reconciler")
+        self.ready = True
+        log.info("runtime ready: llm=%s tts=%s", self.llm_base_url, self.tts_base_url)
+
+    async def _warm_llm(self) -> None:
+        """One tiny request so the first caller does not pay the model's cold start."""
+        assert self.llm is not None
+        try:
+            await self.llm.chat.completions.create(
+                model=self.settings.llm_model, messages=[{"role": "user", "content": "Hi"}],
+                max_tokens=1,
+            )
+        except openai.OpenAIError as exc:
+            log.warning("LLM warm-up failed: %s", exc)
+
+    async def _reconcile_loop(self) -> None:
+        from voice_agent.booking.reconciler import OutboxReconciler
+
+        assert self.engine is not None
+        reconciler = OutboxReconciler(self.engine, self.businesses, self.connector_for)
+        await reconciler.run_forever(self.settings.reconcile_interval_s)
+
+    async def stop(self) -> None:
+        self.ready = False
+        if self._reconciler is not None:
+            self._reconciler.cancel()
+        if self.http is not None:
+            await self.http.close()
+        if self.llm is not None:
+            await self.llm.close()
+        if self._connectors is not None:
+            await self._connectors.aclose()
+        await asyncio.gather(*(s.stop() for s in self.sidecars), return_exceptions=True)
+        if self.engine is not None:
+            self.engine.dispose()
+
+    def sidecar(self, name: str) -> Sidecar | None:
+        return next((s for s in self.sidecars if s.name == name), None)
+
+    async def tts_healthy(self) -> bool:
+        sidecar = self.sidecar("tts")
+        if sidecar is not None:
+            return await sidecar.healthy()
+        try:
+            async with httpx.AsyncClient(timeout=2) as client:
+                return (await client.get(f"{self.tts_base_url}/voices")).status_code < 500
+        except httpx.HTTPError:
+            return False
+
+    def connector_for(self, business: Business) -> Connector:
+        """The business's configured connector (builtin when none is configured), wrapped in
+        the shared timeout/retry/circuit-breaker layer; rebuilt when its config changes."""
+        assert self.engine is not None
+        return self.connectors.get(business)
+
+    def call_resources(self) -> CallResources:
+        """What a call needs from this worker (the models are loaded once, here)."""
+        assert self.whisper is not None and self.llm is not None and self.http is not None
+        assert self.models is not None and self.tts_base_url is not None
+        return CallResources(
+            settings=self.settings, whisper=self.whisper, llm=self.llm, http=self.http,
+            tts_base_url=self.tts_base_url, piper_voice=self.models.piper_model.stem,
+            connector_for=self.connector_for, call_store=self.call_store, outbox=self.outbox,
+            tts_healthy=self.tts_healthy,
+        )
+
+    @property
+    def call_store(self) -> CallStore:
+        assert self.engine is not None
+        return CallStore(self.engine)
+
+    @property
+    def outbox(self) -> Outbox:
+        assert self.engine is not None
+        return Outbox(self.engine)
+
+    @property
+    def prompts_dir(self) -> Path:
+        return self.settings.prompts_dir
