@@ -153,8 +153,10 @@ class Capability(enum.Enum):
 class Connector(Protocol):
     capabilities: frozenset[Capability]
 
-    async def list_free_slots(self, *, service: str, start: datetime, end: datetime) -> list[Slot]:
-        """One Slot per free start time in ``[start, end)``; ``staff`` is the first free member."""
+    async def list_free_slots(self, *, service: str, start: datetime, end: datetime,
+                              staff: str | None = None) -> list[Slot]:
+        """One Slot per free start time in ``[start, end)``; ``staff`` is the first free member,
+        or, when ``staff`` names a member, only the starts where that member is free."""
         ...
 
     async def book(

@@ -36,6 +36,7 @@ from connectors.base import (
     clean_phone,
 )
 from connectors.schedule import Business, Service
+from connectors.slots import resolve_staff
 from connectors.sql import CalAppointment, CalStaffCell, create_calendar_tables, make_engine
 
 __all__ = [
@@ -87,8 +88,9 @@ class BuiltinCalendar:
 
     # -- Connector protocol ------------------------------------------------------------------
 
-    async def list_free_slots(self, *, service: str, start: datetime, end: datetime) -> list[Slot]:
-        return await self._run(self._list_free_slots, service, start, end)
+    async def list_free_slots(self, *, service: str, start: datetime, end: datetime,
+                              staff: str | None = None) -> list[Slot]:
+        return await self._run(self._list_free_slots, service, start, end, staff)
 
     async def book(
         self,
@@ -229,8 +231,10 @@ class BuiltinCalendar:
 
     # -- operations (blocking; run in a worker thread) ---------------------------------------
 
-    def _list_free_slots(self, service: str, start: datetime, end: datetime) -> list[Slot]:
+    def _list_free_slots(self, service: str, start: datetime, end: datetime,
+                         staff: str | None = None) -> list[Slot]:
         svc = self._service(service)
+        members = resolve_staff(self.business, staff)
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("datetimes passed to a connector must be timezone-aware")
         tz = self.business.tz
@@ -254,7 +258,7 @@ class BuiltinCalendar:
         for slot_start in starts:
             begin = _to_utc(slot_start)
             cells = self._cells(begin, begin + svc.duration)
-            for member in self.business.staff_members:
+            for member in members:
                 if not any((member, cell) in occupied for cell in cells):
                     slots.append(
                         Slot(

@@ -129,7 +129,8 @@ class CalcomConnector:
 
     # -- Connector protocol ------------------------------------------------------------------
 
-    async def list_free_slots(self, *, service: str, start: datetime, end: datetime) -> list[Slot]:
+    async def list_free_slots(self, *, service: str, start: datetime, end: datetime,
+                              staff: str | None = None) -> list[Slot]:
         svc = require_service(self.business, service)
         if not candidate_starts_between(self.business, svc.id, start, end):
             return []  # closed all along: nothing to ask
@@ -143,13 +144,13 @@ class CalcomConnector:
         days = dig(resp.data, "data", what=what)
         if not isinstance(days, dict):
             raise MalformedResponseError(f"{what}: 'data' is not an object")
-        staff = self.business.staff[0] if len(self.business.staff) == 1 else None
+        host = self.business.staff[0] if len(self.business.staff) == 1 else None
         offered: list[tuple[datetime, str | None]] = []
         for day_slots in days.values():
             if not isinstance(day_slots, list):
                 raise MalformedResponseError(f"{what}: a day's slots are not a list")
-            offered += [(_parse_dt(dig(s, "start", what=what), what), staff) for s in day_slots]
-        return free_slots_from_starts(self.business, svc.id, start, end, offered)
+            offered += [(_parse_dt(dig(s, "start", what=what), what), host) for s in day_slots]
+        return free_slots_from_starts(self.business, svc.id, start, end, offered, staff)
 
     async def book(
         self,

@@ -146,14 +146,15 @@ class CalDavCalendar:
                                    headers={**XML, "Depth": "1"})
         return parse_free_busy(raw.body, what="caldav free-busy")
 
-    async def list_free_slots(self, *, service: str, start: datetime, end: datetime) -> list[Slot]:
+    async def list_free_slots(self, *, service: str, start: datetime, end: datetime,
+                              staff: str | None = None) -> list[Slot]:
         svc = require_service(self.business, service)
         span_end = end + svc.duration
         busy_by_calendar = {
             cal: await self._busy(cal, start, span_end) for cal in set(self.calendars.values())
         }
         busy = {member: busy_by_calendar[cal] for member, cal in self.calendars.items()}
-        return free_slots_from_busy(self.business, service, start, end, busy)
+        return free_slots_from_busy(self.business, service, start, end, busy, staff)
 
     # -- booking -----------------------------------------------------------------------------
 

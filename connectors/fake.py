@@ -59,9 +59,10 @@ class FaultyConnector:
             raise error
         return result
 
-    async def list_free_slots(self, *, service: str, start: datetime, end: datetime) -> list[Slot]:
+    async def list_free_slots(self, *, service: str, start: datetime, end: datetime,
+                              staff: str | None = None) -> list[Slot]:
         return await self._run("list_free_slots", lambda: self.inner.list_free_slots(
-            service=service, start=start, end=end))
+            service=service, start=start, end=end, staff=staff))
 
     async def book(self, **kw: Any) -> Booking:
         return await self._run("book", lambda: self.inner.book(**kw))

@@ -144,14 +144,15 @@ class GoogleCalendarConnector:
 
     # -- Connector protocol ------------------------------------------------------------------
 
-    async def list_free_slots(self, *, service: str, start: datetime, end: datetime) -> list[Slot]:
+    async def list_free_slots(self, *, service: str, start: datetime, end: datetime,
+                              staff: str | None = None) -> list[Slot]:
         svc = require_service(self.business, service)
         starts = candidate_starts_between(self.business, svc.id, start, end)
         if not starts:
             return []
         busy = await self._busy(self._calendars, starts[0], starts[-1] + svc.duration)
         by_member = {m: busy[c] for m, c in self.calendar_of.items()}
-        return free_slots_from_busy(self.business, svc.id, start, end, by_member)
+        return free_slots_from_busy(self.business, svc.id, start, end, by_member, staff)
 
     async def book(
         self,

@@ -156,9 +156,11 @@ class ResilientConnector:
 
     # -- protocol ----------------------------------------------------------------------------
 
-    async def list_free_slots(self, *, service: str, start: datetime, end: datetime) -> list[Slot]:
+    async def list_free_slots(self, *, service: str, start: datetime, end: datetime,
+                              staff: str | None = None) -> list[Slot]:
         return await self._call(
-            "list_free_slots", self.inner.list_free_slots, service=service, start=start, end=end
+            "list_free_slots", self.inner.list_free_slots, service=service, start=start, end=end,
+            staff=staff,
         )
 
     async def book(

@@ -83,15 +83,18 @@ def free_slots_from_busy(
     start: datetime,
     end: datetime,
     busy_by_staff: Mapping[str, Sequence[Interval]],
+    staff: str | None = None,
 ) -> list[Slot]:
     """One slot per candidate start where some staff member's busy list leaves the whole
-    service free; ``staff`` is the first such member (the business's order)."""
+    service free; ``staff`` is the first such member (the business's order), or only the
+    member named by ``staff``."""
     svc = require_service(business, service_id)
+    members = resolve_staff(business, staff)
     slots: list[Slot] = []
     for slot_start in candidate_starts_between(business, service_id, start, end):
         begin = slot_start.astimezone(UTC)
         finish = begin + svc.duration
-        for member in business.staff_members:
+        for member in members:
             if not _overlaps(begin, finish, busy_by_staff.get(member, ())):
                 slots.append(Slot(
                     start=slot_start,
@@ -108,19 +111,25 @@ def free_slots_from_starts(
     start: datetime,
     end: datetime,
     offered: Iterable[tuple[datetime, str | None]],
+    staff: str | None = None,
 ) -> list[Slot]:
     """Provider-offered free starts (with an optional staff name) kept only where they are
-    also candidate starts of the business; duplicates collapse to the first staff offered."""
+    also candidate starts of the business; duplicates collapse to the first staff offered.
+    With ``staff``, only starts the provider offers for that member (an offer that names
+    nobody is not evidence that the member is free)."""
     svc = require_service(business, service_id)
+    wanted = set(resolve_staff(business, staff)) if staff is not None else None
     allowed = {s.astimezone(UTC): s for s in candidate_starts_between(business, service_id,
                                                                         start, end)}
     chosen: dict[datetime, str | None] = {}
-    for when, staff in offered:
+    for when, staff_of in offered:
         if when.tzinfo is None:
             continue  # a provider start without an offset is ambiguous: never offer it
         key = when.astimezone(UTC)
+        if wanted is not None and (staff_of is None or staff_of not in wanted):
+            continue
         if key in allowed and key not in chosen:
-            chosen[key] = staff if business.staff else None
+            chosen[key] = staff_of if business.staff else None
     return [
         Slot(start=allowed[key], end=(key + svc.duration).astimezone(business.tz),
              staff=chosen[key])

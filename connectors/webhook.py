@@ -141,7 +141,8 @@ class WebhookConnector:
 
     # -- protocol ----------------------------------------------------------------------------
 
-    async def list_free_slots(self, *, service: str, start: datetime, end: datetime) -> list[Slot]:
+    async def list_free_slots(self, *, service: str, start: datetime, end: datetime,
+                              staff: str | None = None) -> list[Slot]:
         svc = require_service(self.business, service)
         if not candidate_starts_between(self.business, svc.id, start, end):
             return []  # closed all window long: no need to ask the CRM
@@ -157,17 +158,17 @@ class WebhookConnector:
         mapping = endpoint.response
         if isinstance(mapping, BusyMapping):
             busy = self._busy(data, mapping)
-            return free_slots_from_busy(self.business, svc.id, start, end, busy)
+            return free_slots_from_busy(self.business, svc.id, start, end, busy, staff)
         items = as_list(data, mapping.slots_pointer, "availability")
         offered: list[tuple[datetime, str | None]] = []
         for i, item in enumerate(items):
             what = f"availability item {i}"
             when = as_datetime(required(item, mapping.start_pointer, what),
                                mapping.start_pointer, what, tz)
-            staff = self._staff(item, mapping.staff_pointer, what)
-            if staff is None or staff in self.business.staff_members:
-                offered.append((when, staff))  # a staff member the business lacks: not offered
-        return free_slots_from_starts(self.business, svc.id, start, end, offered)
+            who = self._staff(item, mapping.staff_pointer, what)
+            if who is None or who in self.business.staff_members:
+                offered.append((when, who))  # a staff member the business lacks: not offered
+        return free_slots_from_starts(self.business, svc.id, start, end, offered, staff)
 
     async def book(
         self,

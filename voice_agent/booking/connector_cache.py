@@ -43,7 +43,8 @@ class BrokenConnector:
     def _fail(self) -> ConnectorError:
         return ConnectorError(f"connector misconfigured: {self.reason}")
 
-    async def list_free_slots(self, *, service: str, start: datetime, end: datetime) -> list[Slot]:
+    async def list_free_slots(self, *, service: str, start: datetime, end: datetime,
+                              staff: str | None = None) -> list[Slot]:
         raise self._fail()
 
     async def book(self, **_: Any) -> Booking:
