@@ -71,13 +71,15 @@ async def run_audio_script(
         review = len(session.exec(select(ReviewItem).where(
             ReviewItem.call_id == (row.id if row else ""))).all())
     agent_outcome = (row.outcome if row else None) or "no_booking"
-    judged = await judge_call(script, business, cal, before, agent_outcome, logs, records)
+    heard = [(t.heard or "", t.label) for t in call.result.turns]
+    judged = await judge_call(script, business, cal, before, agent_outcome, logs, records,
+                              heard=heard)
     totals = [r["latency"]["total"] for r in records if r["latency"]["total"] is not None]
     run = CallRun(
         id=script.id, category=path.parent.name, outcome=judged.outcome,
         outcome_correct=judged.verdict.outcome_correct,
         booking_fields_correct=judged.verdict.booking_fields_correct,
-        forbidden_events=judged.events, agent_turns=len(logs) + 1,
+        wrong_actions=judged.wrong, forbidden_events=judged.events, agent_turns=len(logs) + 1,
         tool_calls=judged.tool_calls, tool_calls_rejected=judged.rejected,
         review_items=review, problems=judged.verdict.problems, turns=records,
         seconds=round(time.monotonic() - t0, 2),

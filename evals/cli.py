@@ -92,6 +92,9 @@ def eval_run(
     llm: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL; "
                                             "default: start the embedded LLM sidecar.")] = None,
     jobs: Annotated[int, typer.Option(help="Scripts replayed at once.")] = 1,
+    reading: Annotated[str | None, typer.Option(
+        help="The LLM's typed reading of each turn: always, when_unsure, off (default: "
+        "always with --llm, when_unsure on the embedded model).")] = None,
 ) -> None:
     """Replay call scripts against the production code and write results.json + report.html."""
     import asyncio
@@ -102,8 +105,11 @@ def eval_run(
         console.print("[red]--mode is text or audio[/]")
         raise typer.Exit(2)
     configure_logging("WARNING")
+    if reading not in (None, "always", "when_unsure", "off"):
+        console.print("[red]--reading is always, when_unsure or off[/]")
+        raise typer.Exit(2)
     results = asyncio.run(run_suite(paths, out=out, settings=get_settings(), llm_url=llm,
-                                    jobs=jobs, console=console, mode=mode))
+                                    jobs=jobs, console=console, mode=mode, reading=reading))
     s = results["summary"]
     console.print_json(data={k: v for k, v in s.items() if k != "by_category"})
     for call in results["calls"]:
@@ -197,3 +203,34 @@ def eval_sgd(
         console.print(f"  {n:4d}  {reason}", highlight=False)
     console.print(f"businesses:     {counts['businesses']} in {out / 'businesses'}")
     console.print(f"scripts:        {out / split}")
+
+
+@eval_app.command("nlu")
+def eval_nlu(
+    data: Annotated[Path | None, typer.Option(
+        help="SGD user turns (JSONL), e.g. the full dev split "
+        "../shared/data/sgd_turns/dev.jsonl. Default: the 500-turn sample in "
+        "evals/datasets/sgd_turns.")] = None,
+    reader: Annotated[list[str] | None, typer.Option(
+        help="regex, llm, merge (repeat the option for several; default all three).")] = None,
+    limit: Annotated[int | None, typer.Option(help="Read only the first N turns.")] = None,
+    llm: Annotated[str | None, typer.Option(
+        help="OpenAI-compatible base URL for the LLM reading; default: the embedded sidecar."
+    )] = None,
+    out: Annotated[Path, typer.Option(help="Where nlu.json goes.")] = Path("evals/out/nlu"),
+) -> None:
+    """Accuracy of dates, times and affirm / negate / select / request-alternatives on SGD's
+    user turns, per reader, with the time per reading."""
+    import asyncio
+
+    from evals.nlu_runner import run_nlu
+
+    configure_logging("WARNING")
+    readers = reader or ["regex", "llm", "merge"]
+    unknown = set(readers) - {"regex", "llm", "merge"}
+    if unknown:
+        console.print(f"[red]unknown reader(s): {', '.join(sorted(unknown))}[/]")
+        raise typer.Exit(2)
+    report = asyncio.run(run_nlu(data=data, readers=readers, limit=limit, llm_url=llm,
+                                 settings=get_settings(), out=out, console=console))
+    console.print(f"results: {out / 'nlu.json'} ({report['turns']} turns)")

@@ -69,7 +69,8 @@ def _fmt(value: float | None, pct: bool = False) -> str:
 
 
 def _call_changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """(what changed, forbidden events that are new) for one call present in both runs."""
+    """(what changed, forbidden events and wrong actions that are new) for one call present
+    in both runs."""
     changes: list[str] = []
     was, now = bool(old.get("outcome_correct")), bool(new.get("outcome_correct"))
     if was != now:
@@ -80,13 +81,17 @@ def _call_changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[str], 
     if old.get("booking_fields_correct") != new.get("booking_fields_correct"):
         changes.append(f"booking fields correct {old.get('booking_fields_correct')} -> "
                        f"{new.get('booking_fields_correct')}")
-    before = Counter(map(str, old.get("forbidden_events") or []))
-    after = Counter(map(str, new.get("forbidden_events") or []))
-    added, gone = list((after - before).elements()), list((before - after).elements())
-    if added:
-        changes.append(f"new forbidden events: {', '.join(map(str, added))}")
-    if gone:
-        changes.append(f"forbidden events gone: {', '.join(map(str, gone))}")
+    added: list[str] = []
+    for key, label in (("wrong_actions", "wrong actions"), ("forbidden_events",
+                                                              "forbidden events")):
+        before = Counter(map(str, old.get(key) or []))
+        after = Counter(map(str, new.get(key) or []))
+        new_items, gone = list((after - before).elements()), list((before - after).elements())
+        if new_items:
+            changes.append(f"new {label}: {', '.join(new_items)}")
+            added += [f"{label[:-1]}: {x}" for x in new_items]
+        if gone:
+            changes.append(f"{label} gone: {', '.join(gone)}")
     for key in ("agent_turns", "tool_calls_rejected", "review_items"):
         if old.get(key) != new.get(key):
             changes.append(f"{key} {old.get(key)} -> {new.get(key)}")
@@ -111,6 +116,8 @@ def compare(
     cmp.summary.append(f"outcome accuracy: {_fmt(oa, True)} -> {_fmt(na, True)}{delta}")
     ob, nb = _num(os_.get("booking_fields_accuracy")), _num(ns.get("booking_fields_accuracy"))
     cmp.summary.append(f"booking fields accuracy: {_fmt(ob, True)} -> {_fmt(nb, True)}")
+    cmp.summary.insert(1, f"wrong actions: {os_.get('wrong_actions', 'n/a')} -> "
+                          f"{ns.get('wrong_actions', 'n/a')}")
     cmp.summary.append(f"forbidden events: {os_.get('forbidden_events', 'n/a')} -> "
                        f"{ns.get('forbidden_events', 'n/a')}")
     op, np_ = _p95(old), _p95(new)
@@ -123,9 +130,10 @@ def compare(
         o, n = old_calls.get(cid), new_calls.get(cid)
         if o is None and n is not None:
             state = "passes" if n.get("outcome_correct") else "FAILS"
-            events = [str(x) for x in n.get("forbidden_events") or []]
-            cmp.changes[cid] = [f"added ({state})" + (f"; forbidden events: "
-                                                      f"{', '.join(events)}" if events else "")]
+            events = [f"wrong action: {x}" for x in n.get("wrong_actions") or []] + [
+                f"forbidden event: {x}" for x in n.get("forbidden_events") or []]
+            cmp.changes[cid] = [f"added ({state})" + (f"; {', '.join(events)}" if events
+                                                      else "")]
             new_forbidden += [f"{cid}: {x}" for x in events]
         elif n is None:
             cmp.changes[cid] = ["removed"]
@@ -135,7 +143,8 @@ def compare(
                 cmp.changes[cid] = changes
             new_forbidden += [f"{cid}: {x}" for x in added]
     if new_forbidden:
-        cmp.regressions.append(f"new forbidden events: {', '.join(new_forbidden)}")
+        cmp.regressions.append(f"new wrong actions / forbidden events: "
+                               f"{', '.join(new_forbidden)}")
     if op is not None and np_ is not None and op > 0 and np_ / op > max_latency_ratio + EPS:
         cmp.regressions.append(f"p95 latency up {np_ / op:.2f}x ({op:.3g}s -> {np_:.3g}s), "
                                f"more than the allowed {max_latency_ratio:.2f}x")

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from connectors.base import Booking
-from evals.script import CallScript, ExpectedBooking
+from evals.script import CallScript, ExpectedBooking, ExpectedCancellation, KeptBooking
 
 
 def _norm_name(value: str | None) -> str:
@@ -74,3 +74,44 @@ def judge(script: CallScript, new_bookings: list[Booking], *, observed_outcome: 
         if new_bookings:
             verdict.problems.append(f"{len(new_bookings)} unexpected booking(s)")
     return verdict
+
+
+def _same_slot(b: Booking, exp: ExpectedCancellation | KeptBooking) -> bool:
+    return b.service == exp.service and b.start == exp.start and (
+        getattr(exp, "staff", None) is None or b.staff == exp.staff)
+
+
+def wrong_actions(script: CallScript, before: list[Booking], after: list[Booking]) -> list[str]:
+    """Bookings, moves and cancellations the call performed that ``expect`` does not name.
+
+    Worse than no booking: a caller who hangs up with nothing done can call again; one booked
+    on the wrong day, under the wrong name, or whose other appointment was cancelled, cannot
+    know. Decided from the calendar before and after the call and the script's labels only.
+    """
+    exp = script.expect
+    by_id = {b.id: b for b in after}
+    new = [b for b in after if b not in before]  # a moved entry keeps its id but not its start
+    gone = [b for b in before if by_id.get(b.id) != b]
+    wanted = ([exp.booking] if exp.booking is not None else []) + list(exp.also_booked)
+    problems: list[str] = []
+    unmatched = list(wanted)
+    for b in new:
+        match = next((w for w in unmatched if not booking_matches(b, w)), None)
+        if match is not None:
+            unmatched.remove(match)
+            continue
+        nearest = min((booking_matches(b, w) for w in wanted), key=len, default=None)
+        what = "; ".join(nearest) if nearest else "the script expects no new booking"
+        action = "moved" if any(g.id == b.id for g in gone) else "booked"
+        problems.append(f"{action} {b.service} at {b.start.isoformat()} ({what})")
+    for b in gone:
+        if exp.cancelled is not None and _same_slot(b, exp.cancelled):
+            continue
+        action = "moved" if b.id in by_id else "cancelled"
+        problems.append(f"{action} {b.service} at {b.start.isoformat()}, which the script "
+                        "does not name")
+    for k in exp.kept:
+        reported = any(_same_slot(g, k) for g in gone)
+        if not reported and not any(_same_slot(b, k) for b in after):
+            problems.append(f"the kept {k.service} at {k.start.isoformat()} is gone")
+    return problems

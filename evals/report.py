@@ -33,6 +33,7 @@ def e(value: Any) -> str:
 
 def call_failed(call: dict[str, Any]) -> bool:
     return (not call.get("outcome_correct") or bool(call.get("forbidden_events"))
+            or bool(call.get("wrong_actions"))
             or call.get("booking_fields_correct") is False or bool(call.get("error")))
 
 
@@ -140,7 +141,8 @@ def _fmt(value: Any, pct: bool = False) -> str:
 
 def _summary_table(s: dict[str, Any]) -> str:
     lat = s.get("latency_s") or {}
-    rows = [("scripts", _fmt(s.get("scripts"))),
+    rows = [("wrong actions", _fmt(s.get("wrong_actions"))),
+            ("scripts", _fmt(s.get("scripts"))),
             ("outcome accuracy", _fmt(s.get("outcome_accuracy"), True)),
             ("booking fields accuracy", _fmt(s.get("booking_fields_accuracy"), True)),
             ("forbidden events", _fmt(s.get("forbidden_events"))),
@@ -206,6 +208,7 @@ def _call_row(call: dict[str, Any]) -> str:
     bf = call.get("booking_fields_correct")
     cells = [status, e(call.get("id")), e(call.get("category")), e(call.get("outcome")),
              "–" if bf is None else ("yes" if bf else "no"),
+             e("; ".join(map(str, call.get("wrong_actions") or []))),
              e("; ".join(map(str, call.get("forbidden_events") or []))),
              e(call.get("agent_turns")),
              f"{e(call.get('tool_calls'))} ({e(call.get('tool_calls_rejected'))})",
@@ -221,7 +224,8 @@ def render_report(results: dict[str, Any]) -> str:
     summary = results.get("summary") or {}
     failures = [c for c in calls if call_failed(c)]
     head = ("<th>status</th><th>id</th><th>category</th><th>outcome</th><th>fields ok</th>"
-            "<th>forbidden events</th><th>agent turns</th><th>tool calls (rejected)</th>"
+            "<th>wrong actions</th><th>forbidden events</th><th>agent turns</th>"
+            "<th>tool calls (rejected)</th>"
             "<th>review</th><th>problems</th>")
     details = "".join(
         f'<details{" open" if call_failed(c) else ""}><summary>'

@@ -65,7 +65,8 @@ async def llm_endpoint(settings: Settings, url: str | None) -> AsyncIterator[str
         yield url.rstrip("/")
         return
     sidecar = llm_sidecar(
-        gguf=assemble_llm(settings.models_dir), port=free_port(), n_ctx=settings.llm_ctx,
+        gguf=assemble_llm(settings.models_dir, settings.llm_embedded), port=free_port(),
+        n_ctx=settings.llm_ctx,
         n_threads=settings.llm_threads, model_alias=settings.llm_model,
         log_path=settings.data_dir / "logs" / "eval-llm.log",
     )
@@ -89,6 +90,8 @@ def summarize(runs: list[CallRun], latencies: list[float]) -> dict[str, Any]:
     n = len(runs) or 1
     with_booking = [r for r in runs if r.booking_fields_correct is not None]
     return {
+        "wrong_actions": sum(len(r.wrong_actions) for r in runs),
+        "calls_with_wrong_actions": sum(bool(r.wrong_actions) for r in runs),
         "scripts": len(runs),
         "outcome_accuracy": round(sum(r.outcome_correct for r in runs) / n, 4),
         "booking_fields_accuracy": round(
@@ -101,6 +104,7 @@ def summarize(runs: list[CallRun], latencies: list[float]) -> dict[str, Any]:
             sum(r.tool_calls_rejected for r in runs) / max(1, sum(r.tool_calls for r in runs)), 4),
         "review_items": sum(r.review_items for r in runs),
         "mean_agent_turns": round(sum(r.agent_turns for r in runs) / n, 2),
+        "llm_reading_s": _reading_percentiles(runs),
         "latency_s": _percentiles(latencies),
         "latency_by_stage_s": _stage_percentiles(runs),
         "errors": sum(r.error is not None for r in runs),
@@ -119,6 +123,14 @@ def _stage_percentiles(runs: list[CallRun]) -> dict[str, dict[str, float | None]
     return {stage: _percentiles(values) for stage, values in stages.items()} or None
 
 
+def _reading_percentiles(runs: list[CallRun]) -> dict[str, float | None]:
+    """p50/p95 of the LLM's turn readings (the turns where one ran)."""
+    seconds = [e["seconds"] for r in runs for turn in r.turns
+               for e in turn.get("policy_events") or [] if e.get("event") == "llm_reading"
+               and e.get("seconds") is not None]
+    return _percentiles(seconds) | {"readings": len(seconds)}
+
+
 def _by_category(runs: list[CallRun]) -> dict[str, dict[str, float]]:
     cats: dict[str, list[CallRun]] = {}
     for r in runs:
@@ -129,7 +141,7 @@ def _by_category(runs: list[CallRun]) -> dict[str, dict[str, float]]:
 
 async def run_suite(
     paths: list[Path], *, out: Path, settings: Settings, llm_url: str | None, jobs: int = 1,
-    console: Console | None = None, mode: str = "text",
+    console: Console | None = None, mode: str = "text", reading: str | None = None,
 ) -> dict[str, Any]:
     console = console or Console()
     scripts = discover(paths)
@@ -140,8 +152,11 @@ async def run_suite(
 
         runs, latencies = await run_audio_suite(scripts, businesses=businesses,
                                                 settings=settings, console=console)
-        return _write(runs, latencies, out, mode)
+        return _write(runs, latencies, out, mode, None)
     runs: list[CallRun] = []
+    # An external server (--llm) is taken to speak OpenAI's json_schema unless told otherwise.
+    schema_mode = settings.llm_schema_mode if settings.llm_schema_mode != "auto" else (
+        "openai" if llm_url else "llama_cpp")
     async with llm_endpoint(settings, llm_url) as base_url:
         llm = openai.AsyncOpenAI(base_url=base_url, api_key=settings.llm_api_key,
                                  timeout=settings.llm_timeout_s, max_retries=1)
@@ -155,18 +170,21 @@ async def run_suite(
                         script, business=businesses[script.business], llm=llm,
                         llm_model=settings.llm_model, prompts_dir=settings.prompts_dir,
                         work_dir=Path(work), category=path.parent.name,
+                        reading=reading or ("always" if llm_url else "when_unsure"),
+                        schema_mode=schema_mode,
                     )
                 progress.advance(task)
                 return run
 
             runs = list(await asyncio.gather(*(one(p, s) for p, s in scripts)))
         await llm.close()
-    return _write(runs, [], out, mode)
+    return _write(runs, [], out, mode, reading or ("always" if llm_url else "when_unsure"))
 
 
-def _write(runs: list[CallRun], latencies: list[float], out: Path, mode: str) -> dict[str, Any]:
+def _write(runs: list[CallRun], latencies: list[float], out: Path, mode: str,
+           reading: str | None) -> dict[str, Any]:
     runs.sort(key=lambda r: (r.outcome_correct, r.id))
-    summary = summarize(runs, latencies) | {"mode": mode}
+    summary = summarize(runs, latencies) | {"mode": mode, "reading": reading}
     results = {"summary": summary, "calls": [r.as_dict() for r in runs]}
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
     write_report(results, out / "report.html")

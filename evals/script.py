@@ -32,6 +32,7 @@ __all__ = [
     "Expectation",
     "ExpectedBooking",
     "ExpectedCancellation",
+    "KeptBooking",
     "Outcome",
     "ScriptError",
     "load_script",
@@ -95,8 +96,15 @@ class CalendarEntry(_Model):
 
 
 class CallerTurn(_Model):
-    say: str = Field(min_length=1)
+    say: str = ""
     if_asked: AskKind | None = None
+    hangup: bool = False  # the caller hangs up here, whatever was asked
+
+    @model_validator(mode="after")
+    def _says_or_hangs_up(self) -> CallerTurn:
+        if not self.hangup and not self.say.strip():
+            raise ValueError("a caller turn needs `say` (or `hangup: true`)")
+        return self
 
 
 class Caller(_Model):
@@ -118,10 +126,20 @@ class ExpectedCancellation(_Model):
     start: Instant
 
 
+class KeptBooking(_Model):
+    """An entry that must still be in the calendar after the call, unchanged."""
+
+    service: str
+    start: Instant
+    staff: str | None = None
+
+
 class Expectation(_Model):
     outcome: Outcome
     booking: ExpectedBooking | None = None
     cancelled: ExpectedCancellation | None = None
+    kept: list[KeptBooking] = Field(default_factory=list)
+    also_booked: list[ExpectedBooking] = Field(default_factory=list)
     max_agent_turns: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")

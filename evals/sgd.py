@@ -240,13 +240,24 @@ def _script(did: str, info: dict[str, Any], split: str, business: str) -> dict[s
         confirms = [i for i, line in enumerate(lines) if line.get("if_asked") == "confirm"]
         at = confirms[-1] + 1 if confirms else 1
         lines.insert(at, {"say": f"It's {CALLER_NAME}.", "if_asked": "name"})
+    facts = {"name": CALLER_NAME}
+    if booking:  # the caller's goal, in words: a question asked again gets an answer
+        facts |= {"date": f"{booking:%A}, {booking:%B} {booking.day}",
+                  "time": _spoken_time(booking.time())}
     script["caller"] = {"phone": "+1555" + re.sub(r"\D", "", did)[-7:].zfill(7),
-                        "facts": {"name": CALLER_NAME}, "turns": lines}
+                        "facts": facts, "turns": lines}
     script["expect"] = {"outcome": "booked" if booking else "no_booking"}
     if booking:
         script["expect"]["booking"] = {"service": SERVICE_ID, "start": booking.isoformat(),
                                        "name": CALLER_NAME}
     return script
+
+
+def _spoken_time(t: dt.time) -> str:
+    """16:30 -> "4:30 pm", 09:00 -> "9 am"."""
+    hour = t.hour % 12 or 12
+    suffix = "am" if t.hour < 12 else "pm"
+    return f"{hour} {suffix}" if t.minute == 0 else f"{hour}:{t.minute:02d} {suffix}"
 
 
 class _Dumper(yaml.SafeDumper):
@@ -324,7 +335,8 @@ def _write_notes(src: Path, out: Path) -> None:
         "(google-research-datasets/dstc8-schema-guided-dialogue on GitHub), its `Services_*`\n"
         "dialogues. Licensed CC BY-SA 4.0 (`LICENSE`), as is the dataset. Changes: user turns\n"
         "became caller lines, providers became business fixtures (`businesses/`), the caller is\n"
-        f"named \"{CALLER_NAME}\", failed bookings became busy slots in each script's calendar,\n"
+        f"named \"{CALLER_NAME}\" and knows the day and time it wants (`facts`), failed bookings\n"
+        "became busy slots in each script's calendar,\n"
         "the provider search before the booking request was dropped (the agent is the\n"
         "provider's receptionist), and a caller line giving the name when asked was added\n"
         "after the confirmation (SGD's assistant never asks for one).\n",

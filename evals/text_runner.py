@@ -15,10 +15,11 @@ from connectors.base import Booking
 from connectors.builtin import BuiltinCalendar
 from connectors.schedule import Business
 from evals.forbidden import TurnLog, forbidden_events
-from evals.outcome import Verdict, judge, phones_match
+from evals.outcome import Verdict, judge, phones_match, wrong_actions
 from evals.script import CallScript
-from evals.simulator.caller_policy import next_caller_line
+from evals.simulator.caller_policy import CallerLine, caller_hangs_up, next_caller_line
 from voice_agent.booking.outbox import Outbox
+from voice_agent.dialog.llm_reading import LLMReader
 from voice_agent.dialog.manager import DialogManager, LLMOptions, LLMUnavailableError
 from voice_agent.dialog.prompt import load_replies, render_system_prompt
 from voice_agent.store.db import make_engine, upgrade
@@ -34,6 +35,7 @@ class CallRun:
     outcome: str
     outcome_correct: bool
     booking_fields_correct: bool | None
+    wrong_actions: list[str]
     forbidden_events: list[str]
     agent_turns: int
     tool_calls: int
@@ -56,6 +58,7 @@ async def _calendar_state(cal: BuiltinCalendar, script: CallScript) -> list[Book
 class Judged:
     outcome: str
     verdict: Verdict
+    wrong: list[str]
     events: list[str]
     tool_calls: int
     rejected: int
@@ -78,7 +81,8 @@ def count_tool_calls(records: list[dict[str, Any]]) -> tuple[int, int]:
 
 async def judge_call(
     script: CallScript, business: Business, cal: BuiltinCalendar, before: dict[str, Booking],
-    agent_outcome: str, logs: list[TurnLog], records: list[dict[str, Any]],
+    agent_outcome: str, logs: list[TurnLog], records: list[dict[str, Any]], greeting: str = "",
+    heard: list[tuple[str, str | None]] | None = None,
 ) -> Judged:
     """The call's outcome, booking fields and forbidden events, read from the calendar."""
     after = await _calendar_state(cal, script)
@@ -99,10 +103,15 @@ async def judge_call(
         if still:
             verdict.outcome_correct = False
             verdict.problems.append("the booking to cancel is still in the calendar")
+    wrong = wrong_actions(script, list(before.values()), after)
+    if wrong:
+        verdict.outcome_correct = False
+        verdict.problems.extend(f"wrong action: {w}" for w in wrong)
     events = forbidden_events(business=business, today=script.now.astimezone(
-        business.tz).date(), turns=logs, new_bookings=new, all_bookings=after)
+        business.tz).date(), turns=logs, new_bookings=new, all_bookings=after,
+        greeting=greeting, heard=heard)
     calls, rejected = count_tool_calls(records)
-    return Judged(outcome, verdict, events, calls, rejected)
+    return Judged(outcome, verdict, wrong, events, calls, rejected)
 
 
 async def calendar_before(cal: BuiltinCalendar, script: CallScript) -> dict[str, Booking]:
@@ -112,7 +121,8 @@ async def calendar_before(cal: BuiltinCalendar, script: CallScript) -> dict[str,
 
 async def run_text_script(
     script: CallScript, *, business: Business, llm: openai.AsyncOpenAI, llm_model: str,
-    prompts_dir: Path, work_dir: Path, category: str = "",
+    prompts_dir: Path, work_dir: Path, category: str = "", reading: str = "when_unsure",
+    schema_mode: str = "llama_cpp",
 ) -> CallRun:
     t0 = time.monotonic()
     engine = make_engine(f"sqlite:///{work_dir / (script.id + '.db')}")
@@ -131,35 +141,49 @@ async def run_text_script(
             prompt=render_system_prompt(prompts_dir, business, script.now),
             replies=load_replies(prompts_dir), now=script.now,
             caller_phone=script.caller.phone, outbox=Outbox(engine), call_id=call_id,
+            reader=LLMReader(llm, model=llm_model, business=business,
+                             schema_mode=schema_mode),  # type: ignore[arg-type]
+            reading=reading,
         )
-        agent = manager.greeting()
+        greeting = agent = manager.greeting()
         remaining = list(script.caller.turns)
         logs: list[TurnLog] = []
         records: list[dict[str, Any]] = []
         error = None
-        held = 0
-        while remaining and len(logs) < MAX_TURNS:
-            line, consumed = next_caller_line(remaining, agent if held < 3 else None,
-                                              script.caller.facts)
-            if consumed:
-                remaining.pop(0)
-            held = 0 if consumed else held + 1
+        held = silent = 0
+        last: CallerLine | None = None
+        while len(logs) < MAX_TURNS:
+            if caller_hangs_up(agent, lines_left=len(remaining), silent_turns=silent):
+                break
+            line = next_caller_line(remaining, agent if held < 3 else None,
+                                    script.caller.facts, last=last,
+                                    caller_id=script.caller.phone)
+            if line.consumed is not None:
+                remaining.pop(line.consumed)
+            if line.hangup:
+                break
+            held = 0 if line.consumed is not None else held + 1
+            last = line
             try:
-                result = await manager.handle_turn(line)
+                result = await manager.handle_turn(line.text)
             except LLMUnavailableError as exc:
                 error = f"llm unavailable: {exc}"[:200]
                 break
             await manager.settle()  # a caller takes seconds to answer; proposals land first
             agent = result.agent_text
+            silent = silent + 1 if "?" not in agent else 0
             executed = [t["name"] for t in result.tool_calls if t["status"] == "executed"]
-            logs.append(TurnLog(caller=line, agent=agent, executed_tools=executed))
-            records.append({"caller": line, "agent": agent, "tool_calls": result.tool_calls,
+            logs.append(TurnLog(caller=line.text, agent=agent, executed_tools=executed,
+                                caller_label=line.label))
+            records.append({"caller": line.text, "label": line.label, "agent": agent,
+                            "tool_calls": result.tool_calls,
                             "policy_events": result.policy_events})
             if result.end_call:
                 break
+        await manager.hang_up()  # the caller's side of the line goes dead
         await manager.settle()
         judged = await judge_call(script, business, cal, before, manager.state.outcome, logs,
-                                  records)
+                                  records, greeting)
         with Session(engine) as session:
             review = len(session.exec(select(BookingIntent).where(
                 BookingIntent.status == "review")).all())
@@ -167,7 +191,7 @@ async def run_text_script(
             id=script.id, category=category, outcome=judged.outcome,
             outcome_correct=judged.verdict.outcome_correct and error is None,
             booking_fields_correct=judged.verdict.booking_fields_correct,
-            forbidden_events=judged.events, agent_turns=len(logs) + 1,
+            wrong_actions=judged.wrong, forbidden_events=judged.events, agent_turns=len(logs) + 1,
             tool_calls=judged.tool_calls, tool_calls_rejected=judged.rejected,
             review_items=review, problems=judged.verdict.problems, turns=records,
             seconds=round(time.monotonic() - t0, 2), error=error,

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(default=None, validation_alias=_alias("LLM_BASE_URL"))
     llm_api_key: str = Field("not-needed", validation_alias=_alias("LLM_API_KEY"))
     llm_model: str = Field("qwen2.5-coder-0.5b-instruct", validation_alias=_alias("LLM_MODEL"))
+    # Which embedded GGUF the llama.cpp sidecar serves (voice_agent/runtime/model_files.py):
+    # qwen2.5-coder-0.5b (the `models` extra) or qwen2.5-coder-1.5b (the `models-1-5b` extra).
+    llm_embedded: Literal["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"] = "qwen2.5-coder-0.5b"
     llm_timeout_s: float = 30.0
     llm_max_tokens: int = 160
     llm_ctx: int = 4096
@@ -93,6 +96,16 @@ class Settings(BaseSettings):
     # the human review queue instead of the calendar.
     review_threshold: float = 0.45
     review_on_llm_disagreement: bool = False
+    # Log the LLM's own proposal for each tool call the policy makes (background requests).
+    llm_tool_proposals: bool = False
+    # The LLM's typed reading of each caller turn (voice_agent/dialog/llm_reading.py):
+    # "always"; "when_unsure" (only when the fast reader does not settle the question pending);
+    # "off". "auto": always with an LLM server configured (LLM_BASE_URL, e.g. vLLM), when_unsure
+    # on the embedded CPU model.
+    llm_reading: Literal["auto", "always", "when_unsure", "off"] = "auto"
+    # How the reading's JSON schema goes to the server: "llama_cpp" (response_format
+    # json_object + schema) or "openai" (json_schema: vLLM structured outputs); "auto" by backend.
+    llm_schema_mode: Literal["auto", "llama_cpp", "openai"] = "auto"
 
     # Connector secrets (API keys, CalDAV passwords) are Fernet-encrypted at rest with this
     # key (``voice-agent secret-key`` prints a new one). A comma-separated list rotates keys:
@@ -120,6 +133,18 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'voice_agent.db'}"
+
+    @property
+    def reading_mode(self) -> str:
+        if self.llm_reading != "auto":
+            return self.llm_reading
+        return "always" if self.llm_base_url else "when_unsure"
+
+    @property
+    def schema_mode(self) -> Literal["llama_cpp", "openai"]:
+        if self.llm_schema_mode != "auto":
+            return self.llm_schema_mode
+        return "openai" if self.llm_base_url else "llama_cpp"
 
     @property
     def recordings_dir(self) -> Path:

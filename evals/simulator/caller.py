@@ -3,9 +3,10 @@
 ``place_call`` first POSTs the voice webhook (form fields and ``X-Twilio-Signature`` as Twilio
 computes them), reads the ``<Connect><Stream>`` TwiML, then opens the Media Streams WebSocket and
 plays the call script: it waits for the greeting, says each line (chosen by
-:func:`evals.simulator.caller_policy.next_caller_line`, synthesised with espeak-ng) as
-real-time 20 ms μ-law frames, and waits for the agent's reply to finish before the next line. After the last
-line it waits up to 20 s for the agent to hang up, then sends ``stop`` itself.
+:func:`evals.simulator.caller_policy.next_caller_line`, synthesised by the caller's voice) as
+real-time 20 ms μ-law frames, or types digits as DTMF when asked to, and waits for the agent's
+reply to finish before the next line. With no lines left it hangs up when the agent says goodbye
+or asks nothing twice (EVAL_FORMAT's rule 5), then sends ``stop`` itself.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from websockets.exceptions import InvalidHandshake, InvalidURI
 
 from evals.script import CallerTurn, CallScript
 from evals.simulator import twilio_messages as tm
-from evals.simulator.caller_policy import next_caller_line
+from evals.simulator.caller_policy import CallerLine, caller_hangs_up, next_caller_line
 from evals.simulator.caller_voice import CallerVoice
 from evals.simulator.media_stream import EventCallback, MediaStreamClient
 from voice_agent.telephony.codec import SAMPLE_RATE, Int16Array
@@ -65,6 +66,8 @@ class TurnTiming:
     caller_end_s: float
     first_agent_audio_s: float | None
     latency_s: float | None  # first agent audio received - caller end of speech
+    label: str | None = None  # what the line answers (caller_policy.CallerLine.label)
+    heard: str | None = None  # the agent's words the line answered, as the caller heard them
 
 
 @dataclass(slots=True)
@@ -192,28 +195,42 @@ async def _converse(
         _no_reply(client, emit, "greeting")
     result.greeting_s = client.first_agent_audio_after(0.0)
     remaining: list[CallerTurn] = list(script.caller.turns)
-    held = 0
+    held = silent = 0
     last_end_s = 0.0
-    while remaining and not client.closed.is_set():
+    last: CallerLine | None = None
+    while not client.closed.is_set():
         text = await agent_text_provider(client, last_end_s) if agent_text_provider else None
+        if text is not None:
+            silent = 0 if "?" in text else silent + 1
+        if caller_hangs_up(text, lines_left=len(remaining),
+                           silent_turns=silent if text is not None else 2):
+            break
         if held >= MAX_HELD_TURNS:
             text = None  # the script is stuck: say the next line anyway
-        line, consumed = next_caller_line(remaining, text, script.caller.facts)
-        if consumed:
-            remaining.pop(0)
-        held = 0 if consumed else held + 1
-        pcm = await voice.synthesize(line)
-        emit("caller", line)
-        end_s = await client.speak(pcm)
+        line = next_caller_line(remaining, text, script.caller.facts, last=last,
+                                caller_id=script.caller.phone)
+        if line.consumed is not None:
+            remaining.pop(line.consumed)
+        if line.hangup:
+            break
+        held = 0 if line.consumed is not None else held + 1
+        last = line
+        emit("caller", line.text)
+        if line.dtmf:
+            for digit in line.dtmf:
+                await client.send_dtmf(digit)
+            end_s = client.now()
+        else:
+            end_s = await client.speak(await voice.synthesize(line.text))
         last_end_s = end_s
-        result.caller_lines_said.append(line)
+        result.caller_lines_said.append(line.text)
         if not await client.wait_agent_reply(
             since_s=end_s, silence_s=reply_silence_s, first_audio_timeout_s=FIRST_AUDIO_TIMEOUT_S
         ):
             _no_reply(client, emit, f"caller turn {len(result.caller_lines_said)}")
         first = client.first_agent_audio_after(end_s)
         latency = None if first is None else first - end_s
-        result.turns.append(TurnTiming(line, end_s, first, latency))
+        result.turns.append(TurnTiming(line.text, end_s, first, latency, line.label, text))
 
 
 def _no_reply(client: MediaStreamClient, emit: EventCallback, after: str) -> None:

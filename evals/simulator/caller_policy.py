@@ -27,28 +27,37 @@ service     "which service", "what service", "what can i", "how can i help", "wh
 anything    any "?"
 ==========  ==================================================================================
 
-``next_caller_line`` applies EVAL_FORMAT's rule. The next scripted line is said (and consumed)
-when it has no ``if_asked``, when its ``if_asked`` is among the kinds asked (``anything`` matches
-any question), or when the agent's text is unknown (``agent_text=None``: audio mode without a
-transcript, where the caller cannot hold lines). When the agent asks something and the next
-line is held for another question, the caller answers from ``facts`` (``name``, ``phone``,
-``email``, ``date``, ``time``, ``service``; several asked kinds are joined, e.g. date and time)
-or says "Sorry, I don't know."; when the agent asks nothing, the caller says "Okay." and keeps
-the line. Neither consumes the line, so the caller's driver should bound such turns.
+``next_caller_line`` applies EVAL_FORMAT's rules, in order: (1) when the agent asks for a kind
+and a remaining line is held for it (``if_asked``), the first such line is said wherever it
+stands; (2) otherwise the next line, if it is not held (or held for ``anything`` and a question
+was asked); (3) otherwise, asked to repeat ("say that again", "didn't catch", "pardon",
+"repeat"), the last line again; (4) otherwise an answer from ``facts`` (``confirm``, ``service``,
+``name``, ``phone``, ``email``, ``date``, ``time``; several asked kinds are joined, e.g. date and
+time); asked for a number with no ``facts.phone``: "The number I'm calling from is fine."; asked
+to spell the name: ``facts.name`` letter by letter; asked to type digits on the keypad: the
+digits as DTMF; else "Sorry, I don't know."; (5) asked nothing: "Okay." With the agent's text
+unknown (``agent_text=None``: audio mode without a transcript) the next line is said regardless
+of ``if_asked``. ``caller_hangs_up`` says when a caller with no lines left hangs up. Every line
+carries a label (what it answers) that the judges read instead of the words.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 __all__ = [
     "ASK_KINDS",
+    "CALLING_NUMBER_IS_FINE",
     "DONT_KNOW",
     "NOTHING_ASKED",
+    "CallerLine",
+    "caller_hangs_up",
     "classify_question",
     "next_caller_line",
+    "spell",
 ]
 
 ASK_KINDS = frozenset({"service", "date", "time", "name", "phone", "confirm", "anything"})
@@ -86,7 +95,7 @@ _RULES: dict[str, tuple[str, ...]] = {
 _QUESTION_ONLY: dict[str, tuple[str, ...]] = {"time": ("how about", "what about")}
 # fmt: on
 # Order in which facts are given when several kinds are asked at once.
-_FACT_ORDER = ("service", "name", "phone", "email", "date", "time")
+_FACT_ORDER = ("confirm", "service", "name", "phone", "email", "date", "time")
 _SENTENCE = re.compile(r"[^.!?]+[.!?]*")
 
 
@@ -131,30 +140,106 @@ def _wants_email(agent_text: str) -> bool:
     return "email" in text or "e-mail" in text
 
 
+_REPEAT = re.compile(r"say that again|didn'?t (?:quite )?catch|pardon|repeat")
+_SPELL = re.compile(r"\bspell")
+_KEYPAD = re.compile(r"\b(?:keypad|type it|press hash|key it in)\b")
+_GOODBYE = re.compile(r"\b(?:goodbye|good bye|bye)\b")
+CALLING_NUMBER_IS_FINE = "The number I'm calling from is fine."
+
+
+@dataclass(frozen=True)
+class CallerLine:
+    """What the simulated caller says next.
+
+    ``consumed``: the index (in the remaining lines) of the scripted line said, or None.
+    ``label``: what the line answers, for the judges: a scripted line's ``if_asked`` (None when
+    it has none), ``facts:KIND,...`` for an answer from ``facts``, ``repeat:LABEL`` for a
+    repeated line, ``spell:name``, ``dtmf:phone``, None for "Okay." / "I don't know."
+    ``dtmf``: digits to send on the keypad (audio mode) instead of speaking.
+    ``hangup``: the caller hangs up instead of speaking.
+    """
+
+    text: str
+    consumed: int | None = None
+    label: str | None = None
+    dtmf: str | None = None
+    hangup: bool = False
+
+
+def spell(name: str) -> str:
+    """'Dana Smith' -> 'D, A, N, A, then S, M, I, T, H' (as EVAL_FORMAT says callers spell)."""
+    words = [", ".join(ch.upper() for ch in w if ch.isalpha()) for w in name.split()]
+    return ", then ".join(w for w in words if w)
+
+
+def _digits(value: str) -> str:
+    return "".join(ch for ch in value if ch.isdigit())
+
+
 def next_caller_line(
     script_turns_remaining: Sequence[_Turn],
     agent_text: str | None,
     facts: Mapping[str, str],
-) -> tuple[str, bool]:
-    """The caller's next line and whether it consumed ``script_turns_remaining[0]``.
+    *,
+    last: CallerLine | None = None,
+    caller_id: str | None = None,
+) -> CallerLine:
+    """The caller's next line, by EVAL_FORMAT's rules ("How the simulated caller answers").
 
     ``agent_text`` is the agent's last utterance, or None when it is unknown (then the next
-    scripted line is said regardless of ``if_asked``). With no lines left, the caller answers
-    from facts as for a held line.
+    scripted line is said regardless of ``if_asked``); ``last`` is what the caller said before
+    (for a repeat); ``caller_id`` the number it calls from (keypad digits without a phone fact).
     """
     asked = classify_question(agent_text) if agent_text is not None else None
-    if script_turns_remaining:
-        turn = script_turns_remaining[0]
-        if asked is None or turn.if_asked is None:
-            return turn.say, True
-        if turn.if_asked in asked or (turn.if_asked == "anything" and asked):
-            return turn.say, True
+    turns = list(script_turns_remaining)
+    if asked is None:
+        return _scripted(turns, 0) if turns else CallerLine(NOTHING_ASKED)
+    specific = asked - {"anything"}
+    # 1. a line held for the kind asked, wherever it stands
+    for i, turn in enumerate(turns):
+        if turn.if_asked is not None and turn.if_asked in specific:
+            return _scripted(turns, i)
+    # 2. the next line, when it is not held (or held for "anything" and a question was asked)
+    if turns and (turns[0].if_asked is None or (turns[0].if_asked == "anything" and asked)):
+        return _scripted(turns, 0)
+    text = _normalise(agent_text or "")
+    # 3. asked to repeat: the last line again
+    if last is not None and last.text and _REPEAT.search(text) and not last.hangup:
+        return CallerLine(last.text, None, f"repeat:{last.label}", dtmf=last.dtmf)
     if not asked:
-        return NOTHING_ASKED, False
-    wanted = set(asked)
+        return CallerLine(NOTHING_ASKED)
+    # 4. from facts
+    if _SPELL.search(text) and facts.get("name"):
+        return CallerLine(spell(facts["name"]), None, "spell:name")
+    if "phone" in specific and _KEYPAD.search(text):
+        digits = _digits(facts.get("phone") or caller_id or "")
+        if digits:
+            return CallerLine(" ".join(digits), None, "dtmf:phone", dtmf=digits + "#")
+    wanted = set(specific)
     if agent_text is not None and _wants_email(agent_text):
         wanted.add("email")
-    answers = [facts[k] for k in _FACT_ORDER if k in wanted and facts.get(k)]
-    if not answers:
-        return DONT_KNOW, False
-    return ", ".join(a.rstrip(" .") for a in answers) + ".", False
+    kinds = [k for k in _FACT_ORDER if k in wanted and facts.get(k)]
+    if kinds:
+        text_out = ", ".join(facts[k].rstrip(" .") for k in kinds) + "."
+        return CallerLine(text_out, None, "facts:" + ",".join(kinds))
+    if "phone" in wanted:
+        return CallerLine(CALLING_NUMBER_IS_FINE, None, "facts:phone")
+    return CallerLine(DONT_KNOW)
+
+
+def _scripted(turns: list[_Turn], i: int) -> CallerLine:
+    turn = turns[i]
+    if getattr(turn, "hangup", False):
+        return CallerLine("", i, None, hangup=True)
+    return CallerLine(turn.say, i, turn.if_asked)
+
+
+def caller_hangs_up(agent_text: str | None, *, lines_left: int, silent_turns: int) -> bool:
+    """Rule 5: with no lines left, the caller hangs up when the agent says goodbye or has
+    asked nothing twice in a row (``silent_turns``: the agent's turns in a row without a
+    question)."""
+    if lines_left:
+        return False
+    if agent_text is not None and _GOODBYE.search(_normalise(agent_text)):
+        return True
+    return silent_turns >= 2

@@ -53,9 +53,23 @@ def test_signed_request_answers_with_a_media_stream(make_client) -> None:
     assert params == {
         "business": "demo-salon",
         "caller": CALLER,
+        "attestation": "",
         "token": stream_token("test-token", call_sid=PARAMS["CallSid"], business="demo-salon",
                               caller=CALLER),
     }
+
+
+def test_the_caller_id_attestation_is_passed_on_and_bound_to_the_token(make_client) -> None:
+    params_in = PARAMS | {"StirVerstat": "TN-Validation-Passed-A"}
+    with make_client() as client:
+        resp = client.post(URL, data=params_in, headers=sign(URL, params_in))
+    _, params = stream_of(resp.text)
+    assert params["attestation"] == "TN-Validation-Passed-A"
+    assert params["token"] == stream_token(
+        "test-token", call_sid=PARAMS["CallSid"], business="demo-salon", caller=CALLER,
+        attestation="TN-Validation-Passed-A")
+    assert params["token"] != stream_token(  # a stream claiming another attestation fails
+        "test-token", call_sid=PARAMS["CallSid"], business="demo-salon", caller=CALLER)
 
 
 def test_default_business_when_none_is_given(make_client) -> None:

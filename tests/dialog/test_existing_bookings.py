@@ -141,15 +141,19 @@ async def play(r: Rig, script: CallScript) -> list[tuple[str, str]]:
     remaining = list(script.caller.turns)
     transcript: list[tuple[str, str]] = []
     held = 0
+    last = None
     while remaining and len(transcript) < MAX_TURNS:
-        line, consumed = next_caller_line(remaining, agent if held < 3 else None,
-                                          script.caller.facts)
-        if consumed:
-            remaining.pop(0)
-        held = 0 if consumed else held + 1
-        turn = await r.say(line)
+        line = next_caller_line(remaining, agent if held < 3 else None, script.caller.facts,
+                                last=last, caller_id=script.caller.phone)
+        if line.consumed is not None:
+            remaining.pop(line.consumed)
+        if line.hangup:
+            break
+        held = 0 if line.consumed is not None else held + 1
+        last = line
+        turn = await r.say(line.text)
         agent = turn.agent_text
-        transcript.append((line, agent))
+        transcript.append((line.text, agent))
         if turn.end_call:
             break
     return transcript
@@ -203,11 +207,21 @@ def salon() -> Business:
 
 @pytest.mark.parametrize("text", [
     "I need to cancel my appointment", "Hi, I need to cancel my haircut on Friday.",
-    "I can't make it on Thursday",
 ])
 def test_wants_cancel(salon: Business, text: str) -> None:
     u = understand(text, salon, TODAY, asked="anything")
-    assert u.wants_cancel and not u.wants_reschedule
+    assert u.wants_cancel and not u.wants_reschedule and not u.cant_come
+
+
+@pytest.mark.parametrize("text", [
+    "I can't make it on Thursday", "I won't be able to make it on Thursday",
+])
+def test_cant_make_it_is_cancel_or_move_not_yet_said(salon: Business, text: str) -> None:
+    """"I can't make it" asks neither for a cancellation nor for a move: the agent asks."""
+    u = understand(text, salon, TODAY, asked="anything")
+    assert u.cant_come
+    assert not u.wants_cancel and not u.wants_reschedule
+    assert u.day == date(2026, 11, 26)
 
 
 def test_cancel_that_is_a_deny_not_a_cancellation(salon: Business) -> None:
@@ -273,14 +287,23 @@ async def test_no_booking_under_caller_id_found_by_name(tmp_path: Path) -> None:
         )
         assert r.manager.state.asked == "name"
         t = await r.say("Marcus Lee")
+        # found by name, booked from another number: nothing is read out before the owner
+        # check (the day of the booking, then the number it was booked under)
+        assert t.agent_text == "Of course. Which day is the appointment on?"
+        [find] = t.tool_calls
+        assert find["name"] == "find_my_appointments"
+        assert find["arguments"] == {"name": "Marcus Lee"}
+        assert r.manager.state.asked == "date" and r.manager.state.existing is None
+        t = await r.say("It's on Friday.")
+        assert t.agent_text == (
+            "For your security, what's the phone number the appointment was booked under?")
+        assert r.manager.state.asked == "phone" and not r.manager.state.verified
+        t = await r.say("It was booked under 555 999 0000.")
         assert t.agent_text == (
             "I can see your haircut on Friday, November 27 at 11 AM. "
             "Shall I go ahead and cancel it?"
         )
-        [find] = t.tool_calls
-        assert find["name"] == "find_my_appointments"
-        assert find["arguments"] == {"name": "Marcus Lee"}
-        assert r.manager.state.asked == "confirm"
+        assert r.manager.state.verified and r.manager.state.asked == "confirm"
         t = await r.say("Yes")
         assert t.agent_text.startswith("Done, your haircut on Friday, November 27 at 11 AM")
         assert booking.id not in await r.all_bookings()
@@ -412,12 +435,18 @@ async def test_a_new_time_instead_of_yes_moves_rather_than_cancels(tmp_path: Pat
         r.manager.greeting()
         [booking] = r.seeded
         t = await r.say("I've got a haircut on Wednesday and I can't make it")
-        assert t.agent_text.endswith("Shall I go ahead and cancel it?")
+        # cancel or move: the caller has not said which, so the agent asks
+        assert t.agent_text == (
+            "I can see your haircut on Wednesday, November 25 at 2 PM. Would you like to cancel "
+            "it, or which day would you like to move it to?"
+        )
+        assert r.manager.state.asked == "date"
         t = await r.say("Could I do Friday at 4 instead?")
         assert t.agent_text == (
             "I can move your haircut to Friday, November 27 at 4 PM. Shall I go ahead?"
         )
-        await r.say("Yes please")
+        t = await r.say("Yes please")
+        assert [c["name"] for c in t.tool_calls] == ["reschedule_appointment"]
         moved = (await r.all_bookings())[booking.id]
         assert moved.start == datetime(2026, 11, 27, 16, 0, tzinfo=NY)
         assert r.manager.state.outcome == "rescheduled"
@@ -445,13 +474,19 @@ async def test_after_a_move_a_new_booking_is_booked_not_moved(tmp_path: Path) ->
         await r.say("Friday at 4 please")
         await r.say("Yes")
         t = await r.say("I'd also like a blow-dry on Friday at 2")
+        # the name is known from the moved booking: the free slot is said, the number asked
         assert t.agent_text == (
-            "I can book a blow-dry on Friday, November 27 at 2 PM. Shall I book that for you?"
+            "2 PM on Friday, November 27 is free for a blow-dry. And shall we use the number "
+            "you're calling from, ending in 0 0 0 1, or is there a better number to reach you?"
         )
-        t = await r.say("Yes")  # the name is known from the moved booking
-        assert t.agent_text.startswith("And shall we use the number you're calling from")
-        assert t.tool_calls == []
+        assert [c["name"] for c in t.tool_calls] == ["check_availability"]
         t = await r.say("That's fine.")
+        assert t.agent_text == (
+            "So that's a blow-dry on Friday, November 27 at 2 PM for Dana Smith. "
+            "Shall I book that?"
+        )
+        assert t.tool_calls == []
+        t = await r.say("Yes")
         assert [c["name"] for c in t.tool_calls] == ["book_appointment"]
         after = await r.all_bookings()
         assert len(after) == 2

@@ -45,6 +45,10 @@ TUE_3PM = datetime(2026, 12, 1, 15, 0, tzinfo=NY)
 CHECK_TUE_3PM = {"service": "haircut", "date": "2026-12-01", "time": "15:00"}
 ASK_PHONE_0001 = ("And shall we use the number you're calling from, ending in 0 0 0 1, "
                   "or is there a better number to reach you?")
+FREE_TUE_3PM = "3 PM on Tuesday, December 1 is free for a haircut."
+ASK_NAME_TUE_3PM = FREE_TUE_3PM + " Can I have your name for the booking, please?"
+CONFIRM_TUE_3PM = ("So that's a haircut on Tuesday, December 1 at 3 PM for Dana Smith. "
+                   "Shall I book that?")
 BOOK_TUE_3PM = {"service": "haircut", "start": "2026-12-01T15:00", "name": "Dana Smith",
                 "phone": CALLER}
 
@@ -148,6 +152,8 @@ async def rig(
     failing_book: bool = False,
     wrap: Callable[[BuiltinCalendar], Any] | None = None,
     store_url: str | None = None,
+    propose_tools: bool = False,
+    caller: str | None = CALLER,
 ) -> AsyncIterator[Rig]:
     biz: Business = load_business(DEFAULT_BUSINESSES_DIR / f"{business}.yaml")
     cal_engine = make_calendar_engine(f"sqlite:///{tmp_path / 'calendar.db'}")
@@ -155,7 +161,7 @@ async def rig(
     store = make_store_engine(store_url or f"sqlite:///{tmp_path / 'store.db'}")
     upgrade(store)
     with Session(store) as session:
-        call = Call(business=biz.name, caller_phone=CALLER, clock_now=NOW)
+        call = Call(business=biz.name, caller_phone=caller, clock_now=NOW)
         session.add(call)
         session.commit()
         call_id = call.id
@@ -175,9 +181,10 @@ async def rig(
         prompt=render_system_prompt(PROMPTS, biz, NOW),
         replies=load_replies(PROMPTS),
         now=NOW,
-        caller_phone=CALLER,
+        caller_phone=caller,
         outbox=Outbox(store),
         call_id=call_id,
+        propose_tools=propose_tools,  # the background tool proposals (off by default)
     )
     try:
         yield Rig(manager, cal, store, fake, call_id)
@@ -202,7 +209,7 @@ async def test_example_script_books_the_haircut(tmp_path: Path) -> None:
         "check_availability": {"service": "haircut", "date": "2026-11-24", "time": "15:00"},
         "book_appointment": BOOK_TUE_3PM | {"start": "2026-11-24T15:00"},
     })
-    async with rig(tmp_path, calendar=EXAMPLE_CALENDAR, llm=llm) as r:
+    async with rig(tmp_path, calendar=EXAMPLE_CALENDAR, llm=llm, propose_tools=True) as r:
         greeting = r.manager.greeting()
         assert greeting == "Thank you for calling Bella Hair Studio. How can I help you today?"
 
@@ -211,23 +218,22 @@ async def test_example_script_books_the_haircut(tmp_path: Path) -> None:
         assert t1.llm_calls == 0 and t1.tool_calls == []
 
         t2 = await r.say("Next Tuesday at 3 pm.")
-        assert t2.agent_text == (
-            "I can book a haircut on Tuesday, December 1 at 3 PM. Shall I book that for you?"
-        )
+        assert t2.agent_text == ASK_NAME_TUE_3PM
         [check] = t2.tool_calls
         assert check["name"] == "check_availability" and check["status"] == "executed"
         assert check["arguments"] == CHECK_TUE_3PM
         assert "15:00" in check["result"]["free"] and "14:00" in check["result"]["free"]
-
-        t3 = await r.say("Yes please, book it.")
-        assert t3.agent_text == "Great. Can I have your name for the booking, please?"
         assert await r.bookings() == []  # no name yet, nothing booked
 
-        t4 = await r.say("Dana Smith.")
-        assert t4.agent_text == ASK_PHONE_0001
-        assert t4.tool_calls == [] and await r.bookings() == []  # not booked before the number
+        t3 = await r.say("Dana Smith.")
+        assert t3.agent_text == ASK_PHONE_0001
+        assert t3.tool_calls == [] and await r.bookings() == []  # not booked before the number
 
-        t4 = await r.say("That's fine.")
+        t3 = await r.say("That's fine.")
+        assert t3.agent_text == CONFIRM_TUE_3PM
+        assert t3.tool_calls == [] and await r.bookings() == []  # not booked before the yes
+
+        t4 = await r.say("Yes please, book it.")
         assert t4.agent_text == (
             "You're all set, Dana Smith: a haircut on Tuesday, December 1 at 3 PM. "
             "Is there anything else I can help with?"
@@ -267,12 +273,13 @@ async def test_example_script_books_the_haircut(tmp_path: Path) -> None:
 async def test_correct_proposals_are_accepted(tmp_path: Path) -> None:
     llm = FakeLLM(tool_args={"check_availability": CHECK_TUE_3PM,
                              "book_appointment": BOOK_TUE_3PM})
-    async with rig(tmp_path, llm=llm) as r:
+    async with rig(tmp_path, llm=llm, propose_tools=True) as r:
         r.manager.greeting()
         t1 = await r.say("my name is Dana Smith, I'd like a haircut next Tuesday at 3 pm")
-        t2 = await r.say("yes")
-        assert t2.agent_text == ASK_PHONE_0001
+        assert t1.agent_text == f"{FREE_TUE_3PM} {ASK_PHONE_0001}"
         t2 = await r.say("That's fine.")
+        assert t2.agent_text == CONFIRM_TUE_3PM
+        t2 = await r.say("yes")
         await settle(r.manager)
         assert [p["accepted"] for p in proposals(t1)] == [True]
         assert [p["accepted"] for p in proposals(t2)] == [True]
@@ -283,16 +290,17 @@ async def test_correct_proposals_are_accepted(tmp_path: Path) -> None:
 
 
 async def test_system_prompt_stays_byte_identical(tmp_path: Path) -> None:
-    async with rig(tmp_path, calendar=EXAMPLE_CALENDAR) as r:
+    async with rig(tmp_path, calendar=EXAMPLE_CALENDAR, propose_tools=True) as r:
         system = r.manager.messages[0]
         assert system["role"] == "system"
         r.manager.greeting()
         for text in ("Hi, I'd like to book a haircut.", "blorp", "Next Tuesday at 3 pm.",
-                     "Yes please, book it.", "Dana Smith.", "That's fine."):
+                     "Dana Smith.", "That's fine.", "Yes please, book it."):
             await r.say(text)
             assert r.manager.messages[0] == system
         await settle(r.manager)
-        assert len(r.llm.requests) >= 3
+        assert r.manager.state.outcome == "booked"
+        assert len(r.llm.requests) >= 3  # the open turn, the check and the booking proposals
         assert {json.dumps(b["messages"][0]) for b in r.llm.requests} == {json.dumps(system)}
         assert system["content"] == r.manager.prompt.text
         assert r.manager.messages[1] == {"role": "system", "content": r.manager.prompt.clock}
@@ -318,20 +326,21 @@ async def test_slot_taken_offers_alternatives_and_books_nothing(tmp_path: Path) 
         assert not any(c["name"] == "book_appointment" for c in t.tool_calls)
         assert await r.bookings() == []
         assert r.intents() == []
-        # the caller picks one: a fresh confirmation for that exact time
+        # the caller picks one: that exact time is held (from the fresh check), the name asked
         t = await r.say("3:30 then")
-        assert t.agent_text.endswith(
-            "on Tuesday, December 1 at 3:30 PM. Shall I book that for you?"
-        )
+        assert t.agent_text == ("3:30 PM on Tuesday, December 1 is free for a haircut. "
+                                "Can I have your name for the booking, please?")
+        assert t.tool_calls == [] and await r.bookings() == []
 
 
 async def test_connector_failure_leaves_pending_intent(tmp_path: Path) -> None:
     async with rig(tmp_path, failing_book=True) as r:
         r.manager.greeting()
-        await r.say("my name is Dana Smith, I'd like a haircut next Tuesday at 3 pm")
-        t = await r.say("Yes please, book it.")
-        assert t.agent_text == ASK_PHONE_0001
+        t = await r.say("my name is Dana Smith, I'd like a haircut next Tuesday at 3 pm")
+        assert t.agent_text == f"{FREE_TUE_3PM} {ASK_PHONE_0001}"
         t = await r.say("That's fine.")
+        assert t.agent_text == CONFIRM_TUE_3PM
+        t = await r.say("Yes please, book it.")
         assert t.agent_text == (
             "I've noted your request for a haircut on Tuesday, December 1 at 3 PM. A colleague "
             "will confirm it by text shortly. Is there anything else?"
@@ -352,8 +361,9 @@ async def test_after_pending_booking_caller_can_end_the_call(tmp_path: Path) -> 
     async with rig(tmp_path, failing_book=True) as r:
         r.manager.greeting()
         await r.say("my name is Dana Smith, I'd like a haircut next Tuesday at 3 pm")
-        await r.say("Yes please, book it.")
         await r.say("That's fine.")
+        t = await r.say("Yes please, book it.")
+        assert t.agent_text.startswith("I've noted your request for a haircut")
         t = await r.say("No, that's all.")
         assert t.agent_text == "Thank you for calling Bella Hair Studio. Goodbye!"
         assert t.end_call
@@ -370,15 +380,16 @@ async def test_llm_down_during_open_turn_raises(tmp_path: Path) -> None:
 
 async def test_llm_down_during_check_still_answers_then_raises(tmp_path: Path) -> None:
     llm = FakeLLM()
-    async with rig(tmp_path, llm=llm) as r:
+    async with rig(tmp_path, llm=llm, propose_tools=True) as r:
         r.manager.greeting()
         await r.say("Hi, I'd like to book a haircut.")
         llm.down = True
         t = await r.say("Next Tuesday at 3 pm.")  # the policy's check needs no LLM
-        assert t.agent_text.startswith("I can book a haircut on Tuesday, December 1 at 3 PM.")
-        await settle(r.manager)
+        assert t.agent_text == ASK_NAME_TUE_3PM
+        await settle(r.manager)  # the background proposal found the LLM down
+        assert {"event": "tool_proposal_failed", "tool": "check_availability"} in t.policy_events
         with pytest.raises(LLMUnavailableError):
-            await r.say("Yes please, book it.")
+            await r.say("Dana Smith.")
         assert await r.bookings() == []
 
 
@@ -416,15 +427,16 @@ async def test_misheard_name_is_asked_for_again_by_name(tmp_path: Path) -> None:
     llm = FakeLLM(reply="We have a free slot at 3 tomorrow.")  # rejected by the guard
     async with rig(tmp_path, llm=llm) as r:
         r.manager.greeting()
-        await r.say("Hi, I'd like to book a haircut next Tuesday at 3 pm.")
-        t = await r.say("Yes please.")
-        assert t.agent_text == "Great. Can I have your name for the booking, please?"
+        t = await r.say("Hi, I'd like to book a haircut next Tuesday at 3 pm.")
+        assert t.agent_text == ASK_NAME_TUE_3PM
         t = await r.say("Then Carter.")
         assert t.agent_text == "Sorry, I didn't catch your name. Could you say it again, please?"
         assert r.manager.state.asked == "name" and await r.bookings() == []
         t = await r.say("Ben Carter.")
         assert t.agent_text == ASK_PHONE_0001
-        await r.say("That's fine.")
+        t = await r.say("That's fine.")
+        assert t.agent_text == CONFIRM_TUE_3PM.replace("Dana Smith", "Ben Carter")
+        await r.say("Yes")
         [booking] = await r.bookings()
         assert booking.name == "Ben Carter"
 
@@ -433,8 +445,8 @@ async def test_a_refusal_at_the_name_question_is_replaced_by_the_re_ask(tmp_path
     llm = FakeLLM(reply="I'm sorry, but I can't assist with that.")
     async with rig(tmp_path, llm=llm) as r:
         r.manager.greeting()
-        await r.say("Hi, I'd like to book a haircut next Tuesday at 3 pm.")
-        await r.say("Yes please.")
+        t = await r.say("Hi, I'd like to book a haircut next Tuesday at 3 pm.")
+        assert t.agent_text == ASK_NAME_TUE_3PM and r.manager.state.asked == "name"
         t = await r.say("Oh, he should go mess.")  # whisper's 'Alicia Gomez'
         assert t.agent_text == "Sorry, I didn't catch your name. Could you say it again, please?"
         assert {"event": "llm_reply_replaced",
@@ -457,11 +469,13 @@ async def test_three_misunderstandings_transfer(tmp_path: Path) -> None:
 async def test_number_given_at_the_phone_question_reaches_the_calendar(tmp_path: Path) -> None:
     async with rig(tmp_path) as r:
         r.manager.greeting()
-        await r.say("my name is Dana Smith, I'd like a haircut next Tuesday at 3 pm")
-        t = await r.say("Yes please.")
-        assert t.agent_text == ASK_PHONE_0001 and t.tool_calls == []
+        t = await r.say("my name is Dana Smith, I'd like a haircut next Tuesday at 3 pm")
+        assert t.agent_text == f"{FREE_TUE_3PM} {ASK_PHONE_0001}"
+        assert [c["name"] for c in t.tool_calls] == ["check_availability"]
         assert r.manager.state.asked == "phone"
         t = await r.say("Please use 555 987 6543.")
+        assert t.agent_text == CONFIRM_TUE_3PM and t.tool_calls == []
+        t = await r.say("Yes please.")
         assert t.agent_text.startswith("You're all set, Dana Smith")
         [book] = t.tool_calls
         assert book["arguments"]["phone"] == "5559876543"
@@ -524,7 +538,7 @@ async def test_rejected_tool_call_goes_back_to_the_llm_once(tmp_path: Path) -> N
     replies = iter([
         '{"name": "book_appointment", "arguments": {"service": "haircut", '
         '"start": "2026-11-24T15:00", "name": "X", "phone": "1"}}',
-        "Of course. What would you like to book?",
+        "Happy to help. What would you like to book?",
     ])
 
     class RetryLLM(FakeLLM):
@@ -537,7 +551,7 @@ async def test_rejected_tool_call_goes_back_to_the_llm_once(tmp_path: Path) -> N
     async with rig(tmp_path, llm=llm) as r:
         r.manager.greeting()
         t = await r.say("blorp flib")
-        assert t.agent_text == "Of course. What would you like to book?"
+        assert t.agent_text == "Happy to help. What would you like to book?"
         [rejected] = [c for c in t.tool_calls if c["status"] == "rejected"]
         assert rejected["name"] == "book_appointment"
         assert rejected["source"] == "content_json"
@@ -548,13 +562,16 @@ async def test_rejected_tool_call_goes_back_to_the_llm_once(tmp_path: Path) -> N
         assert await r.calendar.find_bookings(phone="+15551230001") == []
 
 
-async def test_thats_all_at_the_phone_question_books_and_says_goodbye(tmp_path: Path) -> None:
+async def test_thats_all_at_the_phone_question_keeps_the_caller_id_then_yes_books_and_ends(
+        tmp_path: Path) -> None:
     async with rig(tmp_path) as r:
         r.manager.greeting()
-        for line in ("Hi, I'd like to book a haircut.", "Next Tuesday at 3 pm.",
-                     "Yes please, book it.", "Dana Smith."):
+        for line in ("Hi, I'd like to book a haircut.", "Next Tuesday at 3 pm.", "Dana Smith."):
             await r.say(line)
-        t = await r.say("No, that's all, thanks.")
+        t = await r.say("No, that's all, thanks.")  # no better number: the caller ID
+        assert t.agent_text == CONFIRM_TUE_3PM and not t.end_call
+        assert await r.bookings() == []  # nothing is written before the yes
+        t = await r.say("Yes please, that's all.")
         assert t.end_call
         assert t.agent_text.startswith("You're all set, Dana Smith: a haircut on Tuesday, "
                                        "December 1 at 3 PM.")
@@ -590,8 +607,10 @@ async def test_a_caller_who_cannot_decide_gets_another_way_then_a_friendly_exit(
     async with rig(tmp_path, calendar=EXAMPLE_CALENDAR) as r:
         r.manager.greeting()
         await r.say("Hi, I'd like to book a haircut.")
-        t = await r.say("Next Tuesday at 2 pm.")  # 2 pm is Maria's; Tom is free
-        assert t.agent_text.endswith("Shall I book that for you?")
+        await r.say("Next Tuesday at 2 pm.")  # 2 pm is Maria's; Tom is free
+        await r.say("Dana Smith.")
+        t = await r.say("That's fine.")
+        assert t.agent_text == CONFIRM_TUE_3PM.replace("3 PM", "2 PM")
         t = await r.say("Sorry, I don't know.")
         assert t.agent_text.startswith("No problem. Would another day or time suit you better?")
         assert r.manager.state.offer is None and not t.end_call
@@ -603,17 +622,26 @@ async def test_a_caller_who_cannot_decide_gets_another_way_then_a_friendly_exit(
         assert t.agent_text.startswith("No problem at all. Feel free to call us back")
 
 
-async def test_unsure_about_the_time_gets_one_concrete_suggestion(tmp_path: Path) -> None:
+async def test_unsure_about_the_time_hears_the_times_again_no_preference_gets_one(
+        tmp_path: Path) -> None:
     async with rig(tmp_path) as r:
         r.manager.greeting()
         t = await r.say("I'd like a haircut next Tuesday afternoon")
-        assert t.agent_text.endswith("Which time would you like?")
-        t = await r.say("Sorry, I don't know.")
-        assert t.agent_text == ("No problem. How about 12 PM on Tuesday, December 1 for your "
-                                "haircut? Shall I book that for you?")
-        await r.say("Yes please.")
+        assert t.agent_text == ("On Tuesday, December 1 I have 12 PM, 2 PM and 4:30 PM free for "
+                                "a haircut. Which time would you like?")
+        t = await r.say("Sorry, I don't know.")  # not a choice: the agent does not pick one
+        assert t.agent_text == ("No problem. On Tuesday, December 1 I have 12 PM, 2 PM and "
+                                "4:30 PM free. Which would suit you, or would another day be "
+                                "better?")
+        assert r.manager.state.offer is None and r.manager.state.asked == "time"
+        t = await r.say("Whatever you have.")  # no preference: the agent may choose
+        assert t.agent_text.startswith("How about 12 PM on Tuesday, December 1?")
+        assert r.manager.state.offer is not None and r.manager.state.asked == "name"
         t = await r.say("Dana Smith")
         t = await r.say("That's fine.")
+        assert t.agent_text == CONFIRM_TUE_3PM.replace("3 PM", "12 PM")
+        assert await r.bookings() == []
+        await r.say("Yes")
         [booking] = await r.bookings()
         assert booking.start.hour == 12 and booking.name == "Dana Smith"
 

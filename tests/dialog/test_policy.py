@@ -17,7 +17,7 @@ from voice_agent.dialog.policy import Book, BookingPolicy, Check, Decision, Find
 from voice_agent.dialog.prompt import load_replies
 from voice_agent.dialog.replies import Say
 from voice_agent.dialog.state import Availability, DialogState
-from voice_agent.dialog.understanding import understand
+from voice_agent.dialog.understanding import Understanding, understand
 
 TODAY = date(2026, 11, 23)
 NEXT_TUE = date(2026, 12, 1)
@@ -39,26 +39,48 @@ def replies() -> dict[str, str]:
 
 
 class Call:
-    """Drives the policy the way the manager does, minus the LLM and the connector."""
+    """Drives the policy the way the manager does, minus the LLM and the connector: what the
+    policy collected in ``policy.lead`` (answers, "the first time I have is ...") is merged
+    into the Say the turn ends with, before it is rendered or asserted on."""
 
     def __init__(self, business: Business, replies: dict[str, str]) -> None:
         self.business = business
         self.policy = BookingPolicy(business=business, replies=replies, today=TODAY)
         self.state = DialogState(caller_phone=CALLER, asked="anything")
 
+    def understand(self, text: str) -> Understanding:
+        return understand(text, self.business, TODAY, asked=self.state.asked)
+
     def say(self, text: str) -> Decision:
-        u = understand(text, self.business, TODAY, asked=self.state.asked)
+        u = self.understand(text)
         decision = self.policy.decide(self.state, u)
         if isinstance(decision, Say):
-            self.apply(decision)
+            self.finish(decision)
         return decision
 
-    def check(self, decision: Decision, free: list[Slot], later: list[Slot] | None = None) -> Say:
+    def check(self, decision: Decision, free: list[Slot], later: list[Slot] | None = None,
+              others_free: list[str] | None = None) -> Say:
         assert isinstance(decision, Check), decision
-        avail = Availability(decision.service, decision.day, free, _time.monotonic())
-        say = self.policy.after_check(self.state, avail, decision.start, later)
-        self.apply(say)
+        avail = Availability(decision.service, decision.day, free, _time.monotonic(),
+                             staff=decision.staff)
+        say = self.policy.after_check(self.state, avail, decision.start, later, others_free)
+        assert isinstance(say, Say), say
+        self.finish(say)
         return say
+
+    def find(self, bookings: list[Booking], text: str, *, by_name: bool = False) -> Decision:
+        """The manager's lookup answered: ``text`` is what the caller said to ask for it."""
+        u = understand(text, self.business, TODAY, asked=self.state.asked)
+        decision = self.policy.after_find(self.state, bookings, u, by_name=by_name)
+        if isinstance(decision, Say):
+            self.finish(decision)
+        return decision
+
+    def finish(self, say: Say) -> None:
+        """What the manager does with the turn's Say: the leads go first, then it is said."""
+        say.lead = self.policy.lead + say.lead
+        self.policy.lead = []
+        self.apply(say)
 
     def apply(self, say: Say) -> None:
         self.state.asked = say.asked if say.asked else ("anything" if not say.end_call else None)
@@ -103,15 +125,14 @@ def test_happy_path_to_book(call: Call) -> None:
     assert d == Check("haircut", NEXT_TUE, at(NEXT_TUE, 15))
 
     say = call.check(d, free_slots(call.business, NEXT_TUE))
-    assert say.key == "confirm" and say.asked == "confirm"
+    # the slot is free: said so, and the name is asked for at once (nothing to say yes to yet)
+    assert say.key == "slot_free_ask_name" and say.asked == "name"
     assert call.state.offer is not None and call.state.offer.start == at(NEXT_TUE, 15)
+    assert not call.state.confirmed
     assert call.render(say) == (
-        "I can book a haircut on Tuesday, December 1 at 3 PM. Shall I book that for you?"
+        "3 PM on Tuesday, December 1 is free for a haircut. "
+        "Can I have your name for the booking, please?"
     )
-
-    d = call.say("Yes please, book it.")
-    assert isinstance(d, Say) and d.key == "ask_name" and d.asked == "name"
-    assert call.state.confirmed
 
     d = call.say("Dana Smith.")
     assert isinstance(d, Say) and d.key == "ask_phone" and d.asked == "phone"
@@ -119,34 +140,52 @@ def test_happy_path_to_book(call: Call) -> None:
         "And shall we use the number you're calling from, ending in 0 0 0 1, "
         "or is there a better number to reach you?"
     )
+    assert not call.state.confirmed
 
-    d = call.say("Yes, that's fine.")
+    d = call.say("Yes, that's fine.")  # the number, not the booking
+    assert isinstance(d, Say) and d.key == "confirm" and d.asked == "confirm"
+    assert call.render(d) == (
+        "So that's a haircut on Tuesday, December 1 at 3 PM for Dana Smith. Shall I book that?"
+    )
+    assert not call.state.confirmed
+
+    d = call.say("Yes please, book it.")
     assert d == Book("haircut", at(NEXT_TUE, 15), "Dana Smith", CALLER)
+    assert call.state.confirmed
 
 
 def test_service_and_day_in_one_utterance(call: Call) -> None:
     d = call.say("Can I get a haircut tomorrow at 10?")
     assert d == Check("haircut", TOMORROW, at(TOMORROW, 10))
     assert call.render(call.check(d, free_slots(call.business, TOMORROW))) == (
-        "I can book a haircut tomorrow at 10 AM. Shall I book that for you?"
+        "10 AM tomorrow is free for a haircut. Can I have your name for the booking, please?"
     )
 
 
 def test_name_given_before_confirming_books_on_yes(call: Call) -> None:
     d = call.say("my name is Dana Smith and I'd like a trim next Tuesday at 3")
     assert d == Check("haircut", NEXT_TUE, at(NEXT_TUE, 15))
-    call.check(d, free_slots(call.business, NEXT_TUE))
-    d = call.say("yes")
-    assert isinstance(d, Say) and d.key == "ask_phone" and d.asked == "phone"
-    assert call.say("That's fine.") == Book("haircut", at(NEXT_TUE, 15), "Dana Smith", CALLER)
+    say = call.check(d, free_slots(call.business, NEXT_TUE))
+    # the name is known: the free slot is said, then the number is asked for
+    assert say.key == "ask_phone" and say.asked == "phone"
+    assert say.lead == [("slot_free", {"service": "haircut", "day": "Tuesday, December 1",
+                                       "time": "3 PM", "name": "Dana Smith"})]
+    assert call.render(say) == (
+        "3 PM on Tuesday, December 1 is free for a haircut. And shall we use the number you're "
+        "calling from, ending in 0 0 0 1, or is there a better number to reach you?"
+    )
+    d = call.say("That's fine.")
+    assert isinstance(d, Say) and d.key == "confirm" and d.asked == "confirm"
+    assert call.say("yes") == Book("haircut", at(NEXT_TUE, 15), "Dana Smith", CALLER)
 
 
 def test_caller_given_phone_is_used_for_booking(call: Call) -> None:
     d = call.say("I'd like a haircut next Tuesday at 3, my number is 555 987 6543")
-    call.check(d, free_slots(call.business, NEXT_TUE))
-    call.say("yes")
+    assert call.check(d, free_slots(call.business, NEXT_TUE)).key == "slot_free_ask_name"
     d = call.say("Dana Smith")
-    assert isinstance(d, Book) and d.phone == "5559876543"
+    assert isinstance(d, Say) and d.key == "confirm"  # the number was given: not asked again
+    d = call.say("yes")
+    assert d == Book("haircut", at(NEXT_TUE, 15), "Dana Smith", "5559876543")
 
 
 def test_slot_taken_offers_nearest_alternatives(call: Call) -> None:
@@ -218,10 +257,13 @@ def test_part_of_day_offers_only_that_part(call: Call) -> None:
     text = call.render(say)
     assert text.startswith("Tomorrow I have ")
     assert "AM" not in text
-    # the caller picks one of the offered times: confirm that exact slot
+    # the caller picks one of the offered times: that exact slot is held, the name asked for
     say = call.say("4 pm please")
-    assert isinstance(say, Say) and say.key == "confirm"
+    assert isinstance(say, Say) and say.key == "slot_free_ask_name" and say.asked == "name"
     assert call.state.offer is not None and call.state.offer.start == at(TOMORROW, 16)
+    assert call.render(say) == (
+        "4 PM tomorrow is free for a haircut. Can I have your name for the booking, please?"
+    )
 
 
 def test_part_of_day_with_nothing_free(call: Call) -> None:
@@ -249,8 +291,8 @@ def test_caller_declines_when_asked_for_name_then_says_yes(call: Call) -> None:
     # Regression: the offer survived a "no" at the name question, so a later "yes" to
     # "would you like a different day or time?" booked the slot the caller had refused.
     call.say("I'd like a haircut")
-    call.check(call.say("next Tuesday at 3 pm"), free_slots(call.business, NEXT_TUE))
-    assert call.say("yes").key == "ask_name"  # type: ignore[union-attr]
+    say = call.check(call.say("next Tuesday at 3 pm"), free_slots(call.business, NEXT_TUE))
+    assert say.key == "slot_free_ask_name" and say.asked == "name"
     d = call.say("no, actually, forget it")
     assert isinstance(d, Say) and d.key == "declined"
     assert call.state.offer is None and not call.state.confirmed
@@ -267,11 +309,14 @@ def test_changing_time_while_offer_pending_drops_the_offer(call: Call) -> None:
     call.check(d, avail)
     assert call.state.offer is not None
     d = call.say("Actually, can we make it 4 pm instead?")
-    # the fresh availability for that day answers directly: a new offer at 4 PM
-    assert isinstance(d, Say) and d.key == "confirm"
+    # the fresh availability for that day answers directly: 4 PM is held instead
+    assert isinstance(d, Say) and d.key == "slot_free_ask_name" and d.asked == "name"
     assert call.state.offer is not None and call.state.offer.start == at(NEXT_TUE, 16)
     assert not call.state.confirmed
-    assert "at 4 PM" in call.render(d)
+    assert call.render(d) == (
+        "4 PM on Tuesday, December 1 is free for a haircut. "
+        "Can I have your name for the booking, please?"
+    )
 
 
 def test_changing_day_while_offer_pending_rechecks_at_the_same_time(call: Call) -> None:
@@ -336,11 +381,12 @@ def test_unknown_service_refused(call: Call) -> None:
 def test_goodbye_after_booking(call: Call) -> None:
     call.say("I'd like a haircut")
     call.check(call.say("next Tuesday at 3 pm"), free_slots(call.business, NEXT_TUE))
-    call.say("yes")
     d = call.say("Dana Smith")
     assert isinstance(d, Say) and d.key == "ask_phone"
-    book = call.say("That's fine.")
-    assert isinstance(book, Book)
+    d = call.say("That's fine.")
+    assert isinstance(d, Say) and d.key == "confirm"
+    book = call.say("yes")
+    assert book == Book("haircut", at(NEXT_TUE, 15), "Dana Smith", CALLER)
     # what the manager does when the connector booked it
     call.state.booking = Booking(
         id="b1", business="demo-salon", service="haircut", start=book.start,
@@ -374,11 +420,19 @@ def test_nearest_and_spread() -> None:
 
 
 def _to_phone_question(call: Call) -> Decision:
-    """Service, slot, yes and name: the step just before booking."""
+    """Service, slot (free: the name is asked for) and name: the step before the confirmation."""
     call.say("I'd like a haircut")
-    call.check(call.say("next Tuesday at 3 pm"), free_slots(call.business, NEXT_TUE))
-    assert call.say("yes").key == "ask_name"  # type: ignore[union-attr]
+    say = call.check(call.say("next Tuesday at 3 pm"), free_slots(call.business, NEXT_TUE))
+    assert say.key == "slot_free_ask_name"
     return call.say("Dana Smith")
+
+
+def _confirm_then_yes(call: Call, text: str) -> Decision:
+    """The answer to the number question leads to the one confirmation; the yes books."""
+    d = call.say(text)
+    assert isinstance(d, Say) and d.key == "confirm" and d.asked == "confirm", d
+    assert not call.state.confirmed
+    return call.say("Yes")
 
 
 def test_ask_phone_names_the_caller_ids_last_four_digits(
@@ -393,18 +447,20 @@ def test_ask_phone_names_the_caller_ids_last_four_digits(
         "And shall we use the number you're calling from, ending in 6 7 8 9, "
         "or is there a better number to reach you?"
     )
-    assert call.state.offer is not None and call.state.confirmed  # nothing dropped meanwhile
+    # the slot is still held; nothing is confirmed before the one statement of everything
+    assert call.state.offer is not None and call.state.offer.start == at(NEXT_TUE, 15)
+    assert not call.state.confirmed
 
 
 def test_number_given_in_reply_is_the_bookings_phone(call: Call) -> None:
     assert _to_phone_question(call).key == "ask_phone"  # type: ignore[union-attr]
-    d = call.say("Better use 555 987 6543, please.")
+    d = _confirm_then_yes(call, "Better use 555 987 6543, please.")
     assert d == Book("haircut", at(NEXT_TUE, 15), "Dana Smith", "5559876543")
 
 
 def test_dont_know_keeps_the_caller_id(call: Call) -> None:
     assert _to_phone_question(call).key == "ask_phone"  # type: ignore[union-attr]
-    d = call.say("Sorry, I don't know.")
+    d = _confirm_then_yes(call, "Sorry, I don't know.")
     assert d == Book("haircut", at(NEXT_TUE, 15), "Dana Smith", CALLER)
 
 
@@ -412,9 +468,8 @@ def test_number_volunteered_early_skips_the_question(call: Call) -> None:
     d = call.say("Hi, I'd like a haircut next Tuesday at 3, you can reach me on 555 123 4567")
     assert d == Check("haircut", NEXT_TUE, at(NEXT_TUE, 15))
     assert call.state.phone_settled
-    call.check(d, free_slots(call.business, NEXT_TUE))
-    assert call.say("yes").key == "ask_name"  # type: ignore[union-attr]
-    d = call.say("Dana Smith")
+    assert call.check(d, free_slots(call.business, NEXT_TUE)).key == "slot_free_ask_name"
+    d = _confirm_then_yes(call, "Dana Smith")  # no number question
     assert d == Book("haircut", at(NEXT_TUE, 15), "Dana Smith", "5551234567")
 
 
@@ -424,20 +479,25 @@ def test_no_caller_id_asks_for_a_number(salon: Business, replies: dict[str, str]
     d = _to_phone_question(call)
     assert isinstance(d, Say) and d.key == "ask_phone_missing" and d.asked == "phone"
     assert call.render(d) == "And what's the best phone number to reach you?"
-    d = call.say("It's 555 222 3333.")
+    d = _confirm_then_yes(call, "It's 555 222 3333.")
     assert d == Book("haircut", at(NEXT_TUE, 15), "Dana Smith", "5552223333")
 
 
 def test_phone_is_asked_only_once(call: Call) -> None:
     assert _to_phone_question(call).key == "ask_phone"  # type: ignore[union-attr]
-    assert isinstance(call.say("That's fine."), Book)
+    assert _confirm_then_yes(call, "That's fine.") == Book(
+        "haircut", at(NEXT_TUE, 15), "Dana Smith", CALLER)
     # the manager books, then a second booking in the same call goes straight through
     call.state.booking, call.state.outcome = None, "booked"
     call.state.service = call.state.day = call.state.tod = None
     call.state.forget_slot()
     call.apply(Say("booked", asked="anything"))
     d = call.say("And a blow-dry tomorrow at 10")
-    call.check(d, free_slots(call.business, TOMORROW, service="blowdry"))
+    say = call.check(d, free_slots(call.business, TOMORROW, service="blowdry"))
+    # name and number known: straight to the one confirmation, no number question
+    assert say.key == "confirm" and say.asked == "confirm"
+    assert call.render(say) == (
+        "So that's a blow-dry tomorrow at 10 AM for Dana Smith. Shall I book that?")
     assert call.say("yes") == Book("blowdry", at(TOMORROW, 10), "Dana Smith", CALLER)
 
 
@@ -450,10 +510,8 @@ def test_reschedule_does_not_ask_for_a_number(call: Call) -> None:
     text = "I'd like to reschedule my haircut on Wednesday"
     d = call.say(text)
     assert isinstance(d, Find)
-    u = understand(text, call.business, TODAY, asked=call.state.asked)
-    say = call.policy.after_find(call.state, [existing], u)
-    assert isinstance(say, Say) and say.key == "ask_new_day"
-    call.apply(say)
+    say = call.find([existing], text)  # found by caller ID: theirs, no owner check
+    assert isinstance(say, Say) and say.key == "ask_new_day" and say.asked == "date"
     d = call.say("Friday at 4 please")
     say = call.check(d, free_slots(call.business, date(2026, 11, 27)))
     assert say.key == "confirm_move"
@@ -466,6 +524,10 @@ def test_new_time_at_the_phone_question_is_not_booked_as_the_old_one(call: Call)
     assert _to_phone_question(call).key == "ask_phone"  # type: ignore[union-attr]
     d = call.say("Actually, can we make it 4 pm instead?")
     assert not (isinstance(d, Book) and d.start == at(NEXT_TUE, 15))
+    # the fresh availability answers: 4 PM is what is confirmed now (name and number known)
+    assert isinstance(d, Say) and d.key == "confirm"
+    assert call.state.offer is not None and call.state.offer.start == at(NEXT_TUE, 16)
+    assert call.say("yes") == Book("haircut", at(NEXT_TUE, 16), "Dana Smith", CALLER)
 
 
 def test_a_time_given_before_the_day_is_kept(call: Call) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from connectors.schedule import Business, load_business
 from voice_agent.config import DEFAULT_BUSINESSES_DIR
-from voice_agent.dialog import manager, policy
+from voice_agent.dialog import changes, manager, policy
 from voice_agent.dialog import replies as replies_module
 from voice_agent.dialog.prompt import (
     PROMPT_NAME,
@@ -103,20 +103,33 @@ def _keys_used_in(module) -> set[str]:
     source = Path(module.__file__).read_text()
     keys = set(re.findall(r'\bSay\(\s*"([a-z_]+)"', source))
     keys |= set(re.findall(r'replies\["([a-z_]+)"\]', source))
+    # leads, said before the reply: ("first_free", args), return "answer_closed", {...}
+    keys |= set(re.findall(r'\(\s*"([a-z_]+)",\s*(?:\{|self\.|args\b)', source))
+    keys |= set(re.findall(r'\breturn\s+"([a-z_]+)",\s*\{', source))
     return keys
 
 
 def test_replies_have_every_key_the_policy_and_manager_use() -> None:
     replies = load_replies(PROMPTS)
-    used = _keys_used_in(policy) | _keys_used_in(manager) | _keys_used_in(replies_module)
-    assert {"booked", "slot_taken", "alternatives", "transfer"} <= used  # grep works
-    used |= {"confirm", "confirm_move"}  # chosen by BookingPolicy._confirm_key
+    used = (_keys_used_in(policy) | _keys_used_in(changes) | _keys_used_in(manager)
+            | _keys_used_in(replies_module))
+    assert {"booked", "slot_taken", "alternatives", "transfer", "verify_day", "first_free",
+            "answer_hours_day", "slot_free"} <= used  # grep works
+    # keys built at run time: BookingPolicy._next_for_offer (for someone else: "_other"), the
+    # conflict question (BookingPolicy.on_conflict), "..._goodbye" when the caller is done
+    used |= {"slot_free_ask_name", "ask_name", "slot_free_ask_name_other", "ask_name_other"}
+    used |= {"check_day", "check_time", "check_service", "check_staff", "check_name"}
+    used |= {f"{k}_goodbye" for k in ("booked", "booking_pending", "rescheduled", "cancelled")}
     assert used - set(replies) == set()
 
 
 def test_reply_placeholders_are_known() -> None:
     known = {"business", "services", "service", "day", "time", "times", "name", "alternatives",
-             "bookings", "last_digits"}
+             "bookings", "last_digits",
+             # the v2 templates: articles and staff (ReplyRenderer), answers from business data
+             # (hours, durations), the staff-busy and constraint replies, the conflict question
+             "a_service", "A_service", "with_staff", "weekday", "opens", "closes", "week",
+             "minutes", "durations", "staff", "others", "bound", "a", "b", "times_or"}
     for key, template in load_replies(PROMPTS).items():
         fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
         assert fields <= known, key

@@ -36,5 +36,21 @@ def test_a_statement_while_an_answer_is_pending_is_refused(asked: str) -> None:
 
 @pytest.mark.parametrize("asked", [None, "anything"])
 def test_a_statement_is_fine_when_nothing_specific_is_pending(asked: str | None) -> None:
-    assert reply_problem("Sure, there is parking behind the salon.", "do you have parking",
+    assert reply_problem("I'm sorry, I didn't quite follow.", "do you have parking",
                          asked=asked) is None
+
+
+@pytest.mark.parametrize("text", [
+    "Yes, I do blow-dry.",  # a service confirmed by the free reply (seen on a held-out script)
+    "Sure, there is parking behind the salon.",
+    "We offer massages too.",
+    "Of course, I'll send you a text.",
+])
+def test_a_claim_without_business_data_is_refused(text: str) -> None:
+    problem = reply_problem(text, "do you do massages", asked="anything")
+    assert problem is not None and "claims" in problem
+
+
+def test_a_refusal_is_not_a_claim() -> None:
+    assert reply_problem("I'm sorry, I can't help with that. What would you like to book?",
+                         "hmm", asked="anything") is None

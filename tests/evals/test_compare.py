@@ -61,8 +61,18 @@ def test_new_forbidden_event_regresses_even_without_accuracy_drop() -> None:
     new["calls"][3]["forbidden_events"] = ["double_booking"]
     cmp = compare(BASE, new)
     assert cmp.regressed
-    assert "c3: double_booking" in cmp.regressions[0]
+    assert "c3: forbidden event: double_booking" in cmp.regressions[0]
     # the same event in both runs is not new
+    assert not compare(new, copy.deepcopy(new)).regressed
+
+
+def test_a_new_wrong_action_regresses_even_without_accuracy_drop() -> None:
+    new = copy.deepcopy(BASE)
+    new["calls"][3]["wrong_actions"] = ["booked haircut at 2026-12-01T15:00:00-05:00 (start)"]
+    cmp = compare(BASE, new)
+    assert cmp.regressed
+    assert "c3: wrong action: booked haircut" in cmp.regressions[0]
+    assert cmp.summary[1].startswith("wrong actions:")
     assert not compare(new, copy.deepcopy(new)).regressed
 
 

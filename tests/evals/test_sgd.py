@@ -167,3 +167,21 @@ def test_cli(tmp_path: Path) -> None:
     assert "dialogues read: 44" in res.output and "converted:" in res.output
     bad = CliRunner().invoke(app, ["eval", "sgd", "--split", "test", "--out", str(tmp_path)])
     assert bad.exit_code == 2
+
+
+def test_a_booking_callers_goal_is_in_its_facts(converted) -> None:
+    """So that a day or time question asked again gets an answer (EVAL_FORMAT rule 4)."""
+    out, _ = converted
+    booked = 0
+    for f in sorted((out / "dev").glob("*.yaml")):
+        script = load_script(f)
+        if script.expect.booking is None:
+            assert set(script.caller.facts) == {"name"}
+            continue
+        booked += 1
+        start = script.expect.booking.start
+        assert script.caller.facts["date"] == f"{start:%A}, {start:%B} {start.day}"
+        hour = start.hour % 12 or 12
+        assert script.caller.facts["time"].startswith(f"{hour}")
+        assert script.caller.facts["time"].endswith("am" if start.hour < 12 else "pm")
+    assert booked > 10

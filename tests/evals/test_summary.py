@@ -8,7 +8,8 @@ from evals.text_runner import CallRun
 
 def run(id: str, turns: list[dict], *, correct: bool = True) -> CallRun:
     return CallRun(id=id, category="book", outcome="booked", outcome_correct=correct,
-                   booking_fields_correct=correct, forbidden_events=[], agent_turns=3,
+                   booking_fields_correct=correct, wrong_actions=[], forbidden_events=[],
+                   agent_turns=3,
                    tool_calls=2, tool_calls_rejected=1, review_items=0, problems=[],
                    turns=turns)
 

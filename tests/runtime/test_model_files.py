@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -36,16 +37,30 @@ def test_assemble_all_is_idempotent_on_the_default_models_dir() -> None:
     assert first.piper_model.is_file() and first.piper_config.is_file()
 
 
+def _patched(monkeypatch, **changes) -> None:
+    spec = models.EMBEDDED_LLMS[models.DEFAULT_LLM]
+    monkeypatch.setitem(models.EMBEDDED_LLMS, models.DEFAULT_LLM,
+                        dataclasses.replace(spec, **changes))
+
+
 def test_missing_model_package_is_a_clear_error(monkeypatch, tmp_path) -> None:
-    monkeypatch.setattr(models, "LLM_PARTS", ["voice_agent_no_such_model_package"])
-    with pytest.raises(ModelAssemblyError, match="pip install"):
+    _patched(monkeypatch, packages=("voice_agent_no_such_model_package",))
+    with pytest.raises(ModelAssemblyError, match=r"pip install 'voice-agent\[models\]'"):
         assemble_llm(tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_larger_llm_names_its_own_extra(monkeypatch, tmp_path) -> None:
+    spec = models.EMBEDDED_LLMS["qwen2.5-coder-1.5b"]
+    monkeypatch.setitem(models.EMBEDDED_LLMS, "qwen2.5-coder-1.5b", dataclasses.replace(
+        spec, packages=("voice_agent_no_such_model_package",)))
+    with pytest.raises(ModelAssemblyError, match=r"voice-agent\[models-1-5b\]"):
+        assemble_llm(tmp_path, "qwen2.5-coder-1.5b")
+
+
 @pytest.mark.slow
 def test_llm_with_wrong_checksum_leaves_nothing_behind(monkeypatch, tmp_path) -> None:
-    monkeypatch.setattr(models, "LLM_SHA256", "0" * 64)
+    _patched(monkeypatch, sha256="0" * 64)
     with pytest.raises(ModelAssemblyError, match="checksum mismatch"):
         assemble_llm(tmp_path)
     assert list(tmp_path.iterdir()) == []

@@ -61,6 +61,10 @@ class BookingDesk:
         ``explicit_confirmation``); below the threshold the booking goes to review."""
         payload = {"service": service, "start": start.isoformat(), "name": name, "phone": phone}
         intent = await self._intent("book", payload)
+        if intent is not None and not phone.strip():
+            # No caller ID and no number given: the calendar cannot take it, a human can.
+            return await self._to_review(intent, confidence | {
+                "reason": confidence.get("reason") or "no number to reach the caller"})
         if intent is not None and confidence["score"] < self.review_threshold:
             return await self._to_review(intent, confidence)
         key = intent.idempotency_key if intent else f"va-{self.call_id}-{start:%Y-%m-%dT%H:%M}"
@@ -105,13 +109,15 @@ class BookingDesk:
         await self._finish(intent, "done", booking_id=booking.id)
         return DeskResult("done", booking=booking)
 
-    async def callback(self, why: str, detail: str, wanted: dict[str, Any]) -> None:
-        """Persist what the caller wanted when the call cannot finish it (a human calls back)."""
+    async def callback(self, why: str, detail: str, *, wanted: dict[str, Any],
+                       status: str = "callback") -> None:
+        """Persist what the caller wanted when the call cannot finish it: ``callback`` (a
+        human calls back) or ``abandoned`` (the caller left mid-request; kept for QA)."""
         if self.outbox is None:
             return
         await self.outbox.record(
             business=self.business.name, call_id=self.call_id, action="callback",
-            status="callback", payload={"why": why, "detail": detail[:300], **wanted},
+            status=status, payload={"why": why, "detail": detail[:300], **wanted},
         )
         log.warning("callback intent recorded: %s (caller %s)", why,
                     mask_text(str(wanted.get("phone") or "")))
@@ -136,7 +142,8 @@ class BookingDesk:
     async def _to_review(self, intent: BookingIntent, confidence: dict[str, Any]) -> DeskResult:
         """Not sure enough: a human confirms before anything reaches the calendar."""
         assert self.outbox is not None
-        reason = "low confidence" if confidence["explicit_confirmation"] else "no explicit yes"
+        reason = confidence.get("reason") or (
+            "low confidence" if confidence["explicit_confirmation"] else "no explicit yes")
         await asyncio.to_thread(
             create_review_item, self.outbox.engine, intent=intent, call_id=self.call_id,
             business=self.business.name, reason=reason, confidence=confidence,

@@ -26,6 +26,8 @@ from voice_agent.booking.outbox import Outbox
 from voice_agent.dialog import tools as T
 from voice_agent.dialog.confidence import ConfidenceRecord
 from voice_agent.dialog.llm_client import LLMClient, LLMOptions, LLMUnavailableError
+from voice_agent.dialog.llm_reading import LLMReader
+from voice_agent.dialog.merge import Conflict
 from voice_agent.dialog.policy import (
     Book,
     BookingPolicy,
@@ -36,11 +38,12 @@ from voice_agent.dialog.policy import (
     Open,
 )
 from voice_agent.dialog.prompt import RenderedPrompt
+from voice_agent.dialog.read_turn import read_turn
 from voice_agent.dialog.replies import Say
 from voice_agent.dialog.reply_guard import reply_problem, transfer_justified
 from voice_agent.dialog.state import Availability, DialogState
 from voice_agent.dialog.timeparse import describe_day, describe_time
-from voice_agent.dialog.understanding import understand
+from voice_agent.dialog.understanding import Understanding
 
 log = logging.getLogger(__name__)
 MAX_CALLER_CHARS = 1_000
@@ -77,6 +80,9 @@ class DialogManager:
         call_id: str | None = None,
         review_threshold: float = 0.45,
         count_llm_disagreement: bool = False,
+        propose_tools: bool = False,
+        reader: LLMReader | None = None,
+        reading: str = "when_unsure",
     ) -> None:
         self.business = business
         self.connector = connector
@@ -92,6 +98,14 @@ class DialogManager:
                                 call_id=call_id, review_threshold=review_threshold)
         self.messages: list[dict[str, Any]] = prompt.messages()
         self.count_llm_disagreement = count_llm_disagreement
+        # Ask the LLM for each tool call the policy makes anyway, to log agreement (off by
+        # default: on a CPU each costs seconds, and the typed reading is the LLM's part).
+        self.propose_tools = propose_tools
+        # The LLM's typed reading of each turn: "always" (a production LLM server),
+        # "when_unsure" (only when the fast reading does not settle the question pending:
+        # the CPU default), or "off".
+        self.reader = reader
+        self.reading = reading if reader is not None else "off"
         self.confidence = ConfidenceRecord()  # of the booking being assembled
         self._last_reply: str | None = None
         self._repeat_count = 0
@@ -121,11 +135,13 @@ class DialogManager:
         caller_text = caller_text.strip()[:MAX_CALLER_CHARS]
         turn = TurnResult(agent_text="")
         start_len = len(self.messages)
+        agent_said = self._last_agent_text()
         self.messages.append({"role": "user", "content": caller_text})
-        u = understand(caller_text, self.business, self.now.date(), asked=self.state.asked)
+        u, conflicts = await self._read(caller_text, agent_said, turn)
         if stt_avg_logprob is not None and (u.has_slot_info or u.name or u.affirm or u.phone):
             self.confidence.stt_avg_logprobs.append(stt_avg_logprob)
-        decision = self.policy.decide(self.state, u)
+        decision = (self.policy.on_conflict(self.state, conflicts, u) if conflicts
+                    else self.policy.decide(self.state, u))
         if isinstance(decision, Open):
             self.confidence.misunderstandings += 1
         turn.policy_events.append({"event": "decision", "decision": type(decision).__name__,
@@ -141,10 +157,18 @@ class DialogManager:
             say = Say("transfer", end_call=True, outcome="transferred")
         if isinstance(say, Say) and say.outcome == "transferred":
             say = await self._hand_over(say, turn)
+        if isinstance(say, Say) and say.key == "verify_failed":
+            await self._callback_intent("caller could not show the booking is theirs", "")
         if isinstance(say, Say):
             self._apply(say)
             turn.end_call = say.end_call
-        text = self.policy.words.render(say) if isinstance(say, Say) else say
+        lead = self.policy.lead
+        self.policy.lead = []
+        if isinstance(say, Say):
+            say.lead = lead + say.lead
+            text = self.policy.words.render(say)
+        else:  # a free LLM reply, after any answer the policy gave
+            text = " ".join([self.policy.words.render(Say(k, a)) for k, a in lead] + [say])
         if not isinstance(decision, Open):
             self.state.misunderstandings = 0
         self.messages.append({"role": "assistant", "content": text})
@@ -153,6 +177,17 @@ class DialogManager:
         if turn.end_call:
             self.state.ended = True
         return turn
+
+    async def _read(self, text: str, agent_said: str, turn: TurnResult
+                    ) -> tuple[Understanding, list[Conflict]]:
+        return await read_turn(
+            text, agent_said=agent_said, business=self.business, today=self.now.date(),
+            state=self.state, policy=self.policy, reader=self.reader, reading=self.reading,
+            events=turn.policy_events)
+
+    def _last_agent_text(self) -> str:
+        return next((m["content"] for m in reversed(self.messages)
+                     if m["role"] == "assistant" and m.get("content")), "")
 
     def _repeats(self, say: Say) -> bool:
         """The same reply a third time in a row: hand over instead of looping."""
@@ -195,6 +230,30 @@ class DialogManager:
             return Say("no_booking_found", asked="name")
         return await self._open(decision, turn)
 
+    async def hang_up(self) -> None:
+        """The caller hung up. A slot they said yes to but that is not booked yet is booked
+        (with the caller ID as the number; with no caller ID, for review); any other
+        request in progress is recorded, never silently dropped."""
+        s = self.state
+        if s.ended:
+            return
+        s.ended = True
+        if s.offer is not None and s.confirmed and s.service is not None:
+            if s.name and s.contact_phone:
+                await self._run(Book(s.service.id, s.offer.start, s.name, s.contact_phone),
+                                TurnResult(agent_text=""))
+                return
+            # Said yes, but hung up before a name or a number to write it under: a human.
+            s.outcome = "pending_review"
+            await self.desk.book(
+                service=s.service.id, start=s.offer.start, name=s.name or "(no name given)",
+                phone=s.contact_phone, staff=s.offer.staff, confidence={
+                    "score": 0.0, "explicit_confirmation": True,
+                    "reason": "caller hung up before giving a name or number"})
+            return
+        if s.intent != "book" or (s.service and s.day):
+            await self._callback_intent("caller hung up mid-request", "", status="abandoned")
+
     def _apply(self, say: Say) -> None:
         self.state.asked = say.asked if say.asked else ("anything" if not say.end_call else None)
         if say.outcome:
@@ -204,35 +263,49 @@ class DialogManager:
         expected = {"service": step.service, "date": step.day.isoformat()}
         if step.start is not None:
             expected["time"] = step.start.strftime("%H:%M")
+        if step.staff is not None:
+            expected["staff"] = step.staff
         self._propose_and_reconcile(T.CHECK_AVAILABILITY, expected, turn)
         day_start = datetime.combine(step.day, datetime.min.time(), tzinfo=self.business.tz)
         earliest = max(day_start, self.now)
+        others: list[str] = []
         try:
             free = await self.connector.list_free_slots(
-                service=step.service, start=earliest, end=day_start + timedelta(days=1)
+                service=step.service, start=earliest, end=day_start + timedelta(days=1),
+                staff=step.staff,
             )
             later: list[Slot] = []
             if step.start is not None and not any(s.start == step.start for s in free):
                 later = await self._later(step, day_start)
+                if step.staff is not None:  # is anyone else free then?
+                    others = [s.staff for s in await self.connector.list_free_slots(
+                        service=step.service, start=step.start,
+                        end=step.start + timedelta(minutes=1)) if s.staff]
             elif self.policy.needs_later_days(free, self.state):
                 later = await self._later(step, day_start)
         except ConnectorError as exc:
             self._tool_log(turn, T.CHECK_AVAILABILITY, expected, "failed", reason=str(exc))
             await self._callback_intent("availability check failed", str(exc))
             return Say("apology_technical", end_call=True)
-        avail = Availability(step.service, step.day, free, time.monotonic())
+        avail = Availability(step.service, step.day, free, time.monotonic(), staff=step.staff)
         result = {"free": [s.start.strftime("%H:%M") for s in free][:24],
                   "later": [s.start.isoformat() for s in later][:4]}
         self._tool_log(turn, T.CHECK_AVAILABILITY, expected, "executed", result=result)
         self._tool_result_message(T.CHECK_AVAILABILITY, expected, result)
-        return self.policy.after_check(self.state, avail, step.start, later)
+        decision = self.policy.after_check(self.state, avail, step.start, later, others)
+        assert isinstance(decision, Say)
+        return decision
 
     async def _later(self, step: Check, day_start: datetime) -> list[Slot]:
+        """Free slots of the following week, for alternatives (those that fit the caller's
+        part of day and constraint first)."""
         nxt = day_start + timedelta(days=1)
         slots = await self.connector.list_free_slots(
-            service=step.service, start=max(nxt, self.now), end=nxt + timedelta(days=7)
+            service=step.service, start=max(nxt, self.now), end=nxt + timedelta(days=7),
+            staff=step.staff,
         )
-        return slots[:2]
+        fitting = self.policy.fitting(slots, self.state)
+        return (fitting or slots)[:2]
 
     async def _book(self, step: Book, turn: TurnResult) -> Say:
         args = {"service": step.service, "start": step.start.strftime("%Y-%m-%dT%H:%M"),
@@ -249,6 +322,10 @@ class DialogManager:
             turn.policy_events.append({"event": "sent_to_review", "reason": done.review_reason})
             self.state.outcome = "pending_review"
             self.confidence = ConfidenceRecord()
+            if not step.phone.strip():  # no number to text: no promise of a text
+                self.state.booking_pending = True
+                self.state.forget_slot()
+                return Say("booking_pending_no_number", self._slot_args(step), asked="anything")
             return self._noted(step)
         if done.status == "taken":
             self._tool_log(turn, T.BOOK_APPOINTMENT, args, "failed", reason="slot taken")
@@ -281,21 +358,28 @@ class DialogManager:
         return await self._check(Check(step.service, step.start.date(), step.start), turn)
 
     async def _find(self, step: Find, u: Any, turn: TurnResult) -> Decision:
+        """Look the caller's bookings up by caller ID; found none and the caller gave a
+        name, by name (then the owner check applies)."""
         s = self.state
-        args = {"name": s.name} if step.by_name and s.name else {"phone": s.contact_phone}
-        self._propose_and_reconcile(T.FIND_MY_APPOINTMENTS, args, turn)
-        try:
-            found = await self.connector.find_bookings(**args)
-        except ConnectorError as exc:
-            self._tool_log(turn, T.FIND_MY_APPOINTMENTS, args, "failed", reason=str(exc))
-            await self._callback_intent("booking lookup failed", str(exc))
-            return Say("apology_technical", end_call=True)
-        upcoming = [b for b in found if b.start >= self.now]
-        result = [{"id": b.id, "service": b.service, "start": b.start.isoformat()}
-                  for b in upcoming][:10]
-        self._tool_log(turn, T.FIND_MY_APPOINTMENTS, args, "executed", result=result)
-        self._tool_result_message(T.FIND_MY_APPOINTMENTS, args, result)
-        return self.policy.after_find(s, upcoming, u)
+        for by_name in (step.by_name, True):
+            args = {"name": s.name} if by_name and s.name else {"phone": s.contact_phone}
+            self._propose_and_reconcile(T.FIND_MY_APPOINTMENTS, args, turn)
+            try:
+                found = await self.connector.find_bookings(**args)
+            except ConnectorError as exc:
+                self._tool_log(turn, T.FIND_MY_APPOINTMENTS, args, "failed", reason=str(exc))
+                await self._callback_intent("booking lookup failed", str(exc))
+                return Say("apology_technical", end_call=True)
+            upcoming = [b for b in found if b.start >= self.now]
+            result = [{"id": b.id, "service": b.service, "start": b.start.isoformat()}
+                      for b in upcoming][:10]
+            self._tool_log(turn, T.FIND_MY_APPOINTMENTS, args, "executed", result=result)
+            if "name" not in args:  # found by name: not in the LLM's context before the check
+                self._tool_result_message(T.FIND_MY_APPOINTMENTS, args, result)
+            decision = self.policy.after_find(s, upcoming, u, by_name="name" in args)
+            if not isinstance(decision, Find) or by_name:
+                return decision
+        return Say("no_booking_found", asked="name")
 
     async def _cancel(self, step: Cancel, turn: TurnResult) -> Say:
         booking = step.booking
@@ -435,6 +519,8 @@ class DialogManager:
         the reply: it runs in the background (on a CPU box a grammar-constrained tool call
         takes seconds) and is logged on the turn when it lands (``settle``).
         """
+        if not self.propose_tools:
+            return
         snapshot = list(self.messages)
         self.client.in_background(lambda: self._propose(name, expected, turn, snapshot))
 
@@ -479,9 +565,10 @@ class DialogManager:
         self.messages.append({"role": "tool", "tool_call_id": call_id,
                               "content": T.json.dumps(result)})
 
-    async def _callback_intent(self, why: str, detail: str) -> None:
+    async def _callback_intent(self, why: str, detail: str, *, status: str = "callback"
+                               ) -> None:
         s = self.state
-        await self.desk.callback(why, detail, {
+        await self.desk.callback(why, detail, status=status, wanted={
             "service": s.service.id if s.service else None,
             "day": s.day.isoformat() if s.day else None, "name": s.name,
             "phone": s.contact_phone,

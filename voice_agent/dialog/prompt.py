@@ -24,7 +24,7 @@ from voice_agent.dialog.timeparse import MONTHS, WEEKDAYS
 
 PROMPT_NAME = "receptionist.v2.j2"
 CLOCK_NAME = "call_clock.v2.j2"
-REPLIES_NAME = "policy_replies.v1.yaml"
+REPLIES_NAME = "policy_replies.v2.yaml"
 _DAY_KEYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 

@@ -1,4 +1,4 @@
-"""The agent's words: reply templates (``prompts/policy_replies.v1.yaml``) filled in.
+"""The agent's words: reply templates (``prompts/policy_replies.v2.yaml``) filled in.
 
 The booking policy decides *what* to say (a :class:`Say`: a template key and its slots); this
 module decides *how* it is said: days, times, lists of times and alternatives in spoken form.
@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, time
 from typing import Any
 
 from connectors.base import Booking, Slot
 from connectors.schedule import Business, Service
 from voice_agent.dialog.timeparse import describe_day, describe_time
 
-__all__ = ["ReplyRenderer", "Say", "join_words"]
+__all__ = ["ReplyRenderer", "Say", "join_words", "with_article"]
 
 
 @dataclass
@@ -25,12 +25,20 @@ class Say:
     asked: str | None = None
     end_call: bool = False
     outcome: str | None = None
+    # Said first, before the reply itself: an answer to the caller's question, "the earliest
+    # I have is ...". Each is (template key, its arguments).
+    lead: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
-def join_words(items: list[str]) -> str:
+def with_article(noun: str) -> str:
+    """'a haircut', 'an emergency appointment'."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+def join_words(items: list[str], last: str = "and") -> str:
     if len(items) <= 1:
         return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
+    return ", ".join(items[:-1]) + f" {last} " + items[-1]
 
 
 class ReplyRenderer:
@@ -40,9 +48,17 @@ class ReplyRenderer:
         self.today = today
 
     def render(self, say: Say) -> str:
-        args = {"business": self.business.display_name, "services": self.service_list()}
-        args.update(say.args)
-        text = self.replies[say.key].format(**args)
+        parts = [self._fill(key, args) for key, args in say.lead]
+        return " ".join([*parts, self._fill(say.key, say.args)])
+
+    def _fill(self, key: str, values: dict[str, Any]) -> str:
+        args = {"business": self.business.display_name, "services": self.service_list(),
+                "with_staff": ""}
+        args.update(values)
+        if "service" in args:
+            args.setdefault("a_service", with_article(str(args["service"])))
+            args["A_service"] = args["a_service"][:1].upper() + args["a_service"][1:]
+        text = self.replies[key].format(**args)
         # "on tomorrow" reads badly: "On tomorrow I have" -> "Tomorrow I have".
         text = re.sub(r"\b(on|for) (today|tomorrow)\b", r"\2", text)
         return re.sub(r"(^|[.?!]\s+)(On|For) (today|tomorrow)\b",
@@ -54,8 +70,8 @@ class ReplyRenderer:
     def day(self, day: date) -> str:
         return describe_day(day, self.today)
 
-    def times(self, slots: list[Slot]) -> str:
-        return join_words([describe_time(s.start.timetz()) for s in slots])
+    def times(self, slots: list[Slot], *, last: str = "and") -> str:
+        return join_words([describe_time(s.start.timetz()) for s in slots], last=last)
 
     def slot_args(self, service: Service, slot: Slot, name: str | None) -> dict[str, Any]:
         return {
@@ -81,3 +97,49 @@ class ReplyRenderer:
             labels = [f"{lbl} on {self.day(s.start.date())}"
                       for lbl, s in zip(labels, slots, strict=True)]
         return self.replies["alternatives"].format(times=join_words(labels))
+
+    # -- answers from business data ------------------------------------------------------
+    def hours_answer(self, day: date | None) -> tuple[str, dict[str, Any]]:
+        """Opening hours for the day asked about, or for the week."""
+        if day is not None:
+            window = self.business.opening_window(day)
+            weekday = WEEKDAY_NAMES[day.weekday()]
+            if window is None:
+                return "answer_closed", {"weekday": weekday}
+            return "answer_hours_day", {"weekday": weekday, "opens": describe_time(
+                window[0].timetz()), "closes": describe_time(window[1].timetz())}
+        spans: list[tuple[str, str, str, str]] = []  # first day, last day, opens, closes
+        for i, key in enumerate(DAY_KEYS):
+            hours = self.business.hours.get(key)
+            if hours is None:
+                continue
+            opens, closes = (describe_time(_hhmm(h)) for h in hours)
+            if spans and spans[-1][2:] == (opens, closes) and DAY_KEYS.index(
+                    _key_of(spans[-1][1])) == i - 1:
+                spans[-1] = (spans[-1][0], WEEKDAY_NAMES[i], opens, closes)
+            else:
+                spans.append((WEEKDAY_NAMES[i], WEEKDAY_NAMES[i], opens, closes))
+        week = join_words([f"{a} to {b} from {o} to {c}" if a != b else f"{a} from {o} to {c}"
+                           for a, b, o, c in spans])
+        return "answer_hours_week", {"week": week}
+
+    def duration_answer(self, service: Service | None) -> tuple[str, dict[str, Any]]:
+        if service is not None:
+            return "answer_duration", {"service": service.name.lower(),
+                                       "minutes": service.minutes}
+        listed = join_words([f"{with_article(s.name.lower())} takes {s.minutes} minutes"
+                             for s in self.business.services])
+        return "answer_durations", {"durations": listed}
+
+
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _key_of(weekday_name: str) -> str:
+    return DAY_KEYS[WEEKDAY_NAMES.index(weekday_name)]
+
+
+def _hhmm(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))

@@ -1,10 +1,10 @@
 """What a free (open-turn) LLM reply may say, and when the LLM may hand a call over.
 
 The LLM proposes, the policy disposes: a reply that states times, numbers or booking facts
-without a tool result behind it, speaks of booking actions outside a question, merely repeats
-the caller, or asks nothing while the agent is waiting for one answer (a name, a number, a
-day, a time: "I'm sorry, I can't assist with that." would leave the caller stranded) is
-replaced by the policy's clarifying question.
+without a tool result behind it, agrees to something or says what the business does or offers,
+speaks of booking actions outside a question, merely repeats the caller, or asks nothing while
+the agent is waiting for one answer (a name, a number, a day, a time: "I'm sorry, I can't assist
+with that." would leave the caller stranded) is replaced by the policy's clarifying question.
 """
 
 from __future__ import annotations
@@ -22,6 +22,13 @@ _UNSAFE_REPLY = re.compile(
     r"cancelled|canceled|moved)\b", re.IGNORECASE,
 )
 _BOOKING_TALK = re.compile(r"\b(book|booking|appointment|cancel|reschedule)\b", re.IGNORECASE)
+# Agreeing, or saying what the business does, offers or has: a claim only the business's data
+# or a tool result may make ("Yes, I do blow-dry", "We offer massages").
+_CLAIM = re.compile(
+    r"^\W*(?:yes|yeah|yep|sure|of course|absolutely|certainly|definitely|indeed)\b|"
+    r"\b(?:we|i)(?:'re| are)? (?:do|can|offer|have|provide|open|close|sell)\b(?!['’]t| not)|"
+    r"\bthere (?:is|are|'s)\b|"
+    r"\b(?:we|i)(?:'ll| will) (?:do|be|have|see|get|send|call|text)\b", re.IGNORECASE)
 MAX_REPLY_CHARS = 300
 # Questions the dialog waits on: a free reply must keep asking (or be replaced by the re-ask).
 _PENDING_ANSWERS = frozenset({"name", "phone", "date", "time", "confirm", "service"})
@@ -40,6 +47,8 @@ def reply_problem(text: str, caller_text: str, asked: str | None = None) -> str 
         return "too long"
     if _UNSAFE_REPLY.search(text):
         return "states times, numbers or booking facts without a tool result"
+    if _CLAIM.search(text):
+        return "agrees to or claims something no business data or tool result stands behind"
     statements = [p for p in re.split(r"(?<=[.!?])\s+", text) if not p.endswith("?")]
     if any(_BOOKING_TALK.search(p) for p in statements):
         return "speaks of booking actions outside a question"

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from connectors.base import Booking, Slot
 from connectors.schedule import Service
 from voice_agent.dialog.timeparse import TimeOfDay
+from voice_agent.dialog.understanding import Constraint
 
 AVAILABILITY_FRESH_S = 120.0
 
@@ -20,6 +21,7 @@ class Availability:
     day: date
     free: list[Slot]
     checked_at: float  # time.monotonic()
+    staff: str | None = None  # the staff member these are the free times of (None: anyone)
 
     def is_fresh(self, now_mono: float) -> bool:
         return now_mono - self.checked_at < AVAILABILITY_FRESH_S
@@ -51,6 +53,14 @@ class DialogState:
     existing: Booking | None = None  # the caller's booking being cancelled or moved
     existing_options: list[Booking] = field(default_factory=list)
     phone_settled: bool = False  # the caller said which number to use (or was asked)
+    staff: str | None = None  # the staff member the caller asked for
+    constraint: Constraint | None = None  # earliest / after 3 / before noon ...
+    for_other: bool = False  # the booking is for someone else (the name is theirs)
+    found_by_name: bool = False  # the existing bookings were found by name, not caller ID
+    verified: bool = False  # the caller proved the booking is theirs (day + number on it)
+    owner_day_said: bool = False  # ... by naming the booking's day
+    change_days: list[date] = field(default_factory=list)  # days named with the change request
+    undecided: bool = False  # "I can't make it": cancel or move, the caller has not said
 
     @property
     def contact_phone(self) -> str:

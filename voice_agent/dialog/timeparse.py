@@ -44,8 +44,21 @@ _ORDINAL_WORDS = {
     "twenty eighth": 28, "twenty-eighth": 28, "twenty ninth": 29, "twenty-ninth": 29,
     "thirtieth": 30, "thirty first": 31, "thirty-first": 31,
 }
+_HOUR_WORD = "|".join(_NUMBER_WORDS)
 PARTS_OF_DAY = {"morning": (time(0), time(12)), "afternoon": (time(12), time(17)),
-                "evening": (time(17), time(23, 59))}
+                "evening": (time(17), time(23, 59)), "night": (time(17), time(23, 59))}
+# A caller correcting themselves mid-sentence: what follows the marker replaces what came before
+# ("Thursday, no sorry, Friday at 10"; "at 2, I mean 2:30").
+REPAIR = re.compile(
+    r"\b(?:no[\s,]+(?:i'?m[\s,]+)?(?:sorry|wait|actually)|sorry[\s,]+(?:no|i mean)|i mean|"
+    r"i meant|or rather|rather|actually[\s,]+(?:make (?:that|it)|no)|make (?:that|it)|"
+    r"scratch that|strike that|wait[\s,]+no|let'?s say|change (?:that|it) to)\b")
+# "not Tuesday", "not at 3", "I'm busy the 3rd", "I won't be available on the 7th": a day or
+# time the caller does not want.
+_NOT_WANTED = re.compile(
+    r"\b(?:not|busy|unavailable|can'?t do|can'?t make|won'?t be (?:available|free|around|there)|"
+    r"(?:am|i'?m) (?:not )?(?:away|out)) (?:on |at |for |this |next )?(?:the )?(?=\w)"
+    r"((?:\d{1,2}(?:st|nd|rd|th)?|[a-z]+day|tomorrow|today|\d{1,2}(?::\d\d)?(?: ?[ap]m)?)\b)")
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,16 @@ def _norm(text: str) -> str:
     text = re.sub(r"\b([ap])\.\s?m\.?", r"\1m", text)  # p.m. -> pm
     text = re.sub(r"\bo\s?'?\s?clock\b", "oclock", text)
     text = re.sub(r"\bhalf pass\b", "half past", text)  # a common STT slip
+    # British "half ten" is half past ten (not "half an hour", "half past", "half day").
+    text = re.sub(rf"\bhalf (?!past\b|an?\b|hour\b|day\b)(\d{{1,2}}|{_HOUR_WORD})\b",
+                  r"half past \1", text)
+    # "afternoon 3", "morning 10", "evening 6:30": a part of day, then a bare hour
+    text = re.sub(rf"\b(morning|afternoon|evening|night)(?: at| around)? "
+                  rf"(\d{{1,2}}(?::\d\d)?|{_HOUR_WORD})\b(?!\s*(?::|am|pm|oclock|[/.]\d))",
+                  r"\2 in the \1", text)
+    # "8 at night", "8 in the night", "11 tonight": pm
+    text = re.sub(rf"\b(\d{{1,2}}(?::\d\d)?|{_HOUR_WORD}) (?:at|in the) night\b",
+                  r"\1 in the evening", text)
     # Homophones STT writes for spoken hours: "four PM" -> "for PM", "two PM" -> "to PM".
     text = re.sub(r"\bfor (am|pm)\b", r"4 \1", text)
     text = re.sub(r"\b(?:to|too) (am|pm)\b", r"2 \1", text)
@@ -69,13 +92,18 @@ def _norm(text: str) -> str:
 
 
 def _ordinal_day(text: str) -> int | None:
+    """The day of the month: "the 8th", "the eighth", "December third", "the first of".
+    A spelled ordinal is a date only when it reads as one ("the first one", "whatever's
+    first after 3" are not the 1st)."""
     m = re.search(r"\b(\d{1,2})(?:st|nd|rd|th)\b", text)
     if m:
         return int(m.group(1))
+    month = _month_in(text) is not None
     for word in sorted(_ORDINAL_WORDS, key=len, reverse=True):
-        if re.search(rf"\b(the )?{word}\b", text) and not re.search(
-            rf"{word} (time|one|thing|available|opening|free)", text
-        ):
+        if not re.search(rf"\b{word}\b", text) or re.search(
+                rf"{word} (time|one|thing|available|opening|free|slot|appointment)", text):
+            continue
+        if month or re.search(rf"\bthe {word}\b|\b{word} of\b", text):
             return _ORDINAL_WORDS[word]
     return None
 
@@ -104,8 +132,90 @@ def _safe_date(year: int, month: int, day: int) -> date | None:
         return None
 
 
+def _segments(text: str) -> list[str]:
+    """The text cut at self-repair markers, with unwanted mentions dropped; a bare number
+    right after a marker is a time ("at 3, actually make it 4")."""
+    t = _NOT_WANTED.sub(" ", _norm(text))
+    parts = REPAIR.split(t)
+    return [parts[0]] + [re.sub(r"^\W*(?=\d)", " at ", p) for p in parts[1:]]
+
+
+_COUNT = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+# Offsets count from today, tomorrow or a weekday ("a week from Tuesday"); "four days from the
+# 7th" is how long a stay lasts, not a day.
+_OFFSET_FROM = re.compile(rf"\b(?:in )?(an?|one|two|three|four|five|six|\d{{1,2}}) (day|week)s? "
+                          rf"(?:from|after) ((?:next |this )?(?:{'|'.join(WEEKDAYS)}|today|now|"
+                          rf"tomorrow)\b.*)")
+_OFFSET_IN = re.compile(r"\bin (an?|one|two|three|four|five|six|\d{1,2}) (day|week)s?\b")
+_ANCHOR_WEEK = re.compile(rf"\b((?:{'|'.join(WEEKDAYS)})|tomorrow|today) week\b")
+
+
+def _offset_date(t: str, today: date) -> date | None:
+    """Relative offsets: "a week from Tuesday", "two weeks from today", "in 3 days",
+    "Tuesday week" (= a week on Tuesday)."""
+    m = _OFFSET_FROM.search(t)
+    if m:
+        anchor_text = m.group(3)
+        anchor = today if re.match(r"\s*(?:today|now)\b", anchor_text) else _plain_date(
+            anchor_text, today)
+        if anchor is not None:
+            n = int(m.group(1)) if m.group(1).isdigit() else _COUNT[m.group(1)]
+            return anchor + timedelta(days=n * (7 if m.group(2) == "week" else 1))
+    m = _OFFSET_IN.search(t)
+    if m:
+        n = int(m.group(1)) if m.group(1).isdigit() else _COUNT[m.group(1)]
+        return today + timedelta(days=n * (7 if m.group(2) == "week" else 1))
+    m = _ANCHOR_WEEK.search(t)
+    if m:
+        anchor = _plain_date(m.group(1), today)
+        return anchor + timedelta(days=7) if anchor else None
+    return None
+
+
 def parse_date(text: str, today: date) -> date | None:
-    """The calendar date the text names, resolved against ``today`` (business-local)."""
+    """The calendar date the text names, resolved against ``today`` (business-local).
+
+    When the caller corrects themselves, the last day mentioned after the correction wins;
+    a day they say they do not want ("not Tuesday") is not read."""
+    for segment in reversed(_segments(text)):
+        found = _offset_date(segment, today) or _plain_date(segment, today)
+        if found is not None:
+            return found
+    return None
+
+
+def mentioned_days(text: str, today: date) -> list[date]:
+    """Every distinct day the text names, in order ("move it from Tuesday to Thursday")."""
+    days: list[date] = []
+    for segment in _segments(text):
+        offset = _offset_date(segment, today)
+        if offset is not None:  # "a week from Tuesday" is one day, not two
+            days += [offset] if offset not in days else []
+            continue
+        for clause in re.split(r"[,;]|\b(?:and|to|from|instead of|rather than|or|but|then)\b",
+                               segment):
+            found = _offset_date(clause, today) or _plain_date(clause, today)
+            if found is not None and found not in days:
+                days.append(found)
+    return days
+
+
+_TARGET = re.compile(r"\b(?:to|onto|until|till|for|instead)\s+(.{1,30})")
+
+
+def target_days(text: str, today: date) -> list[date]:
+    """Days named as a destination ("move it to Wednesday", "push it back to the 10th")."""
+    days: list[date] = []
+    for segment in _segments(text):
+        for m in _TARGET.finditer(segment):
+            head = re.split(r"[,;]|\b(?:and|but|from|because)\b", m.group(1))[0]
+            found = _offset_date(head, today) or _plain_date(head, today)
+            if found is not None and found not in days:
+                days.append(found)
+    return days
+
+
+def _plain_date(text: str, today: date) -> date | None:
     t = _norm(text)
     if re.search(r"\bday after tomorrow\b", t):
         return today + timedelta(days=2)
@@ -169,7 +279,6 @@ def _weekday_in(text: str) -> int | None:
     return None
 
 
-_HOUR_WORD = "|".join(_NUMBER_WORDS)
 _TIME_PATTERNS: list[tuple[str, str]] = [
     (r"\b(\d{1,2}):(\d{2})\s*(am|pm)?\b", "hm"),
     # before "4 pm", so that "half past 4 pm" keeps its half hour
@@ -180,9 +289,10 @@ _TIME_PATTERNS: list[tuple[str, str]] = [
     (rf"\b({_HOUR_WORD}) (thirty|fifteen|forty[- ]five|oclock)\b", "word_min"),
     (rf"\b({_HOUR_WORD})\s*(am|pm)\b", "h_ap"),
     # "3 in the afternoon", "eleven in the morning", "six this evening"
-    (rf"\b(\d{{1,2}}|{_HOUR_WORD}) (?:in the|this) (?:morning|afternoon|evening)\b", "h"),
-    (rf"\b(?:at|around|about|for|by) (\d{{1,2}}|{_HOUR_WORD})\b"
-     r"(?!\s*[/:]|\s+(?:minutes|people|of)\b)", "h"),
+    (rf"\b(\d{{1,2}}|{_HOUR_WORD}) (?:(?:in the|this) (?:morning|afternoon|evening)|tonight)\b",
+     "h"),
+    (rf"\b(?:at|around|about|for|by|do) (\d{{1,2}}|{_HOUR_WORD})\b"
+     r"(?!\s*[/:]|\s+(?:minutes|hours|people|persons|of|days|weeks|nights)\b)", "h"),
     (rf"\b(\d{{1,2}}|{_HOUR_WORD}) oclock\b", "h"),
     (r"\b(noon|midday)\b", "h"),
     # STT writes "eleven thirty" as "1130": quarter-hour times only, so years stay years.
@@ -203,7 +313,7 @@ def _apply_meridiem(hour: int, minute: int, ap: str | None, part: str | None) ->
     elif ap == "am" and hour == 12:
         hour = 0
     elif ap is None and hour <= 12:
-        if part in ("afternoon", "evening") and hour < 12:
+        if part in ("afternoon", "evening", "night") and hour < 12:
             hour += 12
         elif part is None and 1 <= hour <= 7:
             hour += 12
@@ -211,7 +321,17 @@ def _apply_meridiem(hour: int, minute: int, ap: str | None, part: str | None) ->
 
 
 def parse_time(text: str) -> TimeOfDay | None:
-    """The time of day the text names: an exact clock time or a part of day."""
+    """The time of day the text names: an exact clock time or a part of day. When the caller
+    corrects themselves, the last time mentioned after the correction wins."""
+    segments = _segments(text)
+    found = [_plain_time(s) for s in segments]
+    exact = next((f for f in reversed(found) if f is not None and f.exact is not None), None)
+    if exact is not None:
+        return exact
+    return next((f for f in reversed(found) if f is not None), None)
+
+
+def _plain_time(text: str) -> TimeOfDay | None:
     t = _norm(text)
     part = next((p for p in PARTS_OF_DAY if re.search(rf"\b{p}\b", t)), None)
     if re.search(r"\btonight\b", t):

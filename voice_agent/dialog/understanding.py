@@ -7,11 +7,19 @@ the policy can check what the LLM proposes. Everything here is pure and unit-tes
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, time
 
 from connectors.schedule import Business, Service
-from voice_agent.dialog.timeparse import TimeOfDay, parse_date, parse_time
+from voice_agent.dialog.matching import match_service, match_staff
+from voice_agent.dialog.names import extract_phone, read_name
+from voice_agent.dialog.timeparse import (
+    TimeOfDay,
+    mentioned_days,
+    parse_date,
+    parse_time,
+    target_days,
+)
 
 _AFFIRM = re.compile(
     r"\b(yes|yeah|yep|yup|sure|correct|right|please do|go ahead|book it|sounds good|perfect|"
@@ -42,13 +50,16 @@ _HUMAN = re.compile(
 )
 # Looser: enough to let the LLM's own transfer_to_human proposal stand.
 HUMAN_HINT = re.compile(r"\b(person|someone|somebody|people|staff|colleague|manager|human)\b")
-_CANCEL = re.compile(
-    r"\b(cancel(?!\s+that\b)|call (it )?off|can'?t make it|cannot make it|won'?t make it|"
-    r"won'?t be able to (make|come))"
-)
+_CANCEL = re.compile(r"\b(?:cancel(?!\s+that\b)|call (?:it )?off)")
+# Cannot come: a cancellation or a move, the caller has not said which.
+_CANT_COME = re.compile(
+    r"\b(?:(?:can'?t|cannot|won'?t) make (?:it|my|the|our|that)\b|"
+    r"won'?t be able to (?:make|come)|"
+    r"can'?t come|can'?t do (?:it|that day|that time) any ?more)")
 _RESCHEDULE = re.compile(
     r"\b(reschedul\w*|rebook|move (my|the|it|our)|change (my|the) (appointment|booking|time)|"
-    r"push (it|my \w+) back|bring (it|my \w+) forward|different (day|time) for my)"
+    r"(push|put) (it|my|the|our)\b[^.?!]{0,40}?\b(back|forward)|"
+    r"bring (it|my|the|our)\b[^.?!]{0,40}?\bforward|different (day|time) for my)"
 )
 # A reschedule that can only mean an existing booking (not "change the time" of the one being
 # made right now).
@@ -57,29 +68,84 @@ EXISTING_BOOKING_CHANGE = re.compile(
     r"(my|our) (\w+ )?(appointment|booking))"
 )
 _BOOKING_WORDS = re.compile(r"\b(book|appointment|schedule|reserve|come in|slot)\b")
-_NAME_LEAD = re.compile(
-    r"\b(?:my name is|my name's|name is|the name is|this is|i am|i'm|it's|it is|call me)\s+"
-    r"([a-z][a-z'\-]+(?:\s+[a-z][a-z'\-]+){0,3})"
-)
-_NAME_STOP = {
-    "and", "i", "i'd", "i'm", "calling", "looking", "here", "to", "for", "about", "with",
-    "please", "thanks", "thank", "you", "hoping", "wondering", "want", "would", "like", "a",
-    "an", "the", "just", "trying", "ringing", "phoning", "on", "at", "in", "so", "but",
-}
-_FILLER = re.compile(
-    r"^\s*(?:(?:sure|yes|yeah|yep|ok|okay|of course|certainly|hi|hello|um+|uh+|well)\b[\s,.!]*)*"
-)
-_NOT_A_NAME = re.compile(
-    r"\b(book|appointment|time|tomorrow|today|pm|am|haircut|no|don'?t|"
-    r"not|sure|sorry|fine|good|great|free|busy|available|interested|afraid|"  # "I'm not sure"
-    r"next|this|morning|afternoon|evening|noon|"  # "it's next Tuesday"
-    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
-)
 # "not sure" / "not right" contain an affirmative word but are not a yes.
 _NEGATED_AFFIRM = re.compile(
     r"\bnot (?:really |quite |so |too )?(?:sure|right|correct|ok|okay|fine|great|perfect)\b"
 )
 _WRONG = re.compile(r"\b(?:not (?:quite )?(?:right|correct)|wrong)\b")
+# A refusal without a bare "no": "that won't work for me", "not at this time".
+_REFUSAL = re.compile(
+    r"\b(?:(?:that|it|this|those|neither)(?: one)? (?:won'?t|doesn'?t|does not|will not|"
+    r"wouldn'?t|would not) (?:work|suit|do)|not (?:at this time|right now|for now|today|really)|"
+    r"no good|can'?t do (?:that|it|then)|not for me)\b")
+# The caller really has no preference: the agent may choose ("whatever you have").
+_NO_PREFERENCE = re.compile(
+    r"\b(?:any ?time(?! after| before| from)|whenever(?: suits| works| is (?:good|fine))?|"
+    r"whatever (?:you have|you've got|is (?:free|available|open|easiest|first|soonest))|"
+    r"(?:it )?doesn'?t matter|i don'?t mind|no preference|either (?:one|is fine|works)|"
+    r"you (?:choose|pick|decide)|up to you|anything (?:is fine|works|you have)|"
+    r"any (?:day|one) (?:is fine|works))\b")
+# Asking for other options than those offered.
+_ALTERNATIVES = re.compile(
+    r"\b(?:something else|anything else (?=available|free|open|on|at|later|earlier)|"
+    r"another (?:time|day|one|option|slot|date|flight|table|car)|"
+    r"(?:any )?other (?:times|options|days|slots|dates|ones|flights)|any others?|"
+    r"different (?:time|day|date)|anything (?:later|earlier)|(?:a )?(?:later|earlier) "
+    r"(?:one|time|slot|appointment)|look for (?:some ?)?(?:thing|one)? ?(?:else|other)|"
+    r"search (?:for )?(?:something|any|another)|find (?:me )?(?:another|something else))\b")
+# Choosing among the times just offered: "the second one", "the later one", "option two".
+_OPTION = re.compile(
+    r"\b(?:the )?(first|second|third|last|earlier|earliest|later|latest|final|1st|2nd|3rd)"
+    r"(?: one| option| time| slot| choice)\b|\boption (one|two|three|1|2|3)\b|"
+    r"\bthe (first|second|third|last|earlier|later)\W*$")
+_OPTION_INDEX = {"first": 1, "1st": 1, "one": 1, "1": 1, "earlier": 1, "earliest": 1,
+                 "second": 2, "2nd": 2, "two": 2, "2": 2, "third": 3, "3rd": 3, "three": 3,
+                 "3": 3, "last": -1, "final": -1, "later": -1, "latest": -1}
+_EARLIEST = re.compile(
+    r"\b(?:earliest|soonest|first (?:available|opening|free|slot|appointment|thing)|"
+    r"(?:whatever|whichever)(?:'s| is) (?:first|soonest|earliest)|first (?:one )?(?:you have|"
+    r"you've got|after|from)|"
+    r"as (?:early|soon) as (?:possible|you can|you have)|asap|next (?:available|free|opening))\b")
+_LATEST = re.compile(r"\b(?:latest|last (?:available|appointment|slot|opening)|"
+                     r"as late as (?:possible|you can))\b")
+# A bound word directly followed by a clock time ("after 3", "before half past ten").
+_CLOCK = (r"(?:(?:about|around) )?(?:\d{1,2}(?::\d\d)?(?:\s?[ap]\.?m\.?)?|noon|midday|"
+          r"half past \w+|quarter (?:past|to) \w+|one|two|three|four|five|six|seven|eight|"
+          r"nine|ten|eleven|twelve)\b(?:\s?[ap]\.?m\.?|"
+          r"\s+(?:in the|this) (?:morning|afternoon|evening)|\s+o'?clock)?")
+_AFTER = re.compile(rf"\b(?:after|later than|no earlier than|not before)\s+({_CLOCK})")
+_BEFORE = re.compile(rf"\b(?:before|earlier than|no later than|not after|until)\s+({_CLOCK})")
+_BETWEEN = re.compile(rf"\bbetween\s+({_CLOCK})\s+and\s+({_CLOCK})")
+# "cancel the haircut but keep the colour": what follows names a booking to leave alone.
+_KEEP = re.compile(r"\b(?:keep(?:ing)?|hold on to|not the|but not|except)\b")
+_KEEP_END = re.compile(r"[,.;!?]|\b(?:and|but)\b")
+# ... or after it: "the blowout tomorrow stays as it is", "the colour is fine".
+_KEPT_AFTER = re.compile(r"\b(?:stays?|staying|remains?|is fine as it is|can stay|"
+                         r"(?:is|are) fine|as it is|as they are)\b")
+_SAME_TIME = re.compile(r"\b(?:same time|the same time|at the same hour)\b")
+_QUESTIONS = (
+    ("hours", re.compile(
+        r"\b(?:what time do you (?:open|close|shut)|when do you (?:open|close|shut)|"
+        r"(?:what are|what're) your (?:opening )?hours|opening hours|are you open|"
+        r"how late are you open|do you open|open on (?:\w+days?|weekends?))\b")),
+    ("duration", re.compile(r"\bhow long (?:does|do|will|would|is|are)\b|\bhow much time\b")),
+    ("services", re.compile(r"\b(?:do you(?: guys| folks| all)? (?:do|offer|provide)|"
+                            r"what (?:services|treatments)"
+                            r"|what do you (?:do|offer))\b")),
+    ("other", re.compile(r"\b(?:how much|what(?:'s| is) the (?:price|cost|address)|where are "
+                         r"you|parking|do you take|can i pay)\b")),
+)
+_QUESTION_FORM = re.compile(r"\?|^\W*(?:what|when|how|where|do|does|are|is|can|could)\b")
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A preference bound rather than an exact time: the earliest (or latest) free start,
+    one after / before a time, or between two times."""
+
+    kind: str  # earliest | latest | after | before | between
+    after: time | None = None
+    before: time | None = None
 
 
 @dataclass
@@ -99,6 +165,20 @@ class Understanding:
     wants_booking: bool = False
     wants_cancel: bool = False
     wants_reschedule: bool = False
+    cant_come: bool = False  # "I can't make it": cancel or move, not yet said which
+    wants_alternatives: bool = False  # "something else", "another time", "anything later?"
+    no_preference: bool = False  # "any time is fine", "whatever you have": the agent may choose
+    option: int | None = None  # which of the times just offered: 1, 2, 3, or -1 for the last
+    constraint: Constraint | None = None  # earliest / latest / before / after / between
+    staff: str | None = None  # a staff member the caller asked for, as the business names them
+    for_other: bool = False  # the booking is for someone else: the name given is theirs
+    same_time: bool = False  # "same time" (on a move: the existing booking's clock time)
+    question: str | None = None  # hours | duration | services | other: a question to answer
+    days: list[date] = field(default_factory=list)  # every day mentioned, in order
+    target_days: list[date] = field(default_factory=list)  # "move it to Wednesday"
+    tentative: str | None = None  # a yes / no / option only the LLM heard: ask, don't act
+    keep_service: str | None = None  # "... keep the colour": a booking to leave alone
+    keep_days: list[date] = field(default_factory=list)
 
     @property
     def has_slot_info(self) -> bool:
@@ -109,67 +189,8 @@ class Understanding:
         return bool(
             self.has_slot_info or self.name or self.phone or self.affirm or self.deny
             or self.done or self.wants_human or self.wants_booking or self.wants_cancel
-            or self.wants_reschedule
+            or self.wants_reschedule or self.cant_come
         )
-
-
-def _clean_name(raw: str) -> str | None:
-    words = []
-    for word in raw.split():
-        if word in _NAME_STOP:
-            break
-        words.append(word)
-    if not words or len(words) > 4:
-        return None
-    return " ".join(w[:1].upper() + w[1:] for w in words)
-
-
-# Words that (almost) never form part of a name: a bare answer holding one of them is the
-# caller saying something else ("Perfect, thank you", "Can you tell me the address?").
-_NEVER_IN_NAMES = frozenset("""
-a about actually address again alright also am an and any anything are at be been bye call
-can could did do does done else everything fine for from get give go good goodbye got great
-had has have he help her here him his how i i'd i'll i'm if in is it it's just know later let
-like look make maybe me mine more much my name need no nope not nothing now number of office
-ok okay on one or our perfect phone please really right see she should so some something sorry
-sounds sure tell than thank thanks that that's the their them then there they think this to
-today tomorrow too try us very wait want was we well were what what's when where which who
-why with word work works would yeah yep yes you your
-""".split())
-
-
-def _looks_like_a_name(words: str) -> bool:
-    parts = words.split()
-    return (0 < len(parts) <= 3 and all(len(p) > 1 for p in parts)
-            and not any(p in _NEVER_IN_NAMES for p in parts))
-
-
-def extract_name(text: str, *, asked: bool) -> str | None:
-    """A name introduced with a lead phrase; when the agent just asked, the bare answer."""
-    lowered = text.lower().replace("’", "'")
-    match = _NAME_LEAD.search(lowered)
-    if match:
-        name = _clean_name(match.group(1))
-        # "No, it's alright" / "this is fine": a lead phrase before an everyday word
-        if name and not _NOT_A_NAME.search(name.lower()) and not any(
-                w in _NEVER_IN_NAMES for w in name.lower().split()):
-            return name
-    if not asked:
-        return None
-    bare = _FILLER.sub("", lowered)
-    bare = re.sub(r"\b(thanks|thank you|please)\b.*$", "", bare)
-    bare = re.sub(r"[^a-z'\-\s]", " ", bare).strip()
-    if not bare or _NOT_A_NAME.search(bare) or not _looks_like_a_name(bare):
-        return None
-    return _clean_name(bare)
-
-
-def extract_phone(text: str) -> str | None:
-    # Join digit groups split by spaces, dashes, dots or brackets; other digits in the
-    # sentence ("at 3, my number is ...") stay separate.
-    joined = re.sub(r"(?<=\d)[\s\-.()]+(?=\d)", "", text)
-    match = re.search(r"(?<!\d)\+?\d{7,15}(?!\d)", joined)
-    return match.group(0) if match else None
 
 
 _SERVICE_REQUEST = re.compile(
@@ -178,34 +199,108 @@ _SERVICE_REQUEST = re.compile(
 )
 
 
+def _bound(pattern: re.Pattern[str], text: str) -> time | None:
+    """The clock time right after a bound word ("after 3", "before noon")."""
+    m = pattern.search(text)
+    if not m:
+        return None
+    tod = parse_time("at " + m.group(1) if re.match(r"\d", m.group(1)) else m.group(1))
+    return tod.exact if tod and tod.exact else None
+
+
+def _constraint(lowered: str) -> Constraint | None:
+    between = _BETWEEN.search(lowered)
+    if between:
+        lo = parse_time("at " + between.group(1))
+        hi = parse_time("at " + between.group(2))
+        if lo and lo.exact and hi and hi.exact:
+            return Constraint("between", after=lo.exact, before=hi.exact)
+    after, before = _bound(_AFTER, lowered), _bound(_BEFORE, lowered)
+    if _EARLIEST.search(lowered):
+        return Constraint("earliest", after=after, before=before)
+    if _LATEST.search(lowered):
+        return Constraint("latest", after=after, before=before)
+    if after is not None:
+        return Constraint("after", after=after, before=before)
+    if before is not None:
+        return Constraint("before", before=before)
+    return None
+
+
+def _split_keep(lowered: str) -> tuple[str, str]:
+    """(the text without the clause naming what to keep, that clause). A keep clause only
+    means something beside a change ("cancel the haircut, keep the colour"); "keep it until
+    the 13th" or "staying for a week" elsewhere is just what the caller wants."""
+    if not (_CANCEL.search(lowered) or _RESCHEDULE.search(lowered) or _CANT_COME.search(
+            lowered)):
+        return lowered, ""
+    sentences = re.split(r"(?<=[.;!?])\s+|,\s*but\s+", lowered)
+    kept = [s for s in sentences if _KEPT_AFTER.search(s) and not _KEEP.search(s)]
+    if kept and len(kept) < len(sentences):
+        return " ".join(s for s in sentences if s not in kept), " ".join(kept)
+    m = _KEEP.search(lowered)
+    if not m:
+        return lowered, ""
+    end = _KEEP_END.search(lowered, m.end())
+    stop = end.start() if end else len(lowered)
+    return lowered[:m.start()] + " " + lowered[stop:], lowered[m.end():stop]
+
+
 def understand(text: str, business: Business, today: date, *, asked: str | None) -> Understanding:
     """Read one caller utterance; ``asked`` is what the agent's last question asked for."""
     lowered = text.lower().replace("’", "'").strip()
     u = Understanding(text=text)
-    u.service = business.find_service(lowered)
+    lowered, kept = _split_keep(lowered)
+    if kept:
+        keep_service = match_service(kept, business)
+        u.keep_service = keep_service.value if keep_service else None
+        u.keep_days = mentioned_days(kept, today)
+    service = match_service(lowered, business)
+    u.service = business.service(service.value) if service else None
     if u.service is None:
         m = _SERVICE_REQUEST.search(lowered)
         if m and m.group(1).strip() not in {"appointment", "booking", "time", "slot"}:
             u.service_mentioned_unknown = True
+    staff = match_staff(lowered, business)
+    u.staff = staff.value if staff else None
     # "that will be all for today" ends the call; it does not name a day
-    u.day = parse_date(re.sub(r"\b(all|everything|it)\s+(for\s+)?today\b", r"\1", lowered), today)
+    dated = re.sub(r"\b(all|everything|it)\s+(for\s+)?today\b", r"\1", lowered)
+    u.day = parse_date(dated, today)
+    u.days = mentioned_days(dated, today)
+    u.target_days = target_days(dated, today)
     u.tod = parse_time(lowered)
-    u.name = extract_name(text, asked=asked == "name")
+    u.constraint = _constraint(lowered)
+    if u.constraint is not None and u.tod is not None and u.tod.exact in (
+            u.constraint.after, u.constraint.before):
+        u.tod = TimeOfDay(part=u.tod.part) if u.tod.part else None  # a bound, not the time
+    name = read_name(text, asked=asked == "name")
+    u.name, u.for_other = name.name, name.for_other
     volunteered = re.search(r"\b(number|reach me|call me (on|at)|my (cell|mobile))\b", lowered)
     u.phone = extract_phone(text) if asked == "phone" or volunteered else None
     u.done = bool(_DONE.search(lowered))
     u.unsure = bool(_UNSURE.search(lowered))
+    u.no_preference = bool(_NO_PREFERENCE.search(lowered))
     u.wants_human = bool(_HUMAN.search(lowered))
     u.affirm = bool(_AFFIRM.search(lowered)) and not _NEGATED_AFFIRM.search(lowered)
-    u.deny = bool(_DENY.search(lowered) or _WRONG.search(lowered)) and not u.done
+    leading_no = re.match(r"\W*(?:no|nope|nah)\b", lowered) is not None
+    u.deny = bool(_DENY.search(lowered) or _WRONG.search(lowered) or _REFUSAL.search(lowered)
+                  ) and (leading_no or not u.done)
     if u.affirm and u.deny:
         # "no, that's fine" / "yes, actually wait": the first word decides.
         first = re.match(r"\W*(\w+)", lowered)
         u.affirm = bool(first and _AFFIRM.match(first.group(1)))
         u.deny = not u.affirm
+    option = _OPTION.search(lowered)
+    if option:
+        u.option = _OPTION_INDEX[next(g for g in option.groups() if g)]
+    u.wants_alternatives = bool(_ALTERNATIVES.search(lowered))
+    u.same_time = bool(_SAME_TIME.search(lowered))
+    if _QUESTION_FORM.search(lowered):
+        u.question = next((kind for kind, pattern in _QUESTIONS if pattern.search(lowered)), None)
     u.wants_booking = bool(_BOOKING_WORDS.search(lowered))
     u.wants_reschedule = bool(_RESCHEDULE.search(lowered))
     u.wants_cancel = bool(_CANCEL.search(lowered)) and not u.wants_reschedule
+    u.cant_come = bool(_CANT_COME.search(lowered)) and not u.wants_reschedule
     if u.name and asked == "name":
         u.affirm = u.deny = False
     return u

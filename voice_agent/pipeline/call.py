@@ -34,6 +34,7 @@ from connectors.base import Connector
 from connectors.schedule import Business
 from voice_agent.booking.outbox import Outbox
 from voice_agent.config import Settings
+from voice_agent.dialog.llm_reading import LLMReader
 from voice_agent.dialog.manager import DialogManager, LLMOptions
 from voice_agent.dialog.prompt import load_replies, render_system_prompt
 from voice_agent.logging_utils import mask_phone
@@ -75,6 +76,7 @@ class CallLeg:
     business: Business
     now: datetime
     transfer: Callable[[], None] | None = None  # hands the caller to a human, when possible
+    attestation: str | None = None  # how far the carrier vouches for the caller ID
 
 
 async def run_call(resources: CallResources, transport: BaseTransport, leg: CallLeg
@@ -86,7 +88,7 @@ async def run_call(resources: CallResources, transport: BaseTransport, leg: Call
     call = await store.create_call(
         provider=leg.provider, provider_call_id=leg.provider_call_id, stream_id=leg.stream_id,
         business=business.name, caller_phone=leg.caller, prompt_version=prompt.version,
-        clock_now=now,
+        clock_now=now, caller_attestation=leg.attestation,
     )
     log.info("call %s started for %s from %s", call.id, business.name, mask_phone(leg.caller))
     manager = DialogManager(
@@ -96,6 +98,10 @@ async def run_call(resources: CallResources, transport: BaseTransport, leg: Call
         caller_phone=leg.caller, outbox=resources.outbox, call_id=call.id,
         review_threshold=s.review_threshold,
         count_llm_disagreement=s.review_on_llm_disagreement,
+        propose_tools=s.llm_tool_proposals,
+        reader=LLMReader(resources.llm, model=s.llm_model, business=business,
+                         schema_mode=s.schema_mode),
+        reading=s.reading_mode,
     )
     vad = VADProcessor(vad_analyzer=SileroVADAnalyzer(params=VADParams(stop_secs=s.vad_stop_secs)))
     stt = SharedWhisperSTTService(model=resources.whisper)

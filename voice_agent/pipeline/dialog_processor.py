@@ -209,8 +209,13 @@ class DialogProcessor(FrameProcessor):
         await self._store.save_turn(row)
 
     async def flush(self) -> None:
-        """At call end: store the last turn with whatever audio stamps arrived, and wait
-        briefly for the LLM's background tool proposals so they are logged too."""
+        """At call end: finish what the caller said yes to (``DialogManager.hang_up``), store
+        the last turn with whatever audio stamps arrived, and wait briefly for the LLM's
+        background tool proposals so they are logged too."""
+        try:
+            await self._manager.hang_up()
+        except Exception:  # the call is over either way; what was recorded stays recorded
+            log.exception("finishing the call's open request failed")
         row = self._last_row
         if row is None:
             return

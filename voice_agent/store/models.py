@@ -32,6 +32,8 @@ class Call(SQLModel, table=True):
     stream_id: str | None = None
     business: str = Field(index=True)
     caller_phone: str | None = None
+    # Twilio's StirVerstat: how far the carrier vouches for the caller ID (STIR/SHAKEN)
+    caller_attestation: str | None = None
     started_at: datetime = Field(default_factory=utcnow)
     ended_at: datetime | None = None
     status: str = "in_progress"  # in_progress | completed | failed

@@ -29,6 +29,7 @@ async def run_twilio_call(
     business: Business,
     caller: str | None,
     now: datetime,
+    attestation: str | None = None,
 ) -> CallOutcome:
     s = resources.settings
     serializer = SafeTwilioFrameSerializer(
@@ -52,5 +53,5 @@ async def run_twilio_call(
 
     leg = CallLeg(provider="twilio", provider_call_id=start.call_sid,
                   stream_id=start.stream_sid, caller=caller, business=business, now=now,
-                  transfer=transfer)
+                  transfer=transfer, attestation=attestation)
     return await run_call(resources, transport, leg)

@@ -6,10 +6,13 @@ import pytest
 
 from evals.script import CallerTurn
 from evals.simulator.caller_policy import (
+    CALLING_NUMBER_IS_FINE,
     DONT_KNOW,
     NOTHING_ASKED,
+    caller_hangs_up,
     classify_question,
     next_caller_line,
+    spell,
 )
 
 
@@ -65,43 +68,86 @@ TURNS = [
 FACTS = {"name": "Dana Smith", "phone": "+15551230001", "date": "next Tuesday", "time": "3 pm"}
 
 
+def said(line) -> tuple[str, bool]:
+    return line.text, line.consumed is not None
+
+
 def test_unheld_line_is_always_said() -> None:
     turns = [CallerTurn(say="Hi, I'd like a haircut.")]
-    assert next_caller_line(turns, "Hello?", FACTS) == ("Hi, I'd like a haircut.", True)
-    assert next_caller_line(turns, "Good morning.", FACTS) == ("Hi, I'd like a haircut.", True)
+    assert said(next_caller_line(turns, "Hello?", FACTS)) == ("Hi, I'd like a haircut.", True)
+    assert said(next_caller_line(turns, "Good morning.", FACTS)) == (
+        "Hi, I'd like a haircut.", True)
 
 
 def test_held_line_said_when_asked() -> None:
-    assert next_caller_line(TURNS, "May I take your name?", FACTS) == ("Dana Smith.", True)
-    assert next_caller_line(TURNS[1:], "Shall I book it?", FACTS) == ("Yes please, book it.", True)
+    assert said(next_caller_line(TURNS, "May I take your name?", FACTS)) == ("Dana Smith.", True)
+    line = next_caller_line(TURNS[1:], "Shall I book it?", FACTS)
+    assert said(line) == ("Yes please, book it.", True)
+    assert line.label == "confirm"
+
+
+def test_a_held_line_is_said_wherever_it_stands() -> None:
+    """Rule 1: the agent asks to confirm first; the confirm line is the second remaining."""
+    line = next_caller_line(TURNS, "A haircut on Tuesday at 3 PM. Shall I book that?", FACTS)
+    assert (line.text, line.consumed, line.label) == ("Yes please, book it.", 1, "confirm")
 
 
 def test_held_line_waits_and_facts_answer() -> None:
-    assert next_caller_line(TURNS, "What's your phone number?", FACTS) == ("+15551230001.", False)
-    assert next_caller_line(TURNS, "What day and time?", FACTS) == ("next Tuesday, 3 pm.", False)
-    assert next_caller_line(TURNS, "Which service?", FACTS) == (DONT_KNOW, False)
-    assert next_caller_line(TURNS, "Is that all?", FACTS) == (DONT_KNOW, False)
-    assert next_caller_line(TURNS, "Let me check.", FACTS) == (NOTHING_ASKED, False)
+    line = next_caller_line(TURNS, "What's your phone number?", FACTS)
+    assert (line.text, line.consumed, line.label) == ("+15551230001.", None, "facts:phone")
+    assert said(next_caller_line(TURNS, "What day and time?", FACTS)) == (
+        "next Tuesday, 3 pm.", False)
+    assert said(next_caller_line(TURNS, "Which service?", FACTS)) == (DONT_KNOW, False)
+    assert said(next_caller_line(TURNS, "Is that all?", FACTS)) == (DONT_KNOW, False)
+    assert said(next_caller_line(TURNS, "Let me check.", FACTS)) == (NOTHING_ASKED, False)
+
+
+def test_asked_for_a_number_without_a_phone_fact_the_calling_number_is_fine() -> None:
+    line = next_caller_line(TURNS, "What's the best number to reach you?", {"name": "Dana"})
+    assert line.text == CALLING_NUMBER_IS_FINE and line.consumed is None
+
+
+def test_repeat_when_asked_to_say_it_again() -> None:
+    first = next_caller_line(TURNS, "Can I have your name?", FACTS)
+    again = next_caller_line(TURNS[1:], "Sorry, I didn't catch that. Could you say that again?",
+                             FACTS, last=first)
+    assert (again.text, again.consumed, again.label) == ("Dana Smith.", None, "repeat:name")
+
+
+def test_spelling_and_keypad_digits() -> None:
+    line = next_caller_line(TURNS[1:], "Could you spell your name for me?", FACTS)
+    assert line.text == "D, A, N, A, then S, M, I, T, H" and line.label == "spell:name"
+    assert spell("Zoë Müller") == "Z, O, Ë, then M, Ü, L, L, E, R"
+    keys = next_caller_line(TURNS[1:], "What's your phone number? Or type it on your keypad, "
+                            "then press hash.", {}, caller_id="+1 555 123 0001")
+    assert keys.dtmf == "15551230001#" and keys.label == "dtmf:phone"
+
+
+def test_hangup_turn_and_rule_five() -> None:
+    turns = [CallerTurn(hangup=True), CallerTurn(say="never said")]
+    assert next_caller_line(turns, "Which day?", FACTS).hangup
+    assert caller_hangs_up("Thank you for calling. Goodbye!", lines_left=0, silent_turns=0)
+    assert not caller_hangs_up("Anything else?", lines_left=0, silent_turns=0)
+    assert caller_hangs_up("Okay.", lines_left=0, silent_turns=2)
+    assert not caller_hangs_up("Goodbye!", lines_left=1, silent_turns=0)
 
 
 def test_email_fact() -> None:
     facts = {"email": "dana@example.com"}
-    assert next_caller_line(TURNS, "What's your email address?", facts) == (
-        "dana@example.com.",
-        False,
-    )
+    assert said(next_caller_line(TURNS, "What's your email address?", facts)) == (
+        "dana@example.com.", False)
 
 
 def test_anything_matches_any_question_only() -> None:
     turns = [CallerTurn(say="No, that's all.", if_asked="anything")]
-    assert next_caller_line(turns, "Anything else?", {}) == ("No, that's all.", True)
-    assert next_caller_line(turns, "Your name please?", {}) == ("No, that's all.", True)
-    assert next_caller_line(turns, "Okay, one moment.", {}) == (NOTHING_ASKED, False)
+    assert said(next_caller_line(turns, "Anything else?", {})) == ("No, that's all.", True)
+    assert said(next_caller_line(turns, "Your name please?", {})) == ("No, that's all.", True)
+    assert said(next_caller_line(turns, "Okay, one moment.", {})) == (NOTHING_ASKED, False)
 
 
 def test_unknown_agent_text_says_next_line() -> None:
-    assert next_caller_line(TURNS, None, FACTS) == ("Dana Smith.", True)
+    assert said(next_caller_line(TURNS, None, FACTS)) == ("Dana Smith.", True)
 
 
 def test_no_lines_left_answers_from_facts() -> None:
-    assert next_caller_line([], "Who am I speaking with?", FACTS) == ("Dana Smith.", False)
+    assert said(next_caller_line([], "Who am I speaking with?", FACTS)) == ("Dana Smith.", False)

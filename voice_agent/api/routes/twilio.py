@@ -52,12 +52,14 @@ async def voice_webhook(request: Request, runtime: RuntimeDep) -> Response:
                         media_type=TWIML)
     call_sid = params.get("CallSid", "")[:64]
     caller = params.get("From", "")[:32]
+    attestation = params.get("StirVerstat", "")[:40]  # STIR/SHAKEN, e.g. TN-Validation-Passed-A
     log.info("incoming call %s for %s from %s", call_sid, business, mask_phone(caller))
     parameters = {
         "business": business,
         "caller": caller,
+        "attestation": attestation,
         "token": stream_token(s.twilio_auth_token, call_sid=call_sid, business=business,
-                              caller=caller),
+                              caller=caller, attestation=attestation),
     }
     if now := request.query_params.get("now"):
         if s.env != "prod":  # a pinned clock is for replaying scripts, never production
@@ -79,8 +81,9 @@ async def media_stream(websocket: WebSocket, runtime: WsRuntimeDep) -> None:
         raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason=reason) from None
     p = start.custom_parameters
     business_name, caller = p.get("business", ""), p.get("caller", "")
+    attestation = p.get("attestation", "")
     if not token_valid(s.twilio_auth_token, p.get("token"), call_sid=start.call_sid,
-                       business=business_name, caller=caller):
+                       business=business_name, caller=caller, attestation=attestation):
         log.warning("media stream rejected: bad stream token for call %s", start.call_sid)
         raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason="bad token")
     business = runtime.businesses[business_name]
@@ -94,7 +97,7 @@ async def media_stream(websocket: WebSocket, runtime: WsRuntimeDep) -> None:
     ACTIVE_CALLS.set(runtime.active_calls)
     try:
         await run_twilio_call(runtime.call_resources(), websocket, start, business=business,
-                              caller=caller or None, now=now)
+                              caller=caller or None, now=now, attestation=attestation or None)
     finally:
         runtime.active_calls -= 1
         ACTIVE_CALLS.set(runtime.active_calls)

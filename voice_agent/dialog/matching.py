@@ -1,0 +1,89 @@
+"""Match what the caller said against what can be meant: the business's services and staff.
+
+Exact whole-word matches first (``Business.find_service``); then fuzzy matching of the
+caller's word n-grams against each term with rapidfuzz, so spelling variants and near misses
+("color" for "colour", "blowdry", "check up") still name the service. Each match carries its
+score (0–100) so the dialog can tell a sure match from a guess; a short term must match
+exactly (fuzzy matching of three-letter words finds everything).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+from connectors.schedule import Business, Service
+
+__all__ = ["FUZZY_MIN_SCORE", "Match", "match_service", "match_staff"]
+
+FUZZY_MIN_SCORE = 86.0
+_MIN_FUZZY_LEN = 5
+_TITLES = re.compile(r"^(?:dr|doctor|mr|mrs|ms|miss)\.?\s+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Match:
+    value: str  # the service id, or the staff member as the business names them
+    said: str  # the caller's words that matched
+    score: float  # 100 = exact
+
+
+def _words(text: str) -> list[str]:
+    """Lower-case words, inflections trimmed ("cleaned" -> "clean", "painful" -> "pain",
+    "dries" -> "dry")."""
+    words = re.findall(r"[^\W_]+", text.casefold())
+    words = [re.sub(r"(?<=\w{2})ies$", "y", w) for w in words]
+    return [re.sub(r"(?<=\w{4})(?:ed|ing|ful|s)$", "", w) for w in words]
+
+
+def _ngrams(words: list[str], n: int) -> list[str]:
+    return [" ".join(words[i:i + n]) for i in range(len(words) - n + 1)]
+
+
+def _best(words: list[str], terms: list[str]) -> tuple[float, str, str]:
+    best = (0.0, "", "")
+    for term in terms:
+        n = len(term.split())
+        for gram in _ngrams(words, n) + _ngrams(words, n + 1):
+            if len(term) < _MIN_FUZZY_LEN and gram != term:
+                continue
+            score = fuzz.ratio(gram, term)
+            if score > best[0]:
+                best = (score, term, gram)
+    return best
+
+
+def match_service(text: str, business: Business) -> Match | None:
+    exact = business.find_service(text)
+    if exact is not None:
+        return Match(exact.id, exact.name, 100.0)
+    words = _words(text)
+    scored: list[tuple[float, Service, str]] = []
+    for service in business.services:
+        score, _, gram = _best(words, service.match_terms())
+        scored.append((score, service, gram))
+    score, service, gram = max(scored, key=lambda s: s[0])
+    if score < FUZZY_MIN_SCORE:
+        return None
+    return Match(service.id, gram, round(score, 1))
+
+
+def match_staff(text: str, business: Business) -> Match | None:
+    """A staff member named in the text: full name, or the surname / first name alone
+    ("Dr Patel", "Doctor Patel", "Patel"; "Maria")."""
+    if not business.staff:
+        return None
+    words = _words(text)
+    best: tuple[float, str, str] = (0.0, "", "")
+    for member in business.staff:
+        bare = _TITLES.sub("", member).casefold()
+        terms = {bare, *bare.split()}
+        score, _, gram = _best(words, sorted(terms))
+        if score > best[0]:
+            best = (score, member, gram)
+    score, member, gram = best
+    if score < FUZZY_MIN_SCORE:
+        return None
+    return Match(member, gram, round(score, 1))

@@ -1,0 +1,214 @@
+"""Names and numbers, the way a receptionist takes them.
+
+A name is read from a lead phrase ("my name is", "it's", "under the name"), or, when the agent
+has just asked for it, from the bare answer. Spelling wins over hearing: letters said one by
+one ("S-I-O-B-H-A-N", "D, A, N, A, then S, M, I, T, H") or in the NATO alphabet replace the
+word they spell. A booking for someone else ("it's for my daughter, Emma") carries their name.
+Letters are Unicode letters, so "Zoë Müller" and "José Núñez" are names too. Pure functions.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+__all__ = ["NameReading", "extract_name", "extract_phone", "read_name", "spelled_words"]
+
+_L = r"[^\W\d_]"  # a letter, any script
+_WORD = rf"{_L}(?:{_L}|['\-](?={_L}))*"  # O'Brien, Anne-Marie
+_GAP = r"[\s,\u2063]+"
+# A lead phrase that can only introduce a name, and weaker ones ("it's", "I'm", "this is")
+# that introduce a name only when the caller writes or says it as one (a capital letter:
+# "I'm visiting" is not a name, "I'm Dana" is).
+_STRONG_LEAD = (r"my name is|my name's|name is|the name is|name'?s|call me|under the name(?: of)?"
+                r"|her name is|his name is|their name is|(?:she|he)'s called|(?:she|he) is called")
+_NAME_LEAD = re.compile(
+    rf"\b(?:({_STRONG_LEAD})|this is|i am|i'm|it's|it is|under)\s+"
+    rf"({_WORD}(?:{_GAP}{_WORD}){{0,3}})")
+_RELATIONS = (
+    "son", "daughter", "wife", "husband", "partner", "boyfriend", "girlfriend", "fiance",
+    "fiancee", "mum", "mom", "mother", "dad", "father", "child", "kid", "little one", "friend",
+    "brother", "sister", "grandmother", "grandma", "grandfather", "grandpa", "grandson",
+    "granddaughter", "colleague", "boss", "niece", "nephew", "aunt", "uncle", "baby",
+)
+_FOR_OTHER = re.compile(
+    r"\b(?:for|it'?s for|booking for|appointment for|book in|bring(?:ing)?) (?:my|our) "
+    rf"(?:little |youngest |eldest |oldest )?(?:{'|'.join(_RELATIONS)})s?\b"
+    r"(?:[\s,]+(?:who'?s|who is|called|named|whose name is|her name is|his name is)?\s*"
+    rf"({_WORD}(?:\s+{_WORD})?))?", re.IGNORECASE)
+_FILLER = re.compile(
+    r"^\s*(?:(?:sure|yes|yeah|yep|ok|okay|of course|certainly|hi|hello|um+|uh+|well|so|right)"
+    r"\b[\s,.!]*)*")
+# Words that (almost) never form part of a name: a name stops at the first of them, and a bare
+# answer made of them is the caller saying something else ("Perfect, thank you").
+NEVER_IN_NAMES = frozenset("""
+a about actually address again alright also am an and any anything are at be been book
+booking bye call calling can could did do does done don't else everything fine for from get
+give go good goodbye got great had has have he help her here him his hoping how i i'd i'll i'm
+if in interested is it it's just know later let like look looking make maybe me mine more much
+my name need next no nope not nothing now number of office ok okay on one or our perfect phone
+please really right ringing see she should so some something sorry sounds sure tell than thank
+thanks that that's the their them then there they think this to today tomorrow too try trying
+us very wait want was we well were what what's when where which who why with wondering word
+work works would yeah yep yes you your appointment time pm am free busy available afraid
+spelled spelt spell spelling its surname first last with accent umlaut tilde letter letters
+morning afternoon evening noon monday tuesday wednesday thursday friday saturday sunday
+haircut trim cut colour color checkup check cleaning emergency
+""".split())
+_NATO = {
+    "alpha": "a", "alfa": "a", "bravo": "b", "charlie": "c", "delta": "d", "echo": "e",
+    "foxtrot": "f", "golf": "g", "hotel": "h", "india": "i", "juliet": "j", "juliett": "j",
+    "kilo": "k", "lima": "l", "mike": "m", "november": "n", "oscar": "o", "papa": "p",
+    "quebec": "q", "romeo": "r", "sierra": "s", "tango": "t", "uniform": "u", "victor": "v",
+    "whiskey": "w", "whisky": "w", "x-ray": "x", "xray": "x", "yankee": "y", "zulu": "z",
+}
+# Three or more single letters in a row, separated by spaces, commas, dots or hyphens; an
+# apostrophe may stand between two of them (O'Brien: "O, apostrophe, B, R, ...").
+_SEP = r"(?:\s*[-,.]\s*|\s+)(?:apostrophe(?:\s*[-,.]\s*|\s+))?"
+_LETTER_RUN = re.compile(rf"(?<![\w'])(?:{_L}{_SEP}){{2,}}{_L}(?![\w'])")
+_NATO_RUN = re.compile(rf"\b(?:(?:{'|'.join(_NATO)})[\s,.-]+){{2,}}(?:{'|'.join(_NATO)})\b",
+                       re.IGNORECASE)
+_NAME_CHARS = re.compile(rf"(?:{_L}|['\-\s,])")
+_MARK = "\u2063"  # where a spelling stood (an invisible separator: never part of a word)
+
+
+@dataclass(frozen=True)
+class NameReading:
+    name: str | None
+    spelled: bool = False  # some of it was spelled out letter by letter
+    for_other: bool = False  # the booking is for someone else (the name is theirs)
+
+
+def _title(word: str) -> str:
+    return "-".join("'".join(p[:1].upper() + p[1:] for p in part.split("'"))
+                    for part in word.split("-"))
+
+
+def spelled_words(text: str) -> tuple[list[str], str]:
+    """The words spelled out letter by letter (or in the NATO alphabet), and the text with
+    each spelling replaced by a marker (a gap between name words)."""
+    words: list[str] = []
+
+    def letters(m: re.Match[str]) -> str:
+        raw = m.group(0).lower()
+        word = re.sub(r"apostrophe", "'", raw)
+        word = re.sub(r"[^\w']", "", word)
+        words.append(word)
+        return f" {_MARK} "
+
+    def nato(m: re.Match[str]) -> str:
+        word = "".join(_NATO[w] for w in re.findall(r"[a-z-]+", m.group(0).lower())
+                       if w in _NATO)
+        words.append(word)
+        return f" {_MARK} "
+
+    out = _NATO_RUN.sub(nato, text)
+    out = _LETTER_RUN.sub(letters, out)
+    return words, out
+
+
+def _clean(raw: str, spelled: list[str] = ()) -> list[str]:
+    """The name's words: up to the first word that is never in a name; a word said and then
+    spelled counts once; "then" between two spelled words joins them."""
+    words: list[str] = []
+    parts = [w for w in re.split(_GAP, raw.strip()) if w]
+    for i, word in enumerate(parts):
+        low = word.lower()
+        if low == "then" and words and 0 < i + 1 < len(parts) and parts[i + 1].lower() in spelled:
+            continue
+        if low in NEVER_IN_NAMES or not re.fullmatch(_WORD, word):
+            break
+        if low in (w.lower() for w in words):
+            continue
+        words.append(word)
+    return words if 0 < len(words) <= 4 else []
+
+
+def _fold(word: str) -> str:
+    """Lower case without accents: "Müller" -> "muller", "Łukasz" -> "lukasz"."""
+    decomposed = unicodedata.normalize("NFKD", word.casefold().replace("ł", "l"))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _apply_spelling(spoken: list[str], spelled: list[str]) -> list[str]:
+    """Spelling wins over hearing. A spelled word that confirms a spoken one (the same
+    letters once accents are set aside, or a part of it: "U-K-A-S-Z" after "Łukasz is L with
+    a line through it") keeps the spoken form; one that differs ("Jon", then J-O-H-N)
+    replaces the spoken word it sounds closest to; spelled words with no spoken counterpart
+    are added in order."""
+    out = list(spoken)
+    extra = []
+    for word in spelled:
+        folded = [_fold(s) for s in out]
+        if any(word == f or (len(word) >= 3 and word in f) for f in folded):
+            continue  # the spelling confirms what was said
+        scores = [fuzz.ratio(word, f) for f in folded]
+        best = max(range(len(out)), key=lambda i: scores[i]) if out else None
+        if best is not None and (scores[best] >= 50 or folded[best][:1] == word[:1]):
+            out[best] = word
+        else:
+            extra.append(word)
+    return out + extra
+
+
+def read_name(text: str, *, asked: bool) -> NameReading:
+    """The name on the booking, if the text gives one."""
+    lowered = text.replace("’", "'")
+    spelled, rest = spelled_words(lowered)
+    rest_l = rest.lower()
+    for_other = _FOR_OTHER.search(rest_l)
+    spoken: list[str] = []
+    if for_other and for_other.group(1):
+        words = _clean(rest[for_other.start(1):for_other.end(1)], spelled)
+        spoken = words if words and words[0][:1].isupper() else []  # "..., as a surprise"
+    if not spoken:
+        # Booking for someone else: only a name said after "for my daughter" is theirs;
+        # "My name is Dana, ... for my daughter" gave the caller's own.
+        after = for_other.end() if for_other else 0
+        for match in _NAME_LEAD.finditer(rest_l, after):
+            words = _clean(rest[match.start(2):match.end(2)], spelled)
+            if words and (match.group(1) or words[0][:1].isupper() or words[0] in spelled):
+                spoken = words
+                break
+    if not spoken and asked and not for_other:
+        spoken = _bare_name(rest, spelled)
+        if not spoken:  # "Kate Ahmadzai. The surname's A-H-M-...": the first sentence
+            first = re.split(r"(?<=[.!?])\s+", rest.strip(), maxsplit=1)[0]
+            spoken = _bare_name(first, spelled) if first != rest.strip() else []
+        if not spoken and spelled:  # "Katherine Lee, that's C-A-T-H-...": the leading words
+            spoken = _clean(_FILLER.sub("", rest), spelled)
+    if spelled and (spoken or asked):
+        spoken = _apply_spelling(spoken, spelled)
+    if not spoken:
+        return NameReading(None, for_other=bool(for_other))
+    return NameReading(" ".join(_title(w) for w in spoken), spelled=bool(spelled),
+                       for_other=bool(for_other))
+
+
+def _bare_name(text: str, spelled: list[str]) -> list[str]:
+    """The answer to "what's your name?" when the whole answer is a name."""
+    bare = _FILLER.sub("", text)
+    bare = re.sub(r"\b(?:thanks|thank you|please)\b.*$", "", bare, flags=re.IGNORECASE)
+    bare = "".join(ch if _NAME_CHARS.fullmatch(ch) else " " for ch in bare).strip(" ,")
+    parts = [w for w in re.split(_GAP, bare) if w and w.lower() != "then"]
+    words = _clean(bare, spelled)  # the whole answer must be the name
+    if words and len(words) == len(dict.fromkeys(w.lower() for w in parts)) and all(
+            len(w) > 1 for w in words):
+        return words
+    return []
+
+
+def extract_phone(text: str) -> str | None:
+    # Join digit groups split by spaces, dashes, dots or brackets; other digits in the
+    # sentence ("at 3, my number is ...") stay separate.
+    joined = re.sub(r"(?<=\d)[\s\-.()]+(?=\d)", "", text)
+    match = re.search(r"(?<!\d)\+?\d{7,15}(?!\d)", joined)
+    return match.group(0) if match else None
+
+
+def extract_name(text: str, *, asked: bool) -> str | None:
+    """Just the name (see ``read_name``)."""
+    return read_name(text, asked=asked).name
