@@ -94,7 +94,7 @@ def eval_run(
     jobs: Annotated[int, typer.Option(help="Scripts replayed at once.")] = 1,
     reading: Annotated[str | None, typer.Option(
         help="The LLM's typed reading of each turn: always, when_unsure, off (default: "
-        "always with --llm, when_unsure on the embedded model).")] = None,
+        "always with --llm, off on the embedded model).")] = None,
 ) -> None:
     """Replay call scripts against the production code and write results.json + report.html."""
     import asyncio

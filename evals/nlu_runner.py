@@ -74,10 +74,12 @@ async def run_nlu(*, data: Path | None, readers: list[str], limit: int | None,
             report["readers"]["llm"] = score(turns, pick(empty), seconds=seconds).as_dict() | {
                 "failed_readings": failed}
         if "merge" in readers:
-            merged = [merge(f, r).understanding for f, r in zip(fast, llm_readings, strict=True)]
+            merged = [merge(f, r, asked=asked_of(t.system_before)).understanding
+                      for f, r, t in zip(fast, llm_readings, turns, strict=True)]
             report["readers"]["merge"] = score(turns, pick(merged), seconds=seconds).as_dict()
             # The CPU default: the LLM reads only where the fast reading does not settle it.
-            gated = [merge(f, r).understanding if not fast_reading_suffices(
+            gated = [merge(f, r, asked=asked_of(t.system_before)).understanding
+                     if not fast_reading_suffices(
                 f, asked_of(t.system_before)) else f
                 for f, r, t in zip(fast, llm_readings, turns, strict=True)]
             used = [s if not fast_reading_suffices(f, asked_of(t.system_before)) else 0.0

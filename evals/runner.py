@@ -170,7 +170,7 @@ async def run_suite(
                         script, business=businesses[script.business], llm=llm,
                         llm_model=settings.llm_model, prompts_dir=settings.prompts_dir,
                         work_dir=Path(work), category=path.parent.name,
-                        reading=reading or ("always" if llm_url else "when_unsure"),
+                        reading=reading or ("always" if llm_url else "off"),
                         schema_mode=schema_mode,
                     )
                 progress.advance(task)
@@ -178,7 +178,7 @@ async def run_suite(
 
             runs = list(await asyncio.gather(*(one(p, s) for p, s in scripts)))
         await llm.close()
-    return _write(runs, [], out, mode, reading or ("always" if llm_url else "when_unsure"))
+    return _write(runs, [], out, mode, reading or ("always" if llm_url else "off"))
 
 
 def _write(runs: list[CallRun], latencies: list[float], out: Path, mode: str,

@@ -186,7 +186,7 @@ def read_dialogue(d: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
             if booking_from is None and "BookAppointment" in intents:
                 booking_from = len(lines)
             line = {"say": " ".join(turn["utterance"].split())}
-            if confirm_asked and "AFFIRM" in acts:
+            if confirm_asked:  # a yes, a no, or "change the date to the 10th": all answer it
                 line["if_asked"] = "confirm"
             lines.append(line)
         confirm_asked = turn["speaker"] == "SYSTEM" and "CONFIRM" in acts
@@ -242,8 +242,9 @@ def _script(did: str, info: dict[str, Any], split: str, business: str) -> dict[s
         lines.insert(at, {"say": f"It's {CALLER_NAME}.", "if_asked": "name"})
     facts = {"name": CALLER_NAME}
     if booking:  # the caller's goal, in words: a question asked again gets an answer
-        facts |= {"date": f"{booking:%A}, {booking:%B} {booking.day}",
-                  "time": _spoken_time(booking.time())}
+        day = f"{booking:%A}, {booking:%B} {booking.day}"
+        # asked for the time, a caller with a fixed goal says the day it goes with too
+        facts |= {"date": day, "time": f"{_spoken_time(booking.time())} on {day}"}
     script["caller"] = {"phone": "+1555" + re.sub(r"\D", "", did)[-7:].zfill(7),
                         "facts": facts, "turns": lines}
     script["expect"] = {"outcome": "booked" if booking else "no_booking"}

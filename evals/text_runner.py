@@ -17,7 +17,7 @@ from connectors.schedule import Business
 from evals.forbidden import TurnLog, forbidden_events
 from evals.outcome import Verdict, judge, phones_match, wrong_actions
 from evals.script import CallScript
-from evals.simulator.caller_policy import CallerLine, caller_hangs_up, next_caller_line
+from evals.simulator.caller_policy import ScriptedCaller
 from voice_agent.booking.outbox import Outbox
 from voice_agent.dialog.llm_reading import LLMReader
 from voice_agent.dialog.manager import DialogManager, LLMOptions, LLMUnavailableError
@@ -146,24 +146,15 @@ async def run_text_script(
             reading=reading,
         )
         greeting = agent = manager.greeting()
-        remaining = list(script.caller.turns)
+        caller = ScriptedCaller(script.caller.turns, script.caller.facts,
+                                caller_id=script.caller.phone)
         logs: list[TurnLog] = []
         records: list[dict[str, Any]] = []
         error = None
-        held = silent = 0
-        last: CallerLine | None = None
         while len(logs) < MAX_TURNS:
-            if caller_hangs_up(agent, lines_left=len(remaining), silent_turns=silent):
+            line = caller.reply(agent)
+            if line is None:
                 break
-            line = next_caller_line(remaining, agent if held < 3 else None,
-                                    script.caller.facts, last=last,
-                                    caller_id=script.caller.phone)
-            if line.consumed is not None:
-                remaining.pop(line.consumed)
-            if line.hangup:
-                break
-            held = 0 if line.consumed is not None else held + 1
-            last = line
             try:
                 result = await manager.handle_turn(line.text)
             except LLMUnavailableError as exc:
@@ -171,7 +162,6 @@ async def run_text_script(
                 break
             await manager.settle()  # a caller takes seconds to answer; proposals land first
             agent = result.agent_text
-            silent = silent + 1 if "?" not in agent else 0
             executed = [t["name"] for t in result.tool_calls if t["status"] == "executed"]
             logs.append(TurnLog(caller=line.text, agent=agent, executed_tools=executed,
                                 caller_label=line.label))

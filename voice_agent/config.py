@@ -100,8 +100,9 @@ class Settings(BaseSettings):
     llm_tool_proposals: bool = False
     # The LLM's typed reading of each caller turn (voice_agent/dialog/llm_reading.py):
     # "always"; "when_unsure" (only when the fast reader does not settle the question pending);
-    # "off". "auto": always with an LLM server configured (LLM_BASE_URL, e.g. vLLM), when_unsure
-    # on the embedded CPU model.
+    # "off". "auto": always with an LLM server configured (LLM_BASE_URL, e.g. vLLM); off on the
+    # embedded CPU model, where it was measured to add seconds per turn and no accuracy
+    # (README, "How a turn works").
     llm_reading: Literal["auto", "always", "when_unsure", "off"] = "auto"
     # How the reading's JSON schema goes to the server: "llama_cpp" (response_format
     # json_object + schema) or "openai" (json_schema: vLLM structured outputs); "auto" by backend.
@@ -138,7 +139,7 @@ class Settings(BaseSettings):
     def reading_mode(self) -> str:
         if self.llm_reading != "auto":
             return self.llm_reading
-        return "always" if self.llm_base_url else "when_unsure"
+        return "always" if self.llm_base_url else "off"
 
     @property
     def schema_mode(self) -> Literal["llama_cpp", "openai"]:

@@ -26,9 +26,9 @@ from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidHandshake, InvalidURI
 
-from evals.script import CallerTurn, CallScript
+from evals.script import CallScript
 from evals.simulator import twilio_messages as tm
-from evals.simulator.caller_policy import CallerLine, caller_hangs_up, next_caller_line
+from evals.simulator.caller_policy import ScriptedCaller
 from evals.simulator.caller_voice import CallerVoice
 from evals.simulator.media_stream import EventCallback, MediaStreamClient
 from voice_agent.telephony.codec import SAMPLE_RATE, Int16Array
@@ -194,27 +194,14 @@ async def _converse(
     ):
         _no_reply(client, emit, "greeting")
     result.greeting_s = client.first_agent_audio_after(0.0)
-    remaining: list[CallerTurn] = list(script.caller.turns)
-    held = silent = 0
+    caller = ScriptedCaller(script.caller.turns, script.caller.facts,
+                            caller_id=script.caller.phone, max_held=MAX_HELD_TURNS)
     last_end_s = 0.0
-    last: CallerLine | None = None
     while not client.closed.is_set():
         text = await agent_text_provider(client, last_end_s) if agent_text_provider else None
-        if text is not None:
-            silent = 0 if "?" in text else silent + 1
-        if caller_hangs_up(text, lines_left=len(remaining),
-                           silent_turns=silent if text is not None else 2):
+        line = caller.reply(text)
+        if line is None:
             break
-        if held >= MAX_HELD_TURNS:
-            text = None  # the script is stuck: say the next line anyway
-        line = next_caller_line(remaining, text, script.caller.facts, last=last,
-                                caller_id=script.caller.phone)
-        if line.consumed is not None:
-            remaining.pop(line.consumed)
-        if line.hangup:
-            break
-        held = 0 if line.consumed is not None else held + 1
-        last = line
         emit("caller", line.text)
         if line.dtmf:
             for digit in line.dtmf:

@@ -54,6 +54,7 @@ __all__ = [
     "DONT_KNOW",
     "NOTHING_ASKED",
     "CallerLine",
+    "ScriptedCaller",
     "caller_hangs_up",
     "classify_question",
     "next_caller_line",
@@ -243,3 +244,37 @@ def caller_hangs_up(agent_text: str | None, *, lines_left: int, silent_turns: in
     if agent_text is not None and _GOODBYE.search(_normalise(agent_text)):
         return True
     return silent_turns >= 2
+
+
+class ScriptedCaller:
+    """A script's caller, turn by turn: ``reply(agent_text)`` is the next line, or None when
+    the caller hangs up (a ``hangup`` line, or rule 5). Text and audio mode share it; with the
+    agent's words unknown (``None``) the next line is said, and a script stuck on held lines
+    (``max_held`` answers in a row that say no line) says its next line anyway."""
+
+    def __init__(self, turns: Sequence[_Turn], facts: Mapping[str, str], *,
+                 caller_id: str | None, max_held: int = 3) -> None:
+        self.remaining = list(turns)
+        self.facts = facts
+        self.caller_id = caller_id
+        self.max_held = max_held
+        self.held = 0
+        self.silent = 0  # the agent's turns in a row that asked nothing
+        self.last: CallerLine | None = None
+
+    def reply(self, agent_text: str | None) -> CallerLine | None:
+        if agent_text is not None:
+            self.silent = 0 if "?" in agent_text else self.silent + 1
+        silent = self.silent if agent_text is not None else 2
+        if caller_hangs_up(agent_text, lines_left=len(self.remaining), silent_turns=silent):
+            return None
+        heard = agent_text if self.held < self.max_held else None
+        line = next_caller_line(self.remaining, heard, self.facts, last=self.last,
+                                caller_id=self.caller_id)
+        if line.consumed is not None:
+            self.remaining.pop(line.consumed)
+        if line.hangup:
+            return None
+        self.held = 0 if line.consumed is not None else self.held + 1
+        self.last = line
+        return line

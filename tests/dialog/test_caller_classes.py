@@ -227,7 +227,7 @@ def test_nothing_within_the_bound_offers_the_next_days_within_it(call: Call) -> 
     assert say.key == "no_times_constraint" and say.asked == "time"
     assert said(call, say) == (
         "I'm sorry, I have nothing after 5 PM tomorrow for a haircut. The nearest free times "
-        "are 5 PM and 5:30 PM on Wednesday, November 25. Would one of those work?")
+        "are 5 PM and 5:30 PM on Wednesday, November 25. Which time would suit you?")
     assert call.state.offer is None
 
 
@@ -270,7 +270,7 @@ def test_staff_busy_names_who_is_free_then(call: Call) -> None:
     assert say.key == "staff_busy" and say.asked == "time"
     assert said(call, say) == (
         "I'm sorry, Tom isn't free at 3 PM tomorrow, but Maria is. The nearest free times are "
-        "2:30 PM and 3:30 PM tomorrow. Would one of those work?")
+        "2:30 PM and 3:30 PM tomorrow. Which time would suit you?")
     assert call.state.offer is None
 
 
@@ -280,7 +280,7 @@ def test_staff_busy_and_nobody_else_free(call: Call) -> None:
                      others_free=[])
     assert said(call, say) == (
         "I'm sorry, Tom isn't free at 3 PM tomorrow. The nearest free times are 2:30 PM and "
-        "3:30 PM tomorrow. Would one of those work?")
+        "3:30 PM tomorrow. Which time would suit you?")
 
 
 def test_asking_for_a_staff_member_while_a_slot_is_held_checks_again(call: Call) -> None:
@@ -321,7 +321,7 @@ async def test_staff_busy_on_the_calendar_offers_their_free_times(tmp_path: Path
         t = await r.say("A haircut with Tom next Tuesday at 3 please")
         assert t.agent_text == (
             "I'm sorry, Tom isn't free at 3 PM on Tuesday, December 1, but Maria is. The nearest "
-            "free times are 2:30 PM and 3:30 PM on Tuesday, December 1. Would one of those work?")
+            "free times are 2:30 PM and 3:30 PM on Tuesday, December 1. Which time would suit you?")
         assert r.manager.state.offer is None
         assert await r.calendar.find_bookings(phone=CALLER) == []
 
@@ -436,7 +436,7 @@ def test_unsure_hears_the_times_again_and_nothing_is_picked(call: Call) -> None:
     d = call.say("Hmm, I don't know.")
     assert isinstance(d, Say) and d.key == "times_again" and d.asked == "time"
     assert said(call, d) == ("No problem. Tomorrow I have 12 PM, 2 PM and 4:30 PM free. Which "
-                             "would suit you, or would another day be better?")
+                             "time would suit you, or would another day be better?")
     assert call.state.offer is None
     d = call.say("I'm not sure.")  # the second time: a friendly exit, no loop
     assert isinstance(d, Say) and d.key == "unsure_goodbye" and d.end_call
@@ -1069,3 +1069,18 @@ async def test_no_number_at_all_is_not_sent_to_the_calendar(tmp_path: Path) -> N
                        for c in t.tool_calls), t.tool_calls
         assert "by text" not in t.agent_text
         assert [i.status for i in r.intents()] == ["review"]
+
+
+def test_a_name_only_the_llm_heard_is_taken_only_when_a_name_was_asked_for() -> None:
+    """Seen with the 0.5B model: "Oh, okay. Tom's fine then." (the caller accepts the
+    stylist) came back with name "Tom", and the booking was written under the stylist."""
+    from voice_agent.dialog.merge import merge
+    from voice_agent.dialog.understanding import Understanding
+
+    fast = Understanding(text="Oh, okay. Tom's fine then.", staff="Tom")
+    llm = Understanding(text="Oh, okay. Tom's fine then.", staff="Tom", name="Tom")
+    assert merge(fast, llm, asked="time", staff=("Maria", "Tom")).understanding.name is None
+    assert merge(fast, llm, asked="name", staff=("Maria", "Tom")).understanding.name is None
+    other = Understanding(text="It's Dana Smith", name="Dana Smith")
+    assert merge(Understanding(text="It's Dana Smith"), other, asked="name",
+                 staff=("Maria", "Tom")).understanding.name == "Dana Smith"

@@ -27,7 +27,7 @@ from connectors.builtin import BuiltinCalendar, create_calendar_tables
 from connectors.builtin import make_engine as make_calendar_engine
 from connectors.schedule import Business, load_business
 from evals.script import CallScript, load_script
-from evals.simulator.caller_policy import next_caller_line
+from evals.simulator.caller_policy import ScriptedCaller
 from voice_agent.booking.outbox import Outbox
 from voice_agent.config import DEFAULT_BUSINESSES_DIR
 from voice_agent.dialog.manager import DialogManager, LLMOptions, TurnResult
@@ -138,19 +138,13 @@ async def rig(
 async def play(r: Rig, script: CallScript) -> list[tuple[str, str]]:
     """Say the script's caller lines as ``evals.text_runner`` does; the (caller, agent) turns."""
     agent = r.manager.greeting()
-    remaining = list(script.caller.turns)
+    caller = ScriptedCaller(script.caller.turns, script.caller.facts,
+                            caller_id=script.caller.phone)
     transcript: list[tuple[str, str]] = []
-    held = 0
-    last = None
-    while remaining and len(transcript) < MAX_TURNS:
-        line = next_caller_line(remaining, agent if held < 3 else None, script.caller.facts,
-                                last=last, caller_id=script.caller.phone)
-        if line.consumed is not None:
-            remaining.pop(line.consumed)
-        if line.hangup:
+    while len(transcript) < MAX_TURNS:
+        line = caller.reply(agent)
+        if line is None:
             break
-        held = 0 if line.consumed is not None else held + 1
-        last = line
         turn = await r.say(line.text)
         agent = turn.agent_text
         transcript.append((line.text, agent))
@@ -356,7 +350,7 @@ async def test_reschedule_to_a_taken_slot_offers_alternatives(tmp_path: Path) ->
         t = await r.say("Can we do Friday at 4 instead?")
         assert t.agent_text == (
             "I'm sorry, 4 PM on Friday, November 27 is already taken. The nearest free times "
-            "are 3:30 PM and 4:30 PM on Friday, November 27. Would one of those work?"
+            "are 3:30 PM and 4:30 PM on Friday, November 27. Which time would suit you?"
         )
         assert r.manager.state.offer is None
         assert not any(c["name"] == "reschedule_appointment" for c in t.tool_calls)

@@ -46,6 +46,7 @@ CHECK_TUE_3PM = {"service": "haircut", "date": "2026-12-01", "time": "15:00"}
 ASK_PHONE_0001 = ("And shall we use the number you're calling from, ending in 0 0 0 1, "
                   "or is there a better number to reach you?")
 FREE_TUE_3PM = "3 PM on Tuesday, December 1 is free for a haircut."
+CLARIFY_NAME = "Sorry, I didn't catch the name. What name should I put the booking under?"
 ASK_NAME_TUE_3PM = FREE_TUE_3PM + " Can I have your name for the booking, please?"
 CONFIRM_TUE_3PM = ("So that's a haircut on Tuesday, December 1 at 3 PM for Dana Smith. "
                    "Shall I book that?")
@@ -317,7 +318,7 @@ async def test_slot_taken_offers_alternatives_and_books_nothing(tmp_path: Path) 
         t = await r.say("Next Tuesday at 3 pm.")
         assert t.agent_text == (
             "I'm sorry, 3 PM on Tuesday, December 1 is already taken. The nearest free times "
-            "are 2:30 PM and 3:30 PM on Tuesday, December 1. Would one of those work?"
+            "are 2:30 PM and 3:30 PM on Tuesday, December 1. Which time would suit you?"
         )
         [check] = t.tool_calls
         assert "15:00" not in check["result"]["free"]
@@ -430,7 +431,7 @@ async def test_misheard_name_is_asked_for_again_by_name(tmp_path: Path) -> None:
         t = await r.say("Hi, I'd like to book a haircut next Tuesday at 3 pm.")
         assert t.agent_text == ASK_NAME_TUE_3PM
         t = await r.say("Then Carter.")
-        assert t.agent_text == "Sorry, I didn't catch your name. Could you say it again, please?"
+        assert t.agent_text == CLARIFY_NAME
         assert r.manager.state.asked == "name" and await r.bookings() == []
         t = await r.say("Ben Carter.")
         assert t.agent_text == ASK_PHONE_0001
@@ -448,7 +449,7 @@ async def test_a_refusal_at_the_name_question_is_replaced_by_the_re_ask(tmp_path
         t = await r.say("Hi, I'd like to book a haircut next Tuesday at 3 pm.")
         assert t.agent_text == ASK_NAME_TUE_3PM and r.manager.state.asked == "name"
         t = await r.say("Oh, he should go mess.")  # whisper's 'Alicia Gomez'
-        assert t.agent_text == "Sorry, I didn't catch your name. Could you say it again, please?"
+        assert t.agent_text == CLARIFY_NAME
         assert {"event": "llm_reply_replaced",
                 "reason": "asks nothing while a name answer is pending"} in t.policy_events
 
@@ -612,7 +613,7 @@ async def test_a_caller_who_cannot_decide_gets_another_way_then_a_friendly_exit(
         t = await r.say("That's fine.")
         assert t.agent_text == CONFIRM_TUE_3PM.replace("3 PM", "2 PM")
         t = await r.say("Sorry, I don't know.")
-        assert t.agent_text.startswith("No problem. Would another day or time suit you better?")
+        assert t.agent_text.startswith("No problem. What day would suit you better?")
         assert r.manager.state.offer is None and not t.end_call
         t = await r.say("Yes")  # not a confirmation of anything: nothing is booked
         assert not any(c["name"] == "book_appointment" for c in t.tool_calls)
@@ -631,7 +632,7 @@ async def test_unsure_about_the_time_hears_the_times_again_no_preference_gets_on
                                 "a haircut. Which time would you like?")
         t = await r.say("Sorry, I don't know.")  # not a choice: the agent does not pick one
         assert t.agent_text == ("No problem. On Tuesday, December 1 I have 12 PM, 2 PM and "
-                                "4:30 PM free. Which would suit you, or would another day be "
+                                "4:30 PM free. Which time would suit you, or would another day be "
                                 "better?")
         assert r.manager.state.offer is None and r.manager.state.asked == "time"
         t = await r.say("Whatever you have.")  # no preference: the agent may choose

@@ -198,7 +198,7 @@ def test_slot_taken_offers_nearest_alternatives(call: Call) -> None:
                                                            at(NEXT_TUE, 15, 30)]
     assert call.render(say) == (
         "I'm sorry, 3 PM on Tuesday, December 1 is already taken. The nearest free times are "
-        "2:30 PM and 3:30 PM on Tuesday, December 1. Would one of those work?"
+        "2:30 PM and 3:30 PM on Tuesday, December 1. Which time would suit you?"
     )
     # a yes to "would one of those work?" does not book anything by itself
     assert not isinstance(call.say("yes"), Book)
@@ -234,7 +234,7 @@ def test_closed_day(call: Call, salon: Business) -> None:
     assert say.key == "closed_day"
     assert call.render(say) == (
         "I'm sorry, we're closed on Sunday, November 29. The nearest free times are 9 AM and "
-        "9:30 AM on Monday, November 30. Would one of those work?"
+        "9:30 AM on Monday, November 30. Which time would suit you?"
     )
 
 
@@ -242,7 +242,7 @@ def test_closed_day_without_time_and_nothing_later(call: Call) -> None:
     call.say("I'd like a haircut")
     say = call.check(call.say("on Sunday"), [])
     assert say.key == "closed_day"
-    assert call.render(say).endswith("Would another day work for you?")
+    assert call.render(say).endswith("What day would suit you instead?")
 
 
 def test_part_of_day_offers_only_that_part(call: Call) -> None:
@@ -281,7 +281,7 @@ def test_caller_declines_at_confirmation(call: Call) -> None:
     assert isinstance(d, Say) and d.key == "declined" and d.asked == "date"
     assert call.state.offer is None and not call.state.confirmed
     assert call.render(d) == (
-        "No problem, I won't book that. Would you like a different day or time?"
+        "No problem, I won't book that. What day and time would suit you instead?"
     )
     # nothing leads to a booking from here without a new offer
     assert not isinstance(call.say("Dana Smith"), Book)

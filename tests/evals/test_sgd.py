@@ -183,5 +183,6 @@ def test_a_booking_callers_goal_is_in_its_facts(converted) -> None:
         assert script.caller.facts["date"] == f"{start:%A}, {start:%B} {start.day}"
         hour = start.hour % 12 or 12
         assert script.caller.facts["time"].startswith(f"{hour}")
-        assert script.caller.facts["time"].endswith("am" if start.hour < 12 else "pm")
+        assert script.caller.facts["time"].endswith(" on " + script.caller.facts["date"])
+        assert ("am" if start.hour < 12 else "pm") in script.caller.facts["time"]
     assert booked > 10

@@ -21,12 +21,17 @@ SMOKE = [
 
 async def test_smoke_subset_in_text_mode(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, models_dir=REPO_ROOT / ".models")
+    # The LLM's typed reading on every turn: the real model answers under the JSON schema
+    # grammar, and the merge rules keep its misreadings from acting.
     results = await run_suite(SMOKE, out=tmp_path / "out", settings=settings, llm_url=None,
-                              console=Console(quiet=True))
+                              console=Console(quiet=True), reading="always")
     summary = results["summary"]
     assert summary["scripts"] == 3
-    assert summary["forbidden_events"] == 0
+    assert summary["wrong_actions"] == 0 and summary["forbidden_events"] == 0
     assert summary["outcome_accuracy"] == 1.0, json.dumps(results["calls"], default=str)[:3000]
-    assert summary["tool_calls"] > 0  # the LLM was really asked for tool calls
+    readings = [e for c in results["calls"] for turn in c["turns"]
+                for e in turn["policy_events"] if e["event"] == "llm_reading"]
+    assert summary["llm_reading_s"]["readings"] == len(readings) > 5
+    assert any(e["ok"] for e in readings)  # at least one reading parsed under the schema
     assert (tmp_path / "out" / "results.json").exists()
     assert (tmp_path / "out" / "report.html").exists()

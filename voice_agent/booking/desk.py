@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -68,33 +69,31 @@ class BookingDesk:
         if intent is not None and confidence["score"] < self.review_threshold:
             return await self._to_review(intent, confidence)
         key = intent.idempotency_key if intent else f"va-{self.call_id}-{start:%Y-%m-%dT%H:%M}"
-        try:
-            booking = await self.connector.book(service=service, start=start, name=name,
-                                                phone=phone, staff=staff, idempotency_key=key)
-        except SlotUnavailableError as exc:
-            await self._finish(intent, "failed", error=str(exc))
-            return DeskResult("taken", error=str(exc))
-        except ConnectorError as exc:
-            await self._finish(intent, "pending", error=str(exc))
-            return DeskResult("pending", error=str(exc))
-        await self._finish(intent, "done", booking_id=booking.id)
-        return DeskResult("done", booking=booking)
+        return await self._write(intent, lambda: self.connector.book(
+            service=service, start=start, name=name, phone=phone, staff=staff,
+            idempotency_key=key))
 
     async def move(self, booking: Booking, new_start: datetime) -> DeskResult:
         payload = {"booking_id": booking.id, "new_start": new_start.isoformat()}
         intent = await self._intent("reschedule", payload)
         if Capability.RESCHEDULE not in self.connector.capabilities:
             return await self._unsupported(intent, "reschedule")
+        return await self._write(intent, lambda: self.connector.reschedule(booking.id,
+                                                                           new_start))
+
+    async def _write(self, intent: BookingIntent | None,
+                     operation: Callable[[], Awaitable[Booking]]) -> DeskResult:
+        """Call the connector and finish the intent by what happened."""
         try:
-            moved = await self.connector.reschedule(booking.id, new_start)
+            booking = await operation()
         except SlotUnavailableError as exc:
             await self._finish(intent, "failed", error=str(exc))
             return DeskResult("taken", error=str(exc))
         except ConnectorError as exc:
-            await self._finish(intent, "pending", error=str(exc))
+            await self._finish(intent, "pending", error=str(exc))  # for the reconciler
             return DeskResult("pending", error=str(exc))
-        await self._finish(intent, "done", booking_id=moved.id)
-        return DeskResult("done", booking=moved)
+        await self._finish(intent, "done", booking_id=booking.id)
+        return DeskResult("done", booking=booking)
 
     async def cancel(self, booking: Booking) -> DeskResult:
         intent = await self._intent("cancel", {"booking_id": booking.id})

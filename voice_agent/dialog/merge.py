@@ -56,7 +56,11 @@ def _value(u: Understanding, slot: str) -> Any:
     return value
 
 
-def merge(fast: Understanding, llm: Understanding | None) -> Merged:
+def merge(fast: Understanding, llm: Understanding | None, *, asked: str | None = None,
+          staff: tuple[str, ...] = ()) -> Merged:
+    """``asked``: what the agent's last question asked for; ``staff``: the business's staff
+    (a name only the LLM heard is the caller's only when a name was asked for, and never a
+    staff member's: "Tom's fine then" names the stylist)."""
     if llm is None:
         return Merged(fast, [], "fast")
     merged = dataclasses.replace(fast)
@@ -65,6 +69,9 @@ def merge(fast: Understanding, llm: Understanding | None) -> Merged:
         a, b = _value(fast, slot), _value(llm, slot)
         if slot == "option" and a is None and b is not None:
             merged.tentative = "option"  # "the second one" only the LLM heard: ask
+            continue
+        if slot == "name" and a is None and b is not None and (
+                asked != "name" or b in {s.casefold() for s in staff}):
             continue
         if a is None and b is not None:
             setattr(merged, slot, getattr(llm, slot))

@@ -55,6 +55,7 @@ thanks that that's the their them then there they think this to today tomorrow t
 us very wait want was we well were what what's when where which who why with wondering word
 work works would yeah yep yes you your appointment time pm am free busy available afraid
 spelled spelt spell spelling its surname first last with accent umlaut tilde letter letters
+oh ah ahh hmm um uh er erm eh hey hi hello wow huh
 morning afternoon evening noon monday tuesday wednesday thursday friday saturday sunday
 haircut trim cut colour color checkup check cleaning emergency
 """.split())
@@ -180,6 +181,12 @@ def read_name(text: str, *, asked: bool) -> NameReading:
             spoken = _bare_name(first, spelled) if first != rest.strip() else []
         if not spoken and spelled:  # "Katherine Lee, that's C-A-T-H-...": the leading words
             spoken = _clean(_FILLER.sub("", rest), spelled)
+        if not spoken:  # "Put it under her name, Sofia Alvarez": a chunk that is only a name
+            for chunk in reversed(re.split(r"[,.;:!?]", rest)):
+                words = _bare_name(chunk, spelled)
+                if len(words) >= 2 and all(w[:1].isupper() for w in words):
+                    spoken = words
+                    break
     if spelled and (spoken or asked):
         spoken = _apply_spelling(spoken, spelled)
     if not spoken:

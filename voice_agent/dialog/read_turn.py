@@ -1,9 +1,10 @@
 """Read one caller turn: the fast reader always, the LLM's typed reading when configured.
 
 With ``reading="always"`` (a production LLM server) the LLM reads every turn; with
-``"when_unsure"`` (the CPU default) only turns the fast reading does not settle for the question
-pending; with ``"off"`` never. Both readings and their merge go on the turn row
-(``policy_events``), so QA can see what each reader heard and why the agent did what it did.
+``"when_unsure"`` only turns the fast reading does not settle for the question pending; with
+``"off"`` (the embedded CPU default, by measurement) never. Both readings and their merge go on
+the turn row (``policy_events``), so QA can see what each reader heard and why the agent did
+what it did.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ async def read_turn(
                        "ok": raw is not None})
         if raw is not None:
             llm = resolve(raw, business, today, text, asked=state.asked)
-    merged = merge(fast, llm)
+    merged = merge(fast, llm, asked=state.asked, staff=tuple(business.staff))
     conflicts = [c for c in merged.conflicts if policy.conflict_matters(state, c)]
     events.append({
         "event": "reading", "fast": reading_record(fast),

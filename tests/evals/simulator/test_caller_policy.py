@@ -151,3 +151,23 @@ def test_unknown_agent_text_says_next_line() -> None:
 
 def test_no_lines_left_answers_from_facts() -> None:
     assert said(next_caller_line([], "Who am I speaking with?", FACTS)) == ("Dana Smith.", False)
+
+
+def test_a_scripted_caller_takes_turns_and_hangs_up_by_rule_five() -> None:
+    from evals.simulator.caller_policy import ScriptedCaller
+
+    caller = ScriptedCaller([CallerTurn(say="A haircut Tuesday at 3."), *TURNS], FACTS,
+                            caller_id="+15551230001")
+    assert caller.reply("How can I help?").text == "A haircut Tuesday at 3."
+    assert caller.reply("Shall I book that?").text == "Yes please, book it."  # held, rule 1
+    assert caller.reply("What name should I put it under?").text == "Dana Smith."
+    assert caller.reply("You're booked. Anything else?").text == DONT_KNOW  # lines used up
+    assert caller.reply("Thank you for calling. Goodbye!") is None
+
+
+def test_a_stuck_script_says_its_next_line_after_three_held_answers() -> None:
+    from evals.simulator.caller_policy import ScriptedCaller
+
+    caller = ScriptedCaller(TURNS, FACTS, caller_id=None)
+    answers = [caller.reply("Which service would you like?").text for _ in range(4)]
+    assert answers == [DONT_KNOW, DONT_KNOW, DONT_KNOW, "Dana Smith."]
