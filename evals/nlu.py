@@ -34,8 +34,11 @@ __all__ = ["ACTS", "TODAY", "NluTurn", "load_turns", "score"]
 TODAY = dt.date(2019, 3, 1)
 ACTS = ("affirm", "negate", "select", "request_alts")
 SAMPLE = Path(__file__).resolve().parent / "datasets" / "sgd_turns" / "sample.jsonl"
-_CONFIRM_ASK = re.compile(r"\b(confirm|is that (right|correct|ok)|does that sound|shall i|"
-                          r"should i|do you want me to|would you like me to)\b", re.IGNORECASE)
+# A system turn that asks to confirm (then a yes is AFFIRM) rather than offering (SELECT).
+_CONFIRM_ASK = re.compile(
+    r"\b(confirm|confirming|to be clear|so you want|you want (me )?to|you would like|you'd like|"
+    r"is that (right|correct|ok)|does that sound|please check|review the|green light|shall i|"
+    r"should i|do you want me to|would you like me to)\b", re.IGNORECASE)
 
 Reader = Callable[[str, str], Understanding]
 
