@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evals.stats import percentiles
 from voice_agent.dialog.understanding import Understanding
 
 __all__ = ["ACTS", "TODAY", "NluTurn", "load_turns", "score"]
@@ -75,12 +76,12 @@ def load_turns(path: Path, limit: int | None = None) -> list[NluTurn]:
 
 def predicted_acts(u: Understanding, system_before: str) -> set[str]:
     acts = set()
-    yes = (u.affirm and not u.deny) or getattr(u, "option", None) is not None
+    yes = (u.affirm and not u.deny) or u.option is not None
     if yes:
         acts.add("affirm" if _CONFIRM_ASK.search(system_before) else "select")
     if u.deny and not u.affirm:
         acts.add("negate")
-    if getattr(u, "wants_alternatives", False):
+    if u.wants_alternatives:
         acts.add("request_alts")
     return acts
 
@@ -121,11 +122,7 @@ class Score:
     misses: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        secs = sorted(self.seconds)
-
-        def pct(q: float) -> float | None:
-            return round(secs[min(len(secs) - 1, int(q * len(secs)))], 4) if secs else None
-
+        secs = self.seconds
         return {
             "turns": len(self.seconds),
             "date": {"n": self.date_n,
@@ -133,8 +130,8 @@ class Score:
             "time": {"n": self.time_n,
                      "accuracy": round(self.time_ok / self.time_n, 4) if self.time_n else None},
             "acts": {a: b.as_dict() for a, b in self.acts.items()},
-            "seconds_per_reading": {"p50": pct(0.5), "p95": pct(0.95),
-                                    "mean": round(statistics.fmean(secs), 4) if secs else None},
+            "seconds_per_reading": percentiles(secs) | {
+                "mean": round(statistics.fmean(secs), 4) if secs else None},
         }
 
 

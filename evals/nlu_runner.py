@@ -58,7 +58,7 @@ async def run_nlu(*, data: Path | None, readers: list[str], limit: int | None,
                     raw, secs = await reader.read(turn.utterance, TODAY, ReadingContext(
                         agent_said=turn.system_before, asked=asked))
                     llm_readings.append(None if raw is None else resolve(
-                        raw, business, TODAY, turn.utterance, asked=asked))
+                        raw, business, TODAY, turn.utterance))
                     seconds.append(secs)
                     progress.advance(task)
             await client.close()

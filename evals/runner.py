@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import statistics
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from rich.progress import Progress
 from connectors.schedule import Business, load_businesses
 from evals.report import write_report
 from evals.script import CallScript, load_script
+from evals.stats import percentiles
 from evals.text_runner import CallRun, run_text_script
 from voice_agent.config import Settings
 from voice_agent.runtime.model_files import assemble_llm
@@ -77,15 +77,6 @@ async def llm_endpoint(settings: Settings, url: str | None) -> AsyncIterator[str
         await sidecar.stop()
 
 
-def _percentiles(values: list[float]) -> dict[str, float | None]:
-    if not values:
-        return {"p50": None, "p95": None, "p99": None}
-    if len(values) == 1:
-        return {"p50": values[0], "p95": values[0], "p99": values[0]}
-    q = statistics.quantiles(values, n=100, method="inclusive")
-    return {"p50": round(q[49], 3), "p95": round(q[94], 3), "p99": round(q[98], 3)}
-
-
 def summarize(runs: list[CallRun], latencies: list[float]) -> dict[str, Any]:
     n = len(runs) or 1
     with_booking = [r for r in runs if r.booking_fields_correct is not None]
@@ -105,7 +96,7 @@ def summarize(runs: list[CallRun], latencies: list[float]) -> dict[str, Any]:
         "review_items": sum(r.review_items for r in runs),
         "mean_agent_turns": round(sum(r.agent_turns for r in runs) / n, 2),
         "llm_reading_s": _reading_percentiles(runs),
-        "latency_s": _percentiles(latencies),
+        "latency_s": percentiles(latencies),
         "latency_by_stage_s": _stage_percentiles(runs),
         "errors": sum(r.error is not None for r in runs),
         "by_category": _by_category(runs),
@@ -120,7 +111,7 @@ def _stage_percentiles(runs: list[CallRun]) -> dict[str, dict[str, float | None]
             for stage, seconds in (turn.get("latency") or {}).items():
                 if seconds is not None:
                     stages.setdefault(stage, []).append(seconds)
-    return {stage: _percentiles(values) for stage, values in stages.items()} or None
+    return {stage: percentiles(values) for stage, values in stages.items()} or None
 
 
 def _reading_percentiles(runs: list[CallRun]) -> dict[str, float | None]:
@@ -128,7 +119,7 @@ def _reading_percentiles(runs: list[CallRun]) -> dict[str, float | None]:
     seconds = [e["seconds"] for r in runs for turn in r.turns
                for e in turn.get("policy_events") or [] if e.get("event") == "llm_reading"
                and e.get("seconds") is not None]
-    return _percentiles(seconds) | {"readings": len(seconds)}
+    return percentiles(seconds) | {"readings": len(seconds)}
 
 
 def _by_category(runs: list[CallRun]) -> dict[str, dict[str, float]]:

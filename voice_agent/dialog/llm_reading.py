@@ -100,8 +100,7 @@ def _said(phrase: str, text: str) -> bool:
     return bool(phrase) and (phrase in text or fuzz.partial_ratio(phrase, text) >= 85)
 
 
-def resolve(reading: LLMReading, business: Business, today: date, text: str, *,
-            asked: str | None) -> Understanding:
+def resolve(reading: LLMReading, business: Business, today: date, text: str) -> Understanding:
     """The LLM's words, resolved in code into the dialog's reading of the turn."""
     u = Understanding(text=text)
     acts = set(reading.acts)

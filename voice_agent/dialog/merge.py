@@ -42,7 +42,6 @@ class Conflict:
 class Merged:
     understanding: Understanding
     conflicts: list[Conflict]
-    source: str  # fast | merged
 
 
 def _value(u: Understanding, slot: str) -> Any:
@@ -62,7 +61,7 @@ def merge(fast: Understanding, llm: Understanding | None, *, asked: str | None =
     (a name only the LLM heard is the caller's only when a name was asked for, and never a
     staff member's: "Tom's fine then" names the stylist)."""
     if llm is None:
-        return Merged(fast, [], "fast")
+        return Merged(fast, [])
     merged = dataclasses.replace(fast)
     conflicts: list[Conflict] = []
     for slot in _SLOTS:
@@ -94,7 +93,7 @@ def merge(fast: Understanding, llm: Understanding | None, *, asked: str | None =
     merged.phone = fast.phone or llm.phone
     merged.question = fast.question or llm.question
     merged.wants_human = fast.wants_human  # the LLM alone never hands a caller over
-    return Merged(merged, conflicts, "merged")
+    return Merged(merged, conflicts)
 
 
 def fast_reading_suffices(u: Understanding, asked: str | None) -> bool:

@@ -183,7 +183,7 @@ class BookingPolicy(ExistingBookings):
         if state.day is None:
             if u.no_preference or (state.constraint and state.constraint.kind == "earliest"):
                 state.day = self.today  # "the soonest you have": from today on
-                state.constraint = state.constraint or _earliest()
+                state.constraint = state.constraint or Constraint("earliest")
             elif u.understood_anything or self.lead:
                 return Say("ask_day", {"service": state.service.name.lower()}, asked="date")
             else:
@@ -537,10 +537,6 @@ class BookingPolicy(ExistingBookings):
             return list(free)
         step = (len(free) - 1) / (n - 1)
         return [free[round(i * step)] for i in range(n)]
-
-
-def _earliest() -> Constraint:
-    return Constraint("earliest")
 
 
 def _bound_words(c: Constraint) -> str:

@@ -39,7 +39,7 @@ async def read_turn(
         events.append({"event": "llm_reading", "seconds": round(seconds, 3),
                        "ok": raw is not None})
         if raw is not None:
-            llm = resolve(raw, business, today, text, asked=state.asked)
+            llm = resolve(raw, business, today, text)
     merged = merge(fast, llm, asked=state.asked, staff=tuple(business.staff))
     conflicts = [c for c in merged.conflicts if policy.conflict_matters(state, c)]
     events.append({
