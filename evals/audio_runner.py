@@ -4,11 +4,14 @@ A real agent server (embedded CPU defaults, its own data folder) is started once
 script's calendar is seeded into the server's database (the calendar tables are emptied
 between scripts), the simulated Twilio caller phones the server and waits for each reply as
 a caller would, and the call is judged from the calendar and the stored turn rows, with
-per-turn latency by stage.
+per-turn latency by stage. With several caller voices or telephone lines, script *i* is
+phoned with combination *i* of voices x lines in turn, so one pass over the scripts covers
+every voice and every line and the summary breaks the results down by each.
 """
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import time
 from pathlib import Path
@@ -25,6 +28,7 @@ from connectors.sql import CalAppointment, CalStaffCell
 from evals.forbidden import TurnLog
 from evals.phone_call import STAGES, PlacedCall, place_scripted_call, stage_split
 from evals.script import CallScript
+from evals.simulator.phone_line import parse_line
 from evals.simulator.server import agent_server
 from evals.text_runner import CallRun, calendar_before, judge_call
 from voice_agent.config import Settings
@@ -54,7 +58,7 @@ def _turn_records(call: PlacedCall) -> tuple[list[TurnLog], list[dict[str, Any]]
 
 async def run_audio_script(
     script: CallScript, path: Path, *, business: Business, url: str, settings: Settings,
-    engine: Engine, console: Console,
+    engine: Engine, console: Console, voice: str = "piper", line: str = "clean",
 ) -> tuple[CallRun, list[float]]:
     t0 = time.monotonic()
     _empty_calendar(engine)
@@ -63,7 +67,7 @@ async def run_audio_script(
     call = await place_scripted_call(
         script=script, server_url=url, settings=settings, engine=engine,
         recording=settings.data_dir / "recordings" / f"caller-{script.id}.wav",
-        console=Console(quiet=True),
+        console=Console(quiet=True), caller_voice=voice, phone_line=parse_line(line),
     )
     logs, records = _turn_records(call)
     row = call.call
@@ -82,20 +86,24 @@ async def run_audio_script(
         wrong_actions=judged.wrong, forbidden_events=judged.events, agent_turns=len(logs) + 1,
         tool_calls=judged.tool_calls, tool_calls_rejected=judged.rejected,
         review_items=review, problems=judged.verdict.problems, turns=records,
-        seconds=round(time.monotonic() - t0, 2),
+        seconds=round(time.monotonic() - t0, 2), voice=voice, line=parse_line(line).name,
     )
     return run, totals
 
 
 async def run_audio_suite(
     scripts: list[tuple[Path, CallScript]], *, businesses: dict[str, Business],
-    settings: Settings, console: Console,
+    settings: Settings, console: Console, voices: list[str] | None = None,
+    lines: list[str] | None = None,
 ) -> tuple[list[CallRun], list[float]]:
     data_dir = settings.data_dir / "audio-eval"
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
     server_settings = Settings(data_dir=data_dir, database_url=None,
                                models_dir=settings.models_dir)
+    for spec in lines or []:
+        parse_line(spec)  # a bad spec fails before any call is placed
+    conditions = list(itertools.product(voices or ["piper"], lines or ["clean"]))
     runs: list[CallRun] = []
     latencies: list[float] = []
     with agent_server(data_dir, console=console) as url:
@@ -104,10 +112,12 @@ async def run_audio_suite(
         try:
             with Progress(console=console) as progress:
                 task = progress.add_task("phoning the agent", total=len(scripts))
-                for path, script in scripts:
+                for i, (path, script) in enumerate(scripts):
+                    voice, line = conditions[i % len(conditions)]
                     run, totals = await run_audio_script(
                         script, path, business=businesses[script.business], url=url,
-                        settings=server_settings, engine=engine, console=console)
+                        settings=server_settings, engine=engine, console=console,
+                        voice=voice, line=line)
                     runs.append(run)
                     latencies.extend(totals)
                     progress.advance(task)

@@ -95,6 +95,12 @@ def eval_run(
     reading: Annotated[str | None, typer.Option(
         help="The LLM's typed reading of each turn: always, when_unsure, off (default: "
         "always with --llm, off on the embedded model).")] = None,
+    voices: Annotated[str, typer.Option(
+        help="Audio mode: caller voices, comma-separated (piper, piper-high, espeak, "
+        "espeak-f); scripts take the voice x line combinations in turn.")] = "piper",
+    lines: Annotated[str, typer.Option(
+        help="Audio mode: telephone lines, comma-separated: clean, or band, snrN, lossN "
+        "joined by + (e.g. band+snr10+loss2).")] = "clean",
 ) -> None:
     """Replay call scripts against the production code and write results.json + report.html."""
     import asyncio
@@ -109,9 +115,14 @@ def eval_run(
         console.print("[red]--reading is always, when_unsure or off[/]")
         raise typer.Exit(2)
     results = asyncio.run(run_suite(paths, out=out, settings=get_settings(), llm_url=llm,
-                                    jobs=jobs, console=console, mode=mode, reading=reading))
+                                    jobs=jobs, console=console, mode=mode, reading=reading,
+                                    voices=voices.split(","), lines=lines.split(",")))
     s = results["summary"]
-    console.print_json(data={k: v for k, v in s.items() if k != "by_category"})
+    console.print_json(data={k: v for k, v in s.items() if k not in (
+        "by_category", "by_voice", "by_line")})
+    for key in ("by_voice", "by_line"):
+        if key in s:
+            console.print_json(data={key: s[key]})
     for call in results["calls"]:
         if not call["outcome_correct"] or call["forbidden_events"]:
             console.print(f"[red]FAIL[/] {call['id']}: {call['outcome']} "

@@ -100,6 +100,8 @@ def summarize(runs: list[CallRun], latencies: list[float]) -> dict[str, Any]:
         "latency_by_stage_s": _stage_percentiles(runs),
         "errors": sum(r.error is not None for r in runs),
         "by_category": _by_category(runs),
+        **({"by_voice": _by(runs, "voice"), "by_line": _by(runs, "line")}
+           if any(r.voice for r in runs) else {}),
     }
 
 
@@ -123,16 +125,24 @@ def _reading_percentiles(runs: list[CallRun]) -> dict[str, float | None]:
 
 
 def _by_category(runs: list[CallRun]) -> dict[str, dict[str, float]]:
-    cats: dict[str, list[CallRun]] = {}
+    return _by(runs, "category")
+
+
+def _by(runs: list[CallRun], key: str) -> dict[str, dict[str, float]]:
+    """Outcome accuracy and wrong actions per value of ``key`` (category, voice, line)."""
+    groups: dict[str, list[CallRun]] = {}
     for r in runs:
-        cats.setdefault(r.category, []).append(r)
-    return {c: {"scripts": len(rs), "outcome_accuracy": round(
-        sum(r.outcome_correct for r in rs) / len(rs), 4)} for c, rs in sorted(cats.items())}
+        groups.setdefault(str(getattr(r, key)), []).append(r)
+    return {g: {"scripts": len(rs), "outcome_accuracy": round(
+        sum(r.outcome_correct for r in rs) / len(rs), 4),
+        "wrong_actions": sum(len(r.wrong_actions) for r in rs)}
+        for g, rs in sorted(groups.items())}
 
 
 async def run_suite(
     paths: list[Path], *, out: Path, settings: Settings, llm_url: str | None, jobs: int = 1,
     console: Console | None = None, mode: str = "text", reading: str | None = None,
+    voices: list[str] | None = None, lines: list[str] | None = None,
 ) -> dict[str, Any]:
     console = console or Console()
     scripts = discover(paths)
@@ -141,8 +151,9 @@ async def run_suite(
     if mode == "audio":
         from evals.audio_runner import run_audio_suite
 
-        runs, latencies = await run_audio_suite(scripts, businesses=businesses,
-                                                settings=settings, console=console)
+        runs, latencies = await run_audio_suite(
+            scripts, businesses=businesses, settings=settings, console=console,
+            voices=voices or ["piper"], lines=lines or ["clean"])
         return _write(runs, latencies, out, mode, None)
     runs: list[CallRun] = []
     # An external server (--llm) is taken to speak OpenAI's json_schema unless told otherwise.

@@ -45,6 +45,8 @@ class CallRun:
     turns: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     error: str | None = None
+    voice: str | None = None  # audio mode: the caller's voice (caller_voice.VOICES)
+    line: str | None = None  # audio mode: the telephone line (phone_line.PhoneLine.name)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

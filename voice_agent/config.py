@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     stt_device: str = "cpu"
     stt_compute_type: str = "int8"
     stt_cpu_threads: int = 2
+    # Condition each transcription on what the agent expects to hear (dialog/listening.py),
+    # gated against hallucination (pipeline/whisper_model.py); beam size of the decoder.
+    stt_context: bool = True
+    stt_beam_size: int = Field(1, ge=1, le=10)
 
     # Turn taking
     vad_stop_secs: float = 0.2

@@ -31,6 +31,7 @@ from evals.simulator import twilio_messages as tm
 from evals.simulator.caller_policy import ScriptedCaller
 from evals.simulator.caller_voice import CallerVoice
 from evals.simulator.media_stream import EventCallback, MediaStreamClient
+from evals.simulator.phone_line import PhoneLine
 from voice_agent.telephony.codec import SAMPLE_RATE, Int16Array
 
 __all__ = [
@@ -96,13 +97,15 @@ async def place_call(
     max_call_s: float = 600,
     agent_text_provider: AgentTextProvider | None = None,
     voice: CallerVoice | None = None,
+    line: PhoneLine | None = None,
     pin_clock: bool = True,
 ) -> CallResult:
     """Call the agent at ``server_url`` (e.g. ``http://127.0.0.1:8000``) and play ``script``.
 
     ``agent_text_provider(client, since_s)`` returns what the agent said since the caller last
     stopped speaking (None if unknown), e.g. by transcribing the received audio; without it
-    every agent reply counts as a question that any scripted line answers. ``pin_clock`` asks
+    every agent reply counts as a question that any scripted line answers. ``line`` degrades the
+caller's audio as a worse telephone line would (band, noise, packet loss). ``pin_clock`` asks
     the server to run the call on the script's ``now``. ``account_sid``
     defaults to a random ``AC...`` id.
     """
@@ -120,7 +123,8 @@ async def place_call(
         await client.start()
         async with asyncio.timeout(max_call_s):
             await _converse(
-                client, script, result, emit, reply_silence_s, agent_text_provider, voice
+                client, script, result, emit, reply_silence_s, agent_text_provider, voice,
+                line or PhoneLine(),
             )
             if not await _wait_closed(client, HANGUP_WAIT_S):
                 emit("timeout", f"agent did not hang up within {HANGUP_WAIT_S:.0f} s")
@@ -188,6 +192,7 @@ async def _converse(
     reply_silence_s: float,
     agent_text_provider: AgentTextProvider | None,
     voice: CallerVoice,
+    phone_line: PhoneLine,
 ) -> None:
     if not await client.wait_agent_reply(
         since_s=0.0, silence_s=reply_silence_s, first_audio_timeout_s=FIRST_AUDIO_TIMEOUT_S
@@ -208,7 +213,7 @@ async def _converse(
                 await client.send_dtmf(digit)
             end_s = client.now()
         else:
-            end_s = await client.speak(await voice.synthesize(line.text))
+            end_s = await client.speak(phone_line.apply(await voice.synthesize(line.text)))
         last_end_s = end_s
         result.caller_lines_said.append(line.text)
         if not await client.wait_agent_reply(

@@ -23,7 +23,10 @@ import numpy as np
 
 from voice_agent.telephony.codec import SAMPLE_RATE, Int16Array, resample
 
-__all__ = ["CallerVoice", "CallerVoiceError", "PiperCallerVoice", "make_caller_voice", "synthesize"]
+__all__ = [
+    "VOICES", "CallerVoice", "CallerVoiceError", "PiperCallerVoice", "make_caller_voice",
+    "synthesize",
+]
 
 _INSTALL_HINT = "install espeak-ng (apt-get install espeak-ng)"
 _SILENCE_LEVEL = 64  # |sample| below this counts as silence when trimming
@@ -142,15 +145,27 @@ class PiperCallerVoice(CallerVoice):
         return resample(_trim_silence(pcm, rate), int(rate * self.pitch), SAMPLE_RATE)
 
 
+# The caller voices the audio evals use: clearly different speakers, all from packages.
+VOICES: dict[str, str] = {
+    "piper": "Piper en_US-joe, pitched down and slowed (x0.86): a deeper, slower man",
+    "piper-high": "Piper en_US-joe, pitched up and sped up (x1.14): a higher, quicker voice",
+    "espeak": "espeak-ng en-us+m3: formant synthesis, American man",
+    "espeak-f": "espeak-ng en-gb+f3 at 150 wpm: formant synthesis, British woman",
+}
+
+
 def make_caller_voice(kind: str) -> CallerVoice:
-    """``piper`` (pitch-shifted, needs the voice package) or ``espeak``."""
+    """One of ``VOICES``."""
     if kind == "espeak":
         return CallerVoice()
-    if kind == "piper":
+    if kind == "espeak-f":
+        return CallerVoice(voice="en-gb+f3", words_per_minute=150)
+    if kind in ("piper", "piper-high"):
         from voice_agent.runtime.model_files import piper_voice
 
-        return PiperCallerVoice(model=str(piper_voice()[0]))
-    raise ValueError(f"unknown caller voice {kind!r} (piper or espeak)")
+        return PiperCallerVoice(model=str(piper_voice()[0]),
+                                pitch=0.86 if kind == "piper" else 1.14)
+    raise ValueError(f"unknown caller voice {kind!r} ({', '.join(VOICES)})")
 
 
 _default_voice: CallerVoice | None = None

@@ -12,14 +12,14 @@ from voice_agent.store.review import ReviewItem
 
 from .test_existing_bookings import rig
 
-# slot free -> name -> number -> the one confirmation -> yes
-LINES = ["Hi, I'd like to book a haircut.", "Next Tuesday at 3 pm.", "Dana Smith.", "That's fine.",
-         "Yes please."]
+# slot free -> name -> its spelling (a phone line) -> number -> the one confirmation -> yes
+LINES = ["Hi, I'd like to book a haircut.", "Next Tuesday at 3 pm.", "Dana Smith.",
+         "D, A, N, A, then S, M, I, T, H.", "That's fine.", "Yes please."]
 
 
-async def _book(r, logprob: float):
+async def _book(r, logprob: float, lines: list[str] = LINES):
     r.manager.greeting()
-    for line in LINES:
+    for line in lines:
         turn = await r.manager.handle_turn(line, stt_avg_logprob=logprob)
         await r.manager.settle()
     return turn
@@ -55,6 +55,67 @@ async def test_mumbled_slot_goes_to_review_and_caller_is_told(tmp_path: Path) ->
         assert events
 
 
+async def test_a_spelling_that_bears_the_name_out_verifies_it(tmp_path: Path) -> None:
+    """Letters come through a phone line with rhyming letters confused (measured: "D, A, N,
+    A, then S, M, I, T, H" as "T, A, M, A, D, F, M, I, T, H"); they still bear out "Dana
+    Smith", so the booking is written under the name heard."""
+    async with rig(tmp_path) as r:
+        r.manager.greeting()
+        for line in LINES[:3]:
+            await r.manager.handle_turn(line, stt_avg_logprob=-0.3)
+        spelled = await r.manager.handle_turn("T, A, M, A, D, F, M, I, T, H.",
+                                              stt_avg_logprob=-0.4)
+        assert spelled.agent_text.startswith("Thanks, Dana Smith.")
+        [check] = [e for e in spelled.policy_events if e["event"] == "name_spelling"]
+        assert check["verified"] is True and check["letters"] == "tamadfmith"
+        for line in LINES[4:]:
+            turn = await r.manager.handle_turn(line, stt_avg_logprob=-0.3)
+        [booking] = await r.calendar.find_bookings(phone="+15551230001")
+        assert booking.name == "Dana Smith"
+        [record] = [e for e in turn.policy_events if e["event"] == "booking_confidence"]
+        assert record["name_stt_avg_logprob"] == -0.3 and record["name_unverified"] is False
+
+
+async def test_a_spelling_that_contradicts_the_heard_name_sends_it_to_review(
+        tmp_path: Path) -> None:
+    """"Tina Smith" was heard; the caller spells D-A-N-A: the name is not written."""
+    async with rig(tmp_path) as r:
+        r.manager.greeting()
+        for line in LINES[:2]:
+            await r.manager.handle_turn(line, stt_avg_logprob=-0.3)
+        asked = await r.manager.handle_turn("Tina Smith.", stt_avg_logprob=-0.5)
+        assert "spell" in asked.agent_text and r.manager.state.asked == "spell"
+        spelled = await r.manager.handle_turn("D-A-N-A, then S-M-I-T-H.", stt_avg_logprob=-0.4)
+        [check] = [e for e in spelled.policy_events if e["event"] == "name_spelling"]
+        assert check["verified"] is False
+        for line in LINES[4:]:
+            turn = await r.manager.handle_turn(line, stt_avg_logprob=-0.3)
+        assert r.manager.state.outcome == "pending_review"
+        assert await r.calendar.find_bookings(phone="+15551230001") == []
+        assert any(e["event"] == "sent_to_review" for e in turn.policy_events)
+
+
+async def test_a_heard_name_never_spelled_goes_to_review(tmp_path: Path) -> None:
+    """The caller answers the spelling request with something else: the agent moves on, and
+    the booking under a name only heard is held for a human, not written."""
+    async with rig(tmp_path) as r:
+        lines = [*LINES[:3], "Sorry, what?", "That's fine.", "Yes please."]
+        turn = await _book(r, logprob=-0.2, lines=lines)
+        assert r.manager.state.outcome == "pending_review"
+        assert await r.calendar.find_bookings(phone="+15551230001") == []
+        [record] = [e for e in turn.policy_events if e["event"] == "booking_confidence"]
+        assert record["name_unverified"] is True and record["score"] < 0.45
+
+
+async def test_typed_names_are_not_spelled(tmp_path: Path) -> None:
+    """Text (a transcript without STT statistics) needs no spelling."""
+    async with rig(tmp_path) as r:
+        r.manager.greeting()
+        for line in [*LINES[:3], "That's fine."]:
+            turn = await r.manager.handle_turn(line)
+        assert "spell" not in turn.agent_text and "Shall I book" in turn.agent_text
+
+
 def test_score_rules() -> None:
     assert ConfidenceRecord(explicit_confirmation=False).score() == 0.0
     sure = ConfidenceRecord(stt_avg_logprobs=[-0.1, -0.2], explicit_confirmation=True)
@@ -62,5 +123,8 @@ def test_score_rules() -> None:
     muddled = ConfidenceRecord(stt_avg_logprobs=[-0.1], explicit_confirmation=True,
                                misunderstandings=3)
     assert muddled.score() < sure.score()
+    only_heard = ConfidenceRecord(stt_avg_logprobs=[-0.1], explicit_confirmation=True,
+                                  name_stt_avg_logprob=-0.2, name_unverified=True)
+    assert only_heard.score() < 0.45
     llm = ConfidenceRecord(explicit_confirmation=True, llm_disagreements=2)
     assert llm.score() == 1.0 and llm.score(count_llm_disagreement=True) < 1.0

@@ -52,10 +52,11 @@ async def test_demo_call_books_and_stores_every_turn(agent_server, twilio_rest, 
     finally:
         engine.dispose()
 
-    # The booking row exists, exactly as the script expects -- unless whisper mis-heard a
-    # slot-carrying turn (on CPU it sometimes hears the synthetic "Dana Smith" as
-    # "Dynasmeth", avg log-prob -0.96): then, by design, the booking must be held for human
-    # review instead of written with a wrong name. Each branch is checked in full.
+    # The booking row exists, exactly as the script expects -- unless the name was not borne
+    # out: whisper base on CPU hears the synthetic "Dana Smith" as "Tina Smith" now and then,
+    # and spelled letters come through with rhyming letters confused. Then, by design, the
+    # booking must be held for human review instead of written with a name nobody said.
+    # Each branch is checked in full.
     if call.outcome_text == "pending_review":
         _assert_held_for_review(agent_server.settings.db_url, call)
     else:
@@ -67,7 +68,8 @@ async def test_demo_call_books_and_stores_every_turn(agent_server, twilio_rest, 
 
     # One turn row per caller turn, each with confidence, prompt hash and every stage stamped.
     row, turns = _call_rows(agent_server.settings.db_url, call.result.call_sid)
-    assert row.status == "completed" and row.outcome == "booked"
+    assert row.status == "completed" and row.outcome == call.outcome_text
+    assert row.outcome in ("booked", "pending_review")
     assert len(turns) == len(call.result.caller_lines_said)
     for turn in turns:
         assert turn.caller_text and turn.agent_text and turn.prompt_hash

@@ -25,6 +25,8 @@ from voice_agent.booking.desk import BookingDesk, DeskResult
 from voice_agent.booking.outbox import Outbox
 from voice_agent.dialog import tools as T
 from voice_agent.dialog.confidence import ConfidenceRecord
+from voice_agent.dialog.keypad import read_keys
+from voice_agent.dialog.listening import listening_prompt
 from voice_agent.dialog.llm_client import LLMClient, LLMOptions, LLMUnavailableError
 from voice_agent.dialog.llm_reading import LLMReader
 from voice_agent.dialog.merge import Conflict
@@ -51,6 +53,9 @@ OPEN_TURN_RETRIES = 1
 _DONE_REPLIES = ("booked", "booking_pending", "rescheduled", "cancelled")
 
 __all__ = ["DialogManager", "LLMOptions", "LLMUnavailableError", "TurnResult"]
+
+
+SPELLING_PAUSE_S = 1.0  # after the VAD's own (longer, see DialogProcessor) stop
 
 
 @dataclass
@@ -119,17 +124,36 @@ class DialogManager:
         self.state.asked = "anything"
         return text
 
+    @property
+    def awaits_letters_or_digits(self) -> bool:
+        """The caller is spelling a name or saying a number: a few letters or digits at a time,
+        with pauses between them that do not end what they are saying."""
+        return self.state.asked in ("spell", "phone")
+
+    def end_of_turn_pause(self, default_s: float) -> float:
+        """How long a silence after speech ends the caller's turn."""
+        return max(default_s, SPELLING_PAUSE_S) if self.awaits_letters_or_digits else default_s
+
+    def listening_prompt(self) -> str:
+        """What the caller's next words are likely to be, for the speech recogniser."""
+        asked = self.state.asked
+        return listening_prompt(self.business, asked, self._last_agent_text())
+
     async def prefill(self) -> None:
         """Have the LLM server evaluate this call's prompt prefix while the greeting plays,
         keeping the expensive prompt evaluation off the first turn's latency."""
         await self.client.prefill(self.messages)
 
     async def handle_turn(
-        self, caller_text: str, *, stt_avg_logprob: float | None = None
+        self, caller_text: str, *, stt_avg_logprob: float | None = None,
+        keys: str | None = None,
     ) -> TurnResult:
         """Answer one caller utterance. Raises ``LLMUnavailableError`` if the LLM is down.
 
-        ``stt_avg_logprob`` is the STT confidence of the utterance (None in text mode)."""
+        ``stt_avg_logprob`` is the STT confidence of the utterance (None in text mode);
+        ``keys`` the keypad keys pressed instead of speaking (``caller_text`` is ignored)."""
+        if keys is not None:
+            caller_text = f"(keypad) {keys}"
         if self.client.error is not None:
             raise LLMUnavailableError(self.client.error)
         caller_text = caller_text.strip()[:MAX_CALLER_CHARS]
@@ -137,11 +161,24 @@ class DialogManager:
         start_len = len(self.messages)
         agent_said = self._last_agent_text()
         self.messages.append({"role": "user", "content": caller_text})
-        u, conflicts = await self._read(caller_text, agent_said, turn)
-        if stt_avg_logprob is not None and (u.has_slot_info or u.name or u.affirm or u.phone):
+        if stt_avg_logprob is not None:
+            self.state.heard = True  # a phone line: names are spelled, not just heard
+        if keys is not None:  # exact: no reading to merge, no STT doubt
+            u, conflicts = read_keys(keys, self.state.asked), []
+            turn.policy_events.append({"event": "keypad", "asked": self.state.asked,
+                                       "understood": u.understood_anything})
+        else:
+            u, conflicts = await self._read(caller_text, agent_said, turn)
+        if stt_avg_logprob is not None and (u.has_slot_info or u.affirm or u.phone):
             self.confidence.stt_avg_logprobs.append(stt_avg_logprob)
+        name_before, turn_asked = self.state.name, self.state.asked
         decision = (self.policy.on_conflict(self.state, conflicts, u) if conflicts
                     else self.policy.decide(self.state, u))
+        if self.state.name != name_before and stt_avg_logprob is not None:
+            self.confidence.name_stt_avg_logprob = stt_avg_logprob  # the turn the name is from
+        if turn_asked == "spell" and self.state.spelling is not None:
+            turn.policy_events.append({"event": "name_spelling", "verified":
+                                       self.state.name_spelled, **self.state.spelling})
         if isinstance(decision, Open):
             self.confidence.misunderstandings += 1
         turn.policy_events.append({"event": "decision", "decision": type(decision).__name__,
@@ -312,6 +349,7 @@ class DialogManager:
                 "name": step.name, "phone": step.phone}
         self._propose_and_reconcile(T.BOOK_APPOINTMENT, args, turn)
         self.confidence.explicit_confirmation = self.state.confirmed
+        self.confidence.name_unverified = self.state.heard and not self.state.name_spelled
         record = self.confidence.as_dict(count_llm_disagreement=self.count_llm_disagreement)
         turn.policy_events.append({"event": "booking_confidence", **record})
         offer = self.state.offer

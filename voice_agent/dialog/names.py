@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-__all__ = ["NameReading", "extract_name", "extract_phone", "read_name", "spelled_words"]
+__all__ = [
+    "NameReading", "extract_name", "extract_phone", "read_name", "spelled_words",
+]
 
 _L = r"[^\W\d_]"  # a letter, any script
 _WORD = rf"{_L}(?:{_L}|['\-](?={_L}))*"  # O'Brien, Anne-Marie

@@ -23,8 +23,10 @@ from typing import Any
 from connectors.base import Booking, Slot
 from connectors.schedule import Business
 from voice_agent.dialog.changes import ExistingBookings
+from voice_agent.dialog.keypad import spoken_digits
 from voice_agent.dialog.merge import Conflict
 from voice_agent.dialog.replies import ReplyRenderer, Say, join_words, with_article
+from voice_agent.dialog.spelling import CORROBORATES, letter_distance
 from voice_agent.dialog.state import Availability, DialogState
 from voice_agent.dialog.timeparse import PARTS_OF_DAY, TimeOfDay, describe_time
 from voice_agent.dialog.understanding import EXISTING_BOOKING_CHANGE, Constraint, Understanding
@@ -32,6 +34,7 @@ from voice_agent.dialog.understanding import EXISTING_BOOKING_CHANGE, Constraint
 MAX_MISUNDERSTANDINGS = 3
 _STOP = re.compile(r"\b(wait|don'?t book|cancel|stop)\b")
 MAX_OFFERED_TIMES = 3
+MIN_SPELLED_LETTERS = 3
 
 __all__ = ["Book", "BookingPolicy", "Cancel", "Check", "Decision", "Find", "Open", "join_words"]
 
@@ -100,13 +103,14 @@ class BookingPolicy(ExistingBookings):
         if u.wants_human:
             return Say("transfer", end_call=True, outcome="transferred")
         u = self._answer_question(state, u)
-        if u.unsure and not u.no_preference and state.asked not in ("name", "phone") and not (
+        if u.unsure and not u.no_preference and state.asked not in (
+                "name", "spell", "phone") and not (
                 u.has_slot_info or u.affirm or u.name or u.phone or u.option):
             return self._on_unsure(state)
         self._take_contact(state, u)
 
         if state.intent != "book" and state.existing is None and state.asked not in (
-            "booking", "name", "phone", "date"
+            "booking", "name", "spell", "phone", "date"
         ):
             # The cancel or move is done: what follows is a new request, not the moved slot.
             if state.intent == "reschedule":
@@ -198,7 +202,7 @@ class BookingPolicy(ExistingBookings):
             return state.asked == "name" or (state.offer is not None and not state.name)
         if conflict.slot == "option":
             return self._offered(state)
-        if state.asked in ("name", "phone") and state.offer is not None:
+        if state.asked in ("name", "spell", "phone") and state.offer is not None:
             return False
         return True
 
@@ -256,7 +260,11 @@ class BookingPolicy(ExistingBookings):
         if u.for_other and not state.for_other:
             state.for_other = True
             state.name = None  # the caller's own name is not the one on this booking
-        if u.name and (state.asked == "name" or not state.name or u.for_other):
+        if u.name and state.asked != "spell" and (
+                state.asked == "name" or not state.name or u.for_other):
+            if u.name != state.name:
+                # Typed, a spelling is the name; heard, it is checked at the spelling step.
+                state.name_spelled = u.name_spelled and not state.heard
             state.name = u.name
         if u.phone:
             state.phone = u.phone
@@ -301,6 +309,10 @@ class BookingPolicy(ExistingBookings):
                 key = "slot_free_ask_name" if announce else (
                     "ask_name_plain" if self.lead else "ask_name")
             return Say(key, args, asked="name")
+        if state.heard and not state.name_spelled and not state.spell_asked:
+            # Over the phone a name is taken the way a receptionist takes it: spelled.
+            state.spell_asked = True
+            return Say("ask_spell_name", args, asked="spell")
         if not state.phone_settled:
             state.phone_settled = True
             if announce:
@@ -308,7 +320,7 @@ class BookingPolicy(ExistingBookings):
             if state.caller_phone:
                 digits = "".join(ch for ch in state.caller_phone if ch.isdigit())
                 return Say("ask_phone", {"last_digits": " ".join(digits[-4:])}, asked="phone")
-            return Say("ask_phone_missing", asked="phone")
+            return Say("ask_phone_keypad" if state.heard else "ask_phone_missing", asked="phone")
         return Say("confirm", args, asked="confirm")
 
     def _on_unsure(self, state: DialogState) -> Say:
@@ -357,6 +369,18 @@ class BookingPolicy(ExistingBookings):
             return None
         if self.lead and not (u.name or u.phone or u.affirm or u.deny):
             return self._next_for_offer(state)  # a question answered: the pending one again
+        if state.asked == "spell":
+            if stop:
+                return self._decline(state)
+            if len(u.spelled_letters) >= MIN_SPELLED_LETTERS and state.name:
+                distance = letter_distance(state.name, u.spelled_letters)
+                state.spelling = {"letters": u.spelled_letters, "distance": round(distance, 3)}
+                if distance <= CORROBORATES:
+                    state.name_spelled = True
+                    self.lead.append(("name_spelled", {"name": state.name}))
+            # Not spelled, or spelled otherwise than heard: the name stays as heard, and a
+            # booking under it goes to review (``ConfidenceRecord.name_unverified``).
+            return self._next_for_offer(state)
         if state.asked == "name":
             if state.name and not (u.deny and not u.name):
                 return self._next_for_offer(state)
@@ -369,6 +393,8 @@ class BookingPolicy(ExistingBookings):
         if state.asked == "phone":
             if stop:
                 return self._decline(state)
+            if u.phone and state.heard:  # read back in groups: a misheard digit is put right
+                self.lead.append(("phone_read_back", {"digits": spoken_digits(u.phone)}))
             return self._next_for_offer(state)  # the number given, or the caller ID
         if u.affirm and not u.deny:
             state.confirmed = True

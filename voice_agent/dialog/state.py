@@ -61,6 +61,10 @@ class DialogState:
     owner_day_said: bool = False  # ... by naming the booking's day
     change_days: list[date] = field(default_factory=list)  # days named with the change request
     undecided: bool = False  # "I can't make it": cancel or move, the caller has not said
+    heard: bool = False  # the caller's words come from speech recognition (a phone line)
+    name_spelled: bool = False  # the caller spelled the name on the booking
+    spell_asked: bool = False  # the agent asked for the spelling (once per call)
+    spelling: dict[str, object] | None = None  # the letters heard and their distance to the name
 
     @property
     def contact_phone(self) -> str:

@@ -13,6 +13,7 @@ from datetime import date, time
 from connectors.schedule import Business, Service
 from voice_agent.dialog.matching import match_service, match_staff
 from voice_agent.dialog.names import extract_phone, read_name
+from voice_agent.dialog.spelling import spelled_letters
 from voice_agent.dialog.timeparse import (
     TimeOfDay,
     mentioned_days,
@@ -172,6 +173,8 @@ class Understanding:
     constraint: Constraint | None = None  # earliest / latest / before / after / between
     staff: str | None = None  # a staff member the caller asked for, as the business names them
     for_other: bool = False  # the booking is for someone else: the name given is theirs
+    name_spelled: bool = False  # the name (or part of it) was spelled out letter by letter
+    spelled_letters: str = ""  # every letter said one by one (or in NATO words), in order
     same_time: bool = False  # "same time" (on a move: the existing booking's clock time)
     question: str | None = None  # hours | duration | services | other: a question to answer
     days: list[date] = field(default_factory=list)  # every day mentioned, in order
@@ -273,8 +276,9 @@ def understand(text: str, business: Business, today: date, *, asked: str | None)
     if u.constraint is not None and u.tod is not None and u.tod.exact in (
             u.constraint.after, u.constraint.before):
         u.tod = TimeOfDay(part=u.tod.part) if u.tod.part else None  # a bound, not the time
-    name = read_name(text, asked=asked == "name")
-    u.name, u.for_other = name.name, name.for_other
+    name = read_name(text, asked=asked in ("name", "spell"))
+    u.name, u.for_other, u.name_spelled = name.name, name.for_other, name.spelled
+    u.spelled_letters = spelled_letters(text)
     volunteered = re.search(r"\b(number|reach me|call me (on|at)|my (cell|mobile))\b", lowered)
     u.phone = extract_phone(text) if asked == "phone" or volunteered else None
     u.done = bool(_DONE.search(lowered))
@@ -301,6 +305,6 @@ def understand(text: str, business: Business, today: date, *, asked: str | None)
     u.wants_reschedule = bool(_RESCHEDULE.search(lowered))
     u.wants_cancel = bool(_CANCEL.search(lowered)) and not u.wants_reschedule
     u.cant_come = bool(_CANT_COME.search(lowered)) and not u.wants_reschedule
-    if u.name and asked == "name":
+    if u.name and asked in ("name", "spell"):
         u.affirm = u.deny = False
     return u

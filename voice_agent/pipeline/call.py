@@ -103,8 +103,11 @@ async def run_call(resources: CallResources, transport: BaseTransport, leg: Call
                          schema_mode=s.schema_mode),
         reading=s.reading_mode,
     )
-    vad = VADProcessor(vad_analyzer=SileroVADAnalyzer(params=VADParams(stop_secs=s.vad_stop_secs)))
-    stt = SharedWhisperSTTService(model=resources.whisper)
+    vad_params = VADParams(stop_secs=s.vad_stop_secs)
+    vad = VADProcessor(vad_analyzer=SileroVADAnalyzer(params=vad_params))
+    stt = SharedWhisperSTTService(
+        model=resources.whisper, beam_size=s.stt_beam_size,
+        prompt=manager.listening_prompt if s.stt_context else None)
     if leg.transfer is not None:
         manager.transfer_available = True
         manager.on_transfer = leg.transfer
@@ -117,7 +120,7 @@ async def run_call(resources: CallResources, transport: BaseTransport, leg: Call
     dialog = DialogProcessor(
         manager=manager, store=store, call_id=call.id, clock=clock,
         prompt_hash=prompt.sha256, tts_ready=resources.tts_healthy,
-        speech_timeout_s=s.user_speech_timeout_s,
+        speech_timeout_s=s.user_speech_timeout_s, vad_params=vad_params,
     )
     recorder = AudioBufferProcessor(sample_rate=RECORDING_RATE, num_channels=2)
     output = transport.output()

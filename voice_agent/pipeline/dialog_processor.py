@@ -5,7 +5,11 @@ aggregators: the booking policy owns the LLM context (``DialogManager``), so the
 prompt and tools stay byte-identical across turns, and the end of a caller's turn is decided
 by ``TurnDetector`` (speech timeout after VAD stop, once every segment is transcribed).
 Each turn is stored when its reply is decided and updated when its first audio reaches the
-caller.
+caller. While the caller spells a name or says a number, the VAD waits longer before it calls
+a pause the end of speech (``VADParamsUpdateFrame`` upstream), so the letters reach whisper
+as one segment: decoded alone, a single letter comes out as a word ("A" as "Okay"). Keys the
+caller presses (``InputDTMFFrame``) are gathered into one keypad turn: at
+``#``, at once for 1/2 when a yes or no is awaited, or after ``KEYPAD_PAUSE_S`` without a key.
 """
 
 from __future__ import annotations
@@ -17,22 +21,26 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     EndWorkerFrame,
     ErrorFrame,
     Frame,
+    InputDTMFFrame,
     InterruptionFrame,
     StartFrame,
     TranscriptionFrame,
     TTSSpeakFrame,
+    VADParamsUpdateFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.tts_service import TTSService
 
+from voice_agent.dialog.keypad import CONFIRM_KEYS, END_KEY
 from voice_agent.dialog.manager import DialogManager, LLMUnavailableError
 from voice_agent.logging_utils import mask_text
 from voice_agent.pipeline.turn_clock import TurnClock
@@ -41,6 +49,9 @@ from voice_agent.store.calls import CallStore
 from voice_agent.store.models import Turn
 
 log = logging.getLogger(__name__)
+KEYPAD_PAUSE_S = 4.0
+SPELLING_VAD_STOP_S = 0.8
+MAX_KEYS = 20
 
 
 @dataclass
@@ -63,6 +74,7 @@ class DialogProcessor(FrameProcessor):
         prompt_hash: str,
         tts_ready: Callable[[], Awaitable[bool]] | None = None,
         speech_timeout_s: float = 0.6,
+        vad_params: VADParams | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -82,6 +94,10 @@ class DialogProcessor(FrameProcessor):
         self._tasks: set[asyncio.Task[None]] = set()
         self._ending = False
         self._tts_failed = False
+        self._vad_params = vad_params
+        self._vad_stop_s = vad_params.stop_secs if vad_params else None
+        self._keys = ""
+        self._keys_timer: asyncio.TimerHandle | None = None
         self.outcome = CallOutcome()
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -107,7 +123,9 @@ class DialogProcessor(FrameProcessor):
             self._turn.speech_stopped()
             self._cancel_turn_timer()
             self._turn_timer = asyncio.get_running_loop().call_later(
-                self._speech_timeout_s, self._on_turn_timer)
+                self._manager.end_of_turn_pause(self._speech_timeout_s), self._on_turn_timer)
+        elif isinstance(frame, InputDTMFFrame):
+            await self._on_key(str(frame.button.value))
         elif isinstance(frame, BotStartedSpeakingFrame):
             self._bot_speaking = True
             await self.push_frame(frame, direction)
@@ -124,6 +142,27 @@ class DialogProcessor(FrameProcessor):
                 self._spawn(self._tts_failure(frame.error))
         else:
             await self.push_frame(frame, direction)
+
+    async def _on_key(self, key: str) -> None:
+        if self._bot_speaking:
+            await self.push_frame(InterruptionFrame())  # a key press is a barge-in too
+        if self._keys_timer is not None:
+            self._keys_timer.cancel()
+            self._keys_timer = None
+        self._keys = (self._keys + key)[-MAX_KEYS:]
+        yes_no = self._manager.state.asked == "confirm" and self._keys in CONFIRM_KEYS
+        if key == END_KEY or yes_no:
+            self._keys_done()
+        else:
+            self._keys_timer = asyncio.get_running_loop().call_later(
+                KEYPAD_PAUSE_S, self._keys_done)
+
+    def _keys_done(self) -> None:
+        self._keys_timer = None
+        keys, self._keys = self._keys, ""
+        if keys:
+            self._clock.turn_end = time.time()
+            self._spawn(self._answer("", [], keys=keys))
 
     def _cancel_turn_timer(self) -> None:
         if self._turn_timer is not None:
@@ -159,17 +198,20 @@ class DialogProcessor(FrameProcessor):
         self.outcome.end_reason = reason
         await self.push_frame(EndWorkerFrame())
 
-    async def _answer(self, text: str, stats: list[dict[str, Any]]) -> None:
+    async def _answer(self, text: str, stats: list[dict[str, Any]], keys: str | None = None
+                      ) -> None:
         async with self._lock:
             if self._ending:
                 return
             index = self._turn_index
             self._turn_index += 1
-            row = Turn(call_id=self._call_id, index=index, caller_text=text,
+            row = Turn(call_id=self._call_id, index=index,
+                       caller_text=text if keys is None else f"(keypad) {keys}",
                        prompt_hash=self._prompt_hash)
             _fill_confidence(row, stats)
             try:
-                result = await self._manager.handle_turn(text, stt_avg_logprob=row.stt_avg_logprob)
+                result = await self._manager.handle_turn(
+                    text, stt_avg_logprob=row.stt_avg_logprob, keys=keys)
             except LLMUnavailableError as exc:
                 log.error("LLM unavailable mid-call: %s", mask_text(str(exc))[:200])
                 await self._manager.record_callback("llm unavailable")
@@ -185,10 +227,23 @@ class DialogProcessor(FrameProcessor):
             row.llm_messages = result.llm_messages
             self._clock.llm_first_token = time.time()  # the reply text is decided
             await self._finish_turn(row)
+            await self._fit_vad_to_answer()
             await self._say(result.agent_text, reset_clock=False)
             self._spawn(self._log_proposals(row))
             if result.end_call:
                 await self._end_call(self._manager.state.outcome)
+
+    async def _fit_vad_to_answer(self) -> None:
+        """Letters and digits come with pauses: let the VAD wait longer for them."""
+        if self._vad_params is None:
+            return
+        stop = SPELLING_VAD_STOP_S if self._manager.awaits_letters_or_digits else (
+            self._vad_params.stop_secs)
+        if stop != self._vad_stop_s:
+            self._vad_stop_s = stop
+            self._clock.vad_stop_secs = stop
+            params = self._vad_params.model_copy(update={"stop_secs": stop})
+            await self.push_frame(VADParamsUpdateFrame(params=params), FrameDirection.UPSTREAM)
 
     async def _finish_turn(self, row: Turn) -> None:
         """Store the turn now; store it again with audio timings once the reply plays."""
@@ -249,3 +304,4 @@ def _fill_confidence(row: Turn, stats: list[dict[str, Any]]) -> None:
     no_speech = [s["no_speech_prob"] for s in stats if s.get("no_speech_prob") is not None]
     row.stt_avg_logprob = sum(logprobs) / len(logprobs) if logprobs else None
     row.stt_no_speech_prob = max(no_speech) if no_speech else None
+    row.stt_segments = [dict(s) for s in stats]

@@ -3,13 +3,15 @@
 pipecat's ``WhisperSTTService`` loads its model in every instance; a call must never wait
 for a model load, so the model is loaded once per process (``load_whisper``) and injected.
 Each transcription also carries the segment statistics QA needs (average log-probability
-and no-speech probability) in ``TranscriptionFrame.result``.
+and no-speech probability) in ``TranscriptionFrame.result``. ``prompt`` (when given) returns,
+at the moment a segment is transcribed, what the dialog expects to hear next
+(``DialogManager.listening_prompt``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from faster_whisper import WhisperModel
@@ -22,8 +24,11 @@ from voice_agent.pipeline.whisper_model import transcribe
 
 
 class SharedWhisperSTTService(WhisperSTTService):
-    def __init__(self, *, model: WhisperModel, **kwargs: Any) -> None:
+    def __init__(self, *, model: WhisperModel, prompt: Callable[[], str | None] | None = None,
+                 beam_size: int = 1, **kwargs: Any) -> None:
         self._shared_model = model
+        self._prompt = prompt
+        self._beam_size = beam_size
         super().__init__(device="cpu", compute_type="int8", **kwargs)
 
     def _load(self) -> None:  # called by the parent constructor
@@ -37,7 +42,9 @@ class SharedWhisperSTTService(WhisperSTTService):
             return
         await self.start_processing_metrics()
         try:
-            text, stats = await asyncio.to_thread(transcribe, model, audio)
+            prompt = self._prompt() if self._prompt is not None else None
+            text, stats = await asyncio.to_thread(
+                transcribe, model, audio, prompt=prompt, beam_size=self._beam_size)
         except Exception as exc:  # an unusable segment must not stall the turn detector
             logger.error(f"{self}: transcription failed: {type(exc).__name__}: {exc}")
             text, stats = "", {"error": type(exc).__name__}

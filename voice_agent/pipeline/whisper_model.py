@@ -1,16 +1,30 @@
-"""faster-whisper, loaded once per process from a local model directory (no hub access)."""
+"""faster-whisper, loaded once per process from a local model directory (no hub access).
+
+``transcribe`` can condition the decoder on what the agent expects to hear
+(``dialog/listening.py``). A prompt can also make whisper write words nobody said: on noise it
+tends to repeat the prompt, and a decoder led astray loops or loses confidence. So a prompted
+transcript is kept only when it passes the gate (no segment with a compression ratio above
+2.4, an average log-probability below -1, or the prompt's own sentences echoed back); otherwise
+the segment is decoded again without the prompt, and the turn records why.
+"""
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from faster_whisper import WhisperModel
+from rapidfuzz import fuzz
 
 _MODELS: dict[tuple[str, str, str, int], WhisperModel] = {}
 _LOCK = threading.Lock()
+
+MAX_COMPRESSION_RATIO = 2.4  # whisper's own threshold for a looping decode
+MIN_PROMPTED_LOGPROB = -1.0
+_SENTENCE = re.compile(r"[^.!?]+[.!?]?")
 
 
 def load_whisper(
@@ -27,20 +41,53 @@ def load_whisper(
         return _MODELS[key]
 
 
-def transcribe(model: WhisperModel, pcm16k: bytes, *, no_speech_threshold: float = 0.6
-               ) -> tuple[str, dict[str, Any]]:
-    """Transcribe 16 kHz int16 PCM; returns text and confidence statistics."""
-    audio = np.frombuffer(pcm16k, dtype=np.int16).astype(np.float32) / 32768.0
+def _decode(model: WhisperModel, audio: np.ndarray, prompt: str | None, beam_size: int,
+            no_speech_threshold: float) -> tuple[str, list[Any]]:
     segments, _ = model.transcribe(
-        audio, language="en", beam_size=1, condition_on_previous_text=False,
-        without_timestamps=True,
+        audio, language="en", beam_size=beam_size, condition_on_previous_text=False,
+        without_timestamps=True, initial_prompt=prompt or None,
     )
     kept = [s for s in segments if s.no_speech_prob < no_speech_threshold or s.avg_logprob > -0.7]
-    text = " ".join(s.text.strip() for s in kept).strip()
+    return " ".join(s.text.strip() for s in kept).strip(), kept
+
+
+def prompt_echo(text: str, prompt: str) -> bool:
+    """Whether ``text`` repeats two or more sentences of ``prompt`` (what whisper writes when
+    it hallucinates from its prompt), or one sentence of it of eight words or more."""
+    heard = text.lower()
+    echoed = [s for s in (m.strip().lower() for m in _SENTENCE.findall(prompt))
+              if len(s) >= 6 and fuzz.partial_ratio(s, heard) >= 92]
+    return len(echoed) >= 2 or any(len(s.split()) >= 8 for s in echoed)
+
+
+def _rejection(text: str, kept: list[Any], prompt: str) -> str | None:
+    if any(s.compression_ratio > MAX_COMPRESSION_RATIO for s in kept):
+        return "compression_ratio"
+    if kept and min(s.avg_logprob for s in kept) < MIN_PROMPTED_LOGPROB:
+        return "low_logprob"
+    if text and prompt_echo(text, prompt):
+        return "prompt_echo"
+    return None
+
+
+def transcribe(model: WhisperModel, pcm16k: bytes, *, prompt: str | None = None,
+               beam_size: int = 1, no_speech_threshold: float = 0.6
+               ) -> tuple[str, dict[str, Any]]:
+    """Transcribe 16 kHz int16 PCM, conditioned on ``prompt`` when it passes the gate; returns
+    the text and its confidence statistics (``prompted``: whether the prompt was kept,
+    ``prompt_rejected``: why it was not)."""
+    audio = np.frombuffer(pcm16k, dtype=np.int16).astype(np.float32) / 32768.0
+    text, kept = _decode(model, audio, prompt, beam_size, no_speech_threshold)
+    rejected = _rejection(text, kept, prompt) if prompt else None
+    if rejected:
+        text, kept = _decode(model, audio, None, beam_size, no_speech_threshold)
     stats: dict[str, Any] = {
         "avg_logprob": float(np.mean([s.avg_logprob for s in kept])) if kept else None,
         "no_speech_prob": float(max(s.no_speech_prob for s in kept)) if kept else None,
         "segments": len(kept),
         "audio_s": round(len(audio) / 16000, 3),
+        "prompted": bool(prompt) and not rejected,
     }
+    if rejected:
+        stats["prompt_rejected"] = rejected
     return text, stats

@@ -54,6 +54,8 @@ class Turn(SQLModel, table=True):
     caller_text: str | None = None
     stt_avg_logprob: float | None = None
     stt_no_speech_prob: float | None = None
+    # per VAD segment: log-prob, no-speech prob, seconds, whether the listening prompt was kept
+    stt_segments: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     agent_text: str | None = None
     llm_messages: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     tool_calls: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))

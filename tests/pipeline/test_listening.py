@@ -1,0 +1,67 @@
+"""Listening with context: the prompt helps the real whisper model and cannot invent words.
+
+Uses the real whisper base model (loaded once for the module) on the simulated caller's voice
+taken through 8 kHz μ-law, and on noise with no speech at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from connectors.schedule import load_business
+from evals.simulator.caller_voice import CallerVoice
+from voice_agent.config import DEFAULT_BUSINESSES_DIR, Settings
+from voice_agent.dialog.listening import listening_prompt
+from voice_agent.pipeline.whisper_model import load_whisper, prompt_echo, transcribe
+from voice_agent.runtime.model_files import assemble_whisper
+from voice_agent.telephony.codec import SAMPLE_RATE, resample, ulaw_decode, ulaw_encode
+
+SALON = load_business(DEFAULT_BUSINESSES_DIR / "demo-salon.yaml")
+
+
+@pytest.fixture(scope="module")
+def whisper():
+    settings = Settings(_env_file=None)
+    return load_whisper(assemble_whisper(settings.models_dir), device="cpu",
+                        compute_type="int8", cpu_threads=settings.stt_cpu_threads)
+
+
+def _phone(pcm8k: np.ndarray) -> bytes:
+    return resample(ulaw_decode(ulaw_encode(pcm8k)), SAMPLE_RATE, 16_000).tobytes()
+
+
+def test_the_prompt_names_the_business_vocabulary_and_the_question() -> None:
+    prompt = listening_prompt(SALON, "time", "What time would suit you?")
+    for word in ("Haircut", "colour", "Blow-dry", "Maria", "Tom", "half past",
+                 "What time would suit you?"):
+        assert word in prompt
+    assert "Yes, please" not in prompt  # only the expected kind of answer
+
+
+def test_a_prompt_echo_is_recognised() -> None:
+    prompt = listening_prompt(SALON, "date", "What day would you like?")
+    assert prompt_echo("Next Tuesday. Thursday the 3rd. Tomorrow morning.", prompt)
+    assert not prompt_echo("Next Tuesday.", prompt)  # one short sentence: a real answer
+    assert not prompt_echo("Could I come in on Friday instead?", prompt)
+
+
+def test_noise_alone_is_not_heard_as_the_prompt(whisper) -> None:
+    rng = np.random.default_rng(7)
+    noise = (rng.standard_normal(SAMPLE_RATE * 2) * 600).astype(np.int16)
+    prompt = listening_prompt(SALON, "time", "What time would suit you?")
+    text, stats = transcribe(whisper, _phone(noise), prompt=prompt)
+    assert not prompt_echo(text, prompt), text
+    assert "half past two" not in text.lower()
+    assert stats["segments"] == 0 or stats.get("prompt_rejected") or len(text.split()) <= 3
+
+
+@pytest.mark.slow
+def test_speech_is_transcribed_with_the_prompt_kept(whisper) -> None:
+    pcm = asyncio.run(CallerVoice().synthesize("I would like a haircut on Friday, please."))
+    prompt = listening_prompt(SALON, "service", "How can I help you today?")
+    text, stats = transcribe(whisper, _phone(pcm), prompt=prompt)
+    assert stats["prompted"] is True and "prompt_rejected" not in stats
+    assert "friday" in text.lower()
