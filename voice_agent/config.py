@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     # qwen2.5-coder-0.5b (the `models` extra) or qwen2.5-coder-1.5b (the `models-1-5b` extra).
     llm_embedded: Literal["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"] = "qwen2.5-coder-0.5b"
     llm_timeout_s: float = 30.0
+    # How long the caller may wait in silence for a free LLM reply (then a clarifying question)
+    llm_reply_budget_s: float = Field(8.0, gt=0)
     llm_max_tokens: int = 160
     llm_ctx: int = 4096
     llm_threads: int = 2

@@ -38,3 +38,29 @@ async def test_a_typed_number_and_a_pressed_one_book_over_the_phone(tmp_path: Pa
         assert "You're all set" in done.agent_text
         [booking] = await r.calendar.find_bookings(phone="5551230009")
         assert booking.name == "Dana Smith"
+
+
+class SlowLLM:
+    """An LLM server that takes longer to answer than a caller should wait in silence."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+
+    async def handler(self, request):
+        import asyncio
+
+        import httpx
+
+        await asyncio.sleep(self.delay_s)
+        return httpx.Response(500)
+
+
+async def test_a_slow_free_reply_gives_way_to_the_clarifying_question(tmp_path: Path) -> None:
+    """Nothing certain to do and the LLM is slow: past the reply budget the caller hears the
+    policy's clarifying question instead of silence."""
+    async with rig(tmp_path, llm=SlowLLM(delay_s=5)) as r:
+        r.manager.client.options.reply_budget_s = 0.2
+        r.manager.greeting()
+        turn = await r.manager.handle_turn("Hmm, blue whales are big.")
+        assert any(e["event"] == "llm_reply_timeout" for e in turn.policy_events)
+        assert turn.agent_text and "?" in turn.agent_text

@@ -33,6 +33,9 @@ class LLMOptions:
     model: str
     max_tokens: int = 160
     temperature: float = 0.0
+    # A free reply the caller waits for in silence gets this long; then the policy's own
+    # clarifying question is said (on a CPU a 0.5B model took 30 s and a retry once).
+    reply_budget_s: float = 8.0
 
 
 class LLMClient:

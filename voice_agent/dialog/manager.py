@@ -11,6 +11,7 @@ llama.cpp server on a CPU box.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -176,6 +177,7 @@ class DialogManager:
                     else self.policy.decide(self.state, u))
         if self.state.name != name_before and stt_avg_logprob is not None:
             self.confidence.name_stt_avg_logprob = stt_avg_logprob  # the turn the name is from
+            self.state.name_logprob = stt_avg_logprob
         if turn_asked == "spell" and self.state.spelling is not None:
             turn.policy_events.append({"event": "name_spelling", "verified":
                                        self.state.name_spelled, **self.state.spelling})
@@ -486,7 +488,22 @@ class DialogManager:
                 "time": describe_time(step.start.timetz()), "name": step.name}
 
     async def _open(self, step: Open, turn: TurnResult) -> Say | str:
-        """No certain step: let the LLM answer, and keep only what passes the guard.
+        """No certain step: let the LLM answer within its reply budget, and keep only what
+        passes the guard; past the budget, the policy's clarifying question is said."""
+        try:
+            async with asyncio.timeout(self.client.options.reply_budget_s):
+                return await self._open_reply(step, turn)
+        except TimeoutError:
+            turn.policy_events.append({"event": "llm_reply_timeout",
+                                       "budget_s": self.client.options.reply_budget_s})
+            return self._clarify(step)
+
+    def _clarify(self, step: Open) -> Say:
+        specific = f"clarify_{step.asked}"
+        return Say(specific if specific in self.policy.replies else "clarify", asked=step.asked)
+
+    async def _open_reply(self, step: Open, turn: TurnResult) -> Say | str:
+        """Let the LLM answer, and keep only what passes the guard.
 
         A rejected tool call goes back to the LLM as a short, caller-safe error and the LLM
         gets one more try (the turn's retry budget); then the policy's clarifying question
@@ -527,8 +544,7 @@ class DialogManager:
                         "name": calls[0].name, "arguments": T.json.dumps(calls[0].arguments)}}]},
                 {"role": "tool", "tool_call_id": call_id, "content": reason},
             ]
-        specific = f"clarify_{step.asked}"
-        return Say(specific if specific in self.policy.replies else "clarify", asked=step.asked)
+        return self._clarify(step)
 
     def _last_caller_text(self) -> str:
         return next((m["content"] for m in reversed(self.messages) if m["role"] == "user"), "")

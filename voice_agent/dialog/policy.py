@@ -26,7 +26,7 @@ from voice_agent.dialog.changes import ExistingBookings
 from voice_agent.dialog.keypad import spoken_digits
 from voice_agent.dialog.merge import Conflict
 from voice_agent.dialog.replies import ReplyRenderer, Say, join_words, with_article
-from voice_agent.dialog.spelling import CORROBORATES, letter_distance
+from voice_agent.dialog.spelling import bears_out, letter_distance
 from voice_agent.dialog.state import Availability, DialogState
 from voice_agent.dialog.timeparse import PARTS_OF_DAY, TimeOfDay, describe_time
 from voice_agent.dialog.understanding import EXISTING_BOOKING_CHANGE, Constraint, Understanding
@@ -375,7 +375,7 @@ class BookingPolicy(ExistingBookings):
             if len(u.spelled_letters) >= MIN_SPELLED_LETTERS and state.name:
                 distance = letter_distance(state.name, u.spelled_letters)
                 state.spelling = {"letters": u.spelled_letters, "distance": round(distance, 3)}
-                if distance <= CORROBORATES:
+                if bears_out(distance, state.name_logprob):
                     state.name_spelled = True
                     self.lead.append(("name_spelled", {"name": state.name}))
             # Not spelled, or spelled otherwise than heard: the name stays as heard, and a

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["CORROBORATES", "letter_distance", "spelled_letters"]
+__all__ = ["CORROBORATES", "bears_out", "letter_distance", "spelled_letters"]
 
 RHYME_COST = 0.25
 GAP_COST = 0.6  # a letter of the name the spelling lacks (letters do get swallowed)
@@ -33,6 +33,11 @@ THEN_HEARD_AS = "ndtzm"  # what "then" came through as (its "th" onset, its "en"
 # caller voice said and spelled: 8 of 15 rightly heard names bear out, 0 of 12 misheard ones
 # (the closest misheard, "Emily Clark" for Clarke, scored 0.2).
 CORROBORATES = 0.15
+# A name heard with less confidence than this needs a near-perfect spelling: on the held-out
+# voices, the one misheard name a spelling bore out ("Alicia Domen" for Gomez, two E-set
+# rhymes, 0.1) had been heard at log-prob -0.66.
+WEAK_HEARING_LOGPROB = -0.5
+WEAK_HEARING_CORROBORATES = 0.05
 
 _RHYMES = ("bcdegptvz", "mn", "fsx", "ahjk", "iy", "quw")
 _CLASS = {ch: i for i, group in enumerate(_RHYMES) for ch in group}
@@ -61,6 +66,13 @@ def spelled_letters(text: str) -> str:
         elif token in _NATO:
             letters.append(_NATO[token])
     return "".join(letters)
+
+
+def bears_out(distance: float, name_logprob: float | None) -> bool:
+    """Whether a spelling ``distance`` from the heard name confirms it, given how confidently
+    the name itself was heard (its turn's average log-probability; None: not heard)."""
+    weak = name_logprob is not None and name_logprob < WEAK_HEARING_LOGPROB
+    return distance <= (WEAK_HEARING_CORROBORATES if weak else CORROBORATES)
 
 
 def _substitution(a: str, b: str) -> float:

@@ -93,7 +93,8 @@ async def run_call(resources: CallResources, transport: BaseTransport, leg: Call
     log.info("call %s started for %s from %s", call.id, business.name, mask_phone(leg.caller))
     manager = DialogManager(
         business=business, connector=resources.connector_for(business), llm=resources.llm,
-        llm_options=LLMOptions(model=s.llm_model, max_tokens=s.llm_max_tokens),
+        llm_options=LLMOptions(model=s.llm_model, max_tokens=s.llm_max_tokens,
+                               reply_budget_s=s.llm_reply_budget_s),
         prompt=prompt, replies=load_replies(s.prompts_dir), now=now,
         caller_phone=leg.caller, outbox=resources.outbox, call_id=call.id,
         review_threshold=s.review_threshold,

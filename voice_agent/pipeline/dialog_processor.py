@@ -10,6 +10,11 @@ a pause the end of speech (``VADParamsUpdateFrame`` upstream), so the letters re
 as one segment: decoded alone, a single letter comes out as a word ("A" as "Okay"). Keys the
 caller presses (``InputDTMFFrame``) are gathered into one keypad turn: at
 ``#``, at once for 1/2 when a yes or no is awaited, or after ``KEYPAD_PAUSE_S`` without a key.
+
+Barge-in needs speech that lasts: the agent stops talking only when the caller has been
+speaking for ``MIN_BARGE_IN_S`` after the VAD's start (a cough, an "mm-hm" or an "okay" under
+a confirmation does not cut it short), and a short backchannel heard while the agent kept
+talking is logged and dropped rather than answered as a turn.
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ from voice_agent.store.models import Turn
 
 log = logging.getLogger(__name__)
 KEYPAD_PAUSE_S = 4.0
+MIN_BARGE_IN_S = 0.4  # of speech after the VAD start (itself 0.2 s of speech)
+MAX_BACKCHANNEL_WORDS = 2
 SPELLING_VAD_STOP_S = 0.8
 MAX_KEYS = 20
 
@@ -94,6 +101,10 @@ class DialogProcessor(FrameProcessor):
         self._tasks: set[asyncio.Task[None]] = set()
         self._ending = False
         self._tts_failed = False
+        self._barge_timer: asyncio.TimerHandle | None = None
+        self._over_agent = False  # the caller's speech began while the agent was talking
+        self._interrupted = False  # ... and it cut the agent off
+        self._under_agent = False  # the last speech began and ended under the agent's voice
         self._vad_params = vad_params
         self._vad_stop_s = vad_params.stop_secs if vad_params else None
         self._keys = ""
@@ -109,17 +120,29 @@ class DialogProcessor(FrameProcessor):
         elif isinstance(frame, TranscriptionFrame):
             # Consumed here: TTS would otherwise speak the caller's own words.
             self._clock.stt_done = time.time()
-            self._turn.add_transcript(frame.text.strip(), frame.result)
+            text = frame.text.strip()
+            if self._under_agent and len(text.split()) <= MAX_BACKCHANNEL_WORDS:
+                log.info("backchannel while the agent spoke, not a turn (%d words)",
+                         len(text.split()))
+                text = ""  # counted as transcribed, adds nothing to the turn
+            self._turn.add_transcript(text, frame.result)
             self._maybe_end_turn()
         elif isinstance(frame, VADUserStartedSpeakingFrame):
             await self.push_frame(frame, direction)
             self._turn.speech_started()
             self._cancel_turn_timer()
-            if self._bot_speaking:
-                await self.push_frame(InterruptionFrame())  # barge-in: stop the agent's audio
+            self._over_agent, self._interrupted = self._bot_speaking, False
+            if self._bot_speaking:  # barge-in, if the caller keeps talking
+                self._barge_timer = asyncio.get_running_loop().call_later(
+                    MIN_BARGE_IN_S, lambda: self._spawn(self._barge_in()))
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             await self.push_frame(frame, direction)
             self._clock.speech_end = time.time() - self._clock.vad_stop_secs
+            if self._barge_timer is not None:  # too short to be an interruption
+                self._barge_timer.cancel()
+                self._barge_timer = None
+            self._under_agent = self._over_agent and self._bot_speaking and not (
+                self._interrupted)
             self._turn.speech_stopped()
             self._cancel_turn_timer()
             self._turn_timer = asyncio.get_running_loop().call_later(
@@ -142,6 +165,12 @@ class DialogProcessor(FrameProcessor):
                 self._spawn(self._tts_failure(frame.error))
         else:
             await self.push_frame(frame, direction)
+
+    async def _barge_in(self) -> None:
+        self._barge_timer = None
+        if self._bot_speaking:
+            self._interrupted = True
+            await self.push_frame(InterruptionFrame())  # stop the agent's audio (Twilio clear)
 
     async def _on_key(self, key: str) -> None:
         if self._bot_speaking:
