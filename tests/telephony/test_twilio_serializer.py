@@ -91,7 +91,6 @@ async def test_hostile_input_is_dropped_without_raising(ser, data) -> None:
 @pytest.mark.parametrize(
     "data",
     [
-        pytest.param(json.dumps({"event": "mark", "mark": {"name": "m1"}}), id="mark"),
         pytest.param(json.dumps({"event": "connected", "protocol": "Call"}), id="connected"),
         pytest.param(json.dumps({"event": "start", "start": {}}), id="start"),
         pytest.param(media(ULAW_20MS, track="outbound"), id="outbound-track"),
@@ -101,6 +100,17 @@ async def test_hostile_input_is_dropped_without_raising(ser, data) -> None:
 )
 async def test_ignored_messages(ser, data) -> None:
     assert await ser.deserialize(data) is None
+
+
+async def test_a_mark_echo_is_passed_on_as_played(ser) -> None:
+    from pipecat.frames.frames import InputTransportMessageFrame
+
+    frame = await ser.deserialize(json.dumps({"event": "mark", "sequenceNumber": "4",
+                                              "mark": {"name": "utterance-3"}}))
+    assert isinstance(frame, InputTransportMessageFrame)
+    assert frame.message == {"event": "mark", "mark": {"name": "utterance-3"}}
+    assert await ser.deserialize(json.dumps({"event": "mark", "mark": {}})) is None
+    assert ser.dropped == 1
 
 
 async def test_payload_at_the_limit_is_accepted(ser) -> None:

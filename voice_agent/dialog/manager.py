@@ -41,6 +41,7 @@ from voice_agent.dialog.policy import (
     Open,
 )
 from voice_agent.dialog.prompt import RenderedPrompt
+from voice_agent.dialog.proposals import ToolProposals
 from voice_agent.dialog.read_turn import read_turn
 from voice_agent.dialog.replies import Say
 from voice_agent.dialog.reply_guard import reply_problem, transfer_justified
@@ -54,9 +55,6 @@ OPEN_TURN_RETRIES = 1
 _DONE_REPLIES = ("booked", "booking_pending", "rescheduled", "cancelled")
 
 __all__ = ["DialogManager", "LLMOptions", "LLMUnavailableError", "TurnResult"]
-
-
-SPELLING_PAUSE_S = 1.0  # after the VAD's own (longer, see DialogProcessor) stop
 
 
 @dataclass
@@ -107,6 +105,7 @@ class DialogManager:
         # Ask the LLM for each tool call the policy makes anyway, to log agreement (off by
         # default: on a CPU each costs seconds, and the typed reading is the LLM's part).
         self.propose_tools = propose_tools
+        self.proposals = ToolProposals(self.client, self._chat, self._llm_disagreed)
         # The LLM's typed reading of each turn: "always" (a production LLM server),
         # "when_unsure" (only when the fast reading does not settle the question pending),
         # or "off" (the embedded CPU default: measured to add seconds and no accuracy).
@@ -125,20 +124,9 @@ class DialogManager:
         self.state.asked = "anything"
         return text
 
-    @property
-    def awaits_letters_or_digits(self) -> bool:
-        """The caller is spelling a name or saying a number: a few letters or digits at a time,
-        with pauses between them that do not end what they are saying."""
-        return self.state.asked in ("spell", "phone")
-
-    def end_of_turn_pause(self, default_s: float) -> float:
-        """How long a silence after speech ends the caller's turn."""
-        return max(default_s, SPELLING_PAUSE_S) if self.awaits_letters_or_digits else default_s
-
     def listening_prompt(self) -> str:
         """What the caller's next words are likely to be, for the speech recogniser."""
-        asked = self.state.asked
-        return listening_prompt(self.business, asked, self._last_agent_text())
+        return listening_prompt(self.business, self.state.asked, self._last_agent_text())
 
     async def prefill(self) -> None:
         """Have the LLM server evaluate this call's prompt prefix while the greeting plays,
@@ -147,12 +135,13 @@ class DialogManager:
 
     async def handle_turn(
         self, caller_text: str, *, stt_avg_logprob: float | None = None,
-        keys: str | None = None,
+        keys: str | None = None, heard_all: bool = True,
     ) -> TurnResult:
         """Answer one caller utterance. Raises ``LLMUnavailableError`` if the LLM is down.
 
         ``stt_avg_logprob`` is the STT confidence of the utterance (None in text mode);
-        ``keys`` the keypad keys pressed instead of speaking (``caller_text`` is ignored)."""
+        ``keys`` the keypad keys pressed instead of speaking (``caller_text`` is ignored);
+        ``heard_all`` False when the caller cut the agent's last reply short."""
         if keys is not None:
             caller_text = f"(keypad) {keys}"
         if self.client.error is not None:
@@ -170,6 +159,10 @@ class DialogManager:
                                        "understood": u.understood_anything})
         else:
             u, conflicts = await self._read(caller_text, agent_said, turn)
+        if not heard_all and self.state.asked == "confirm" and u.affirm:
+            # A yes over a confirmation the caller did not hear to the end is asked again.
+            u.affirm, u.tentative = False, "affirm"
+            turn.policy_events.append({"event": "yes_over_unheard_confirmation"})
         if stt_avg_logprob is not None and (u.has_slot_info or u.affirm or u.phone):
             self.confidence.stt_avg_logprobs.append(stt_avg_logprob)
         name_before, turn_asked = self.state.name, self.state.asked
@@ -567,41 +560,11 @@ class DialogManager:
 
     def _propose_and_reconcile(self, name: str, expected: dict[str, Any], turn: TurnResult
                                ) -> None:
-        """Ask the LLM for the (certain) tool call, forced, and log how it compares.
+        if self.propose_tools:
+            self.proposals.propose(name, expected, turn, list(self.messages))
 
-        The policy's arguments are executed either way, so the proposal does not hold up
-        the reply: it runs in the background (on a CPU box a grammar-constrained tool call
-        takes seconds) and is logged on the turn when it lands (``settle``).
-        """
-        if not self.propose_tools:
-            return
-        snapshot = list(self.messages)
-        self.client.in_background(lambda: self._propose(name, expected, turn, snapshot))
-
-    async def _propose(
-        self, name: str, expected: dict[str, Any], turn: TurnResult,
-        messages: list[dict[str, Any]],
-    ) -> None:
-        try:
-            message = await self._chat(T.forced_choice(name), turn, messages=messages,
-                                       background=True)
-        except LLMUnavailableError:
-            turn.policy_events.append({"event": "tool_proposal_failed", "tool": name})
-            return
-        calls = [c for c in self.client.calls_of(message) if c.name == name]
-        proposed = calls[0].arguments if calls else None
-        agree = proposed is not None and all(
-            str(proposed.get(k, "")).strip().lower() == str(v).strip().lower()
-            for k, v in expected.items() if k != "phone"
-        )
-        turn.policy_events.append({
-            "event": "tool_proposal", "tool": name, "proposed": proposed,
-            "source": calls[0].source if calls else None,
-            "accepted": agree, "executed_arguments": expected,
-        })
-        if not agree:
-            self.confidence.llm_disagreements += 1
-            log.info("policy corrected %s arguments proposed by the LLM", name)
+    def _llm_disagreed(self) -> None:
+        self.confidence.llm_disagreements += 1
 
     async def settle(self, timeout_s: float = 60.0) -> None:
         """Wait for background tool proposals so they can be logged with their turn."""

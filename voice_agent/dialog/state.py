@@ -68,6 +68,12 @@ class DialogState:
     spelling: dict[str, object] | None = None  # the letters heard and their distance to the name
 
     @property
+    def awaits_letters_or_digits(self) -> bool:
+        """The caller is spelling a name or saying a number: a few letters or digits at a time,
+        with pauses between them that do not end what they are saying."""
+        return self.asked in ("spell", "phone")
+
+    @property
     def contact_phone(self) -> str:
         return self.phone or self.caller_phone or ""
 

@@ -39,6 +39,7 @@ from voice_agent.dialog.manager import DialogManager, LLMOptions
 from voice_agent.dialog.prompt import load_replies, render_system_prompt
 from voice_agent.logging_utils import mask_phone
 from voice_agent.pipeline.dialog_processor import CallOutcome, DialogProcessor
+from voice_agent.pipeline.played_marks import PlayedMarks
 from voice_agent.pipeline.stt import SharedWhisperSTTService
 from voice_agent.pipeline.tts import TimedPiperHttpTTSService
 from voice_agent.pipeline.turn_clock import TurnClock
@@ -118,15 +119,16 @@ async def run_call(resources: CallResources, transport: BaseTransport, leg: Call
         aiohttp_session=resources.http,
         settings=TimedPiperHttpTTSService.Settings(voice=resources.piper_voice),
     )
+    played = PlayedMarks(stream_sid=leg.stream_id)
     dialog = DialogProcessor(
         manager=manager, store=store, call_id=call.id, clock=clock,
         prompt_hash=prompt.sha256, tts_ready=resources.tts_healthy,
-        speech_timeout_s=s.user_speech_timeout_s, vad_params=vad_params,
+        speech_timeout_s=s.user_speech_timeout_s, vad_params=vad_params, played=played,
     )
     recorder = AudioBufferProcessor(sample_rate=RECORDING_RATE, num_channels=2)
     output = transport.output()
     pipeline = Pipeline([
-        transport.input(), vad, stt, dialog, tts, output, recorder,
+        transport.input(), vad, stt, dialog, tts, played, output, recorder,
     ])
     worker = PipelineWorker(
         pipeline,

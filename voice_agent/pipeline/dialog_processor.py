@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ from pipecat.services.tts_service import TTSService
 from voice_agent.dialog.keypad import CONFIRM_KEYS, END_KEY
 from voice_agent.dialog.manager import DialogManager, LLMUnavailableError
 from voice_agent.logging_utils import mask_text
+from voice_agent.pipeline.played_marks import PlayedMarks
 from voice_agent.pipeline.turn_clock import TurnClock
 from voice_agent.pipeline.turn_detector import TurnDetector
 from voice_agent.store.calls import CallStore
@@ -55,9 +57,11 @@ from voice_agent.store.models import Turn
 
 log = logging.getLogger(__name__)
 KEYPAD_PAUSE_S = 4.0
+_SENTENCES = re.compile(r"[^.!?]+[.!?]*")
 MIN_BARGE_IN_S = 0.4  # of speech after the VAD start (itself 0.2 s of speech)
 MAX_BACKCHANNEL_WORDS = 2
 SPELLING_VAD_STOP_S = 0.8
+SPELLING_PAUSE_S = 1.0  # after the VAD's own, longer, stop
 MAX_KEYS = 20
 
 
@@ -82,6 +86,7 @@ class DialogProcessor(FrameProcessor):
         tts_ready: Callable[[], Awaitable[bool]] | None = None,
         speech_timeout_s: float = 0.6,
         vad_params: VADParams | None = None,
+        played: PlayedMarks | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -106,6 +111,9 @@ class DialogProcessor(FrameProcessor):
         self._interrupted = False  # ... and it cut the agent off
         self._under_agent = False  # the last speech began and ended under the agent's voice
         self._vad_params = vad_params
+        self._played = played
+        self._reply_first = 0  # the reply's first utterance (PlayedMarks numbering)
+        self._cut_short: tuple[Turn, int] | None = None  # the reply a barge-in cut, its first
         self._vad_stop_s = vad_params.stop_secs if vad_params else None
         self._keys = ""
         self._keys_timer: asyncio.TimerHandle | None = None
@@ -146,7 +154,7 @@ class DialogProcessor(FrameProcessor):
             self._turn.speech_stopped()
             self._cancel_turn_timer()
             self._turn_timer = asyncio.get_running_loop().call_later(
-                self._manager.end_of_turn_pause(self._speech_timeout_s), self._on_turn_timer)
+                self._end_of_turn_pause(), self._on_turn_timer)
         elif isinstance(frame, InputDTMFFrame):
             await self._on_key(str(frame.button.value))
         elif isinstance(frame, BotStartedSpeakingFrame):
@@ -166,10 +174,18 @@ class DialogProcessor(FrameProcessor):
         else:
             await self.push_frame(frame, direction)
 
+    def _end_of_turn_pause(self) -> float:
+        """How long a silence after speech ends the caller's turn (longer for letters)."""
+        if self._manager.state.awaits_letters_or_digits:
+            return max(self._speech_timeout_s, SPELLING_PAUSE_S)
+        return self._speech_timeout_s
+
     async def _barge_in(self) -> None:
         self._barge_timer = None
         if self._bot_speaking:
             self._interrupted = True
+            if self._last_row is not None:
+                self._cut_short = (self._last_row, self._reply_first)
             await self.push_frame(InterruptionFrame())  # stop the agent's audio (Twilio clear)
 
     async def _on_key(self, key: str) -> None:
@@ -216,9 +232,13 @@ class DialogProcessor(FrameProcessor):
         task.add_done_callback(self._tasks.discard)
 
     async def _say(self, text: str, *, reset_clock: bool = True) -> None:
+        """Speak a reply a sentence at a time, so that marks tell which sentences were heard."""
         if reset_clock:
             self._clock.reset_for_reply()
-        await self.push_frame(TTSSpeakFrame(text))
+        self._reply_first = self._played.next_utterance if self._played else 0
+        for sentence in _SENTENCES.findall(text) or [text]:
+            if sentence.strip():
+                await self.push_frame(TTSSpeakFrame(sentence.strip()))
 
     async def _end_call(self, reason: str) -> None:
         if self._ending:
@@ -234,13 +254,14 @@ class DialogProcessor(FrameProcessor):
                 return
             index = self._turn_index
             self._turn_index += 1
+            heard_all = await self._store_what_was_heard()
             row = Turn(call_id=self._call_id, index=index,
                        caller_text=text if keys is None else f"(keypad) {keys}",
                        prompt_hash=self._prompt_hash)
             _fill_confidence(row, stats)
             try:
                 result = await self._manager.handle_turn(
-                    text, stt_avg_logprob=row.stt_avg_logprob, keys=keys)
+                    text, stt_avg_logprob=row.stt_avg_logprob, keys=keys, heard_all=heard_all)
             except LLMUnavailableError as exc:
                 log.error("LLM unavailable mid-call: %s", mask_text(str(exc))[:200])
                 await self._manager.record_callback("llm unavailable")
@@ -262,11 +283,24 @@ class DialogProcessor(FrameProcessor):
             if result.end_call:
                 await self._end_call(self._manager.state.outcome)
 
+    async def _store_what_was_heard(self) -> bool:
+        """If the caller cut the last reply short, store what they heard of it; False when
+        they did not hear all of it (a yes then answers a question they may not have heard)."""
+        if self._cut_short is None:
+            return True
+        row, first = self._cut_short
+        self._cut_short = None
+        row.agent_interrupted = True
+        row.agent_text_heard = self._played.heard_since(first) if self._played else None
+        await self._store.save_turn(row)
+        planned = " ".join(_SENTENCES.findall(row.agent_text or "")).strip()
+        return bool(row.agent_text_heard) and row.agent_text_heard.strip() == planned
+
     async def _fit_vad_to_answer(self) -> None:
         """Letters and digits come with pauses: let the VAD wait longer for them."""
         if self._vad_params is None:
             return
-        stop = SPELLING_VAD_STOP_S if self._manager.awaits_letters_or_digits else (
+        stop = SPELLING_VAD_STOP_S if self._manager.state.awaits_letters_or_digits else (
             self._vad_params.stop_secs)
         if stop != self._vad_stop_s:
             self._vad_stop_s = stop

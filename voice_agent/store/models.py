@@ -57,6 +57,9 @@ class Turn(SQLModel, table=True):
     # per VAD segment: log-prob, no-speech prob, seconds, whether the listening prompt was kept
     stt_segments: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     agent_text: str | None = None
+    # barge-in: the caller cut this reply short; what they heard of it (Twilio marks echoed)
+    agent_interrupted: bool | None = None
+    agent_text_heard: str | None = None
     llm_messages: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     tool_calls: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     policy_events: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))

@@ -13,7 +13,7 @@ import json
 import logging
 
 import httpx
-from pipecat.frames.frames import EndFrame, Frame
+from pipecat.frames.frames import EndFrame, Frame, InputTransportMessageFrame
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,15 @@ class SafeTwilioFrameSerializer(TwilioFrameSerializer):
         elif event == "stop":
             log.info("Twilio stream stopped by the caller side")
             return EndFrame()
-        elif event in ("mark", "connected", "start"):
+        elif event == "mark":  # an echo: that audio has been played (pipeline/played_marks.py)
+            mark = message.get("mark")
+            if not isinstance(mark, dict) or not isinstance(mark.get("name"), str) or len(
+                    mark["name"]) > 64:
+                self._drop("mark without a name")
+                return None
+            return InputTransportMessageFrame(message={"event": "mark",
+                                                       "mark": {"name": mark["name"]}})
+        elif event in ("connected", "start"):
             return None
         elif event != "dtmf":
             self._drop(f"unknown event {str(event)[:20]!r}")
