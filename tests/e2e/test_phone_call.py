@@ -145,3 +145,52 @@ async def test_malformed_and_oversized_messages_are_dropped(agent_server):
     await asyncio.sleep(1.0)
     log_text = agent_server.log_path.read_text()
     assert log_text.count("dropped Twilio message") >= 6
+
+
+async def _first_audio_after(client, t_s: float, timeout_s: float = 30.0) -> float:
+    deadline = time.monotonic() + timeout_s
+    while (first := client.first_agent_audio_after(t_s)) is None:
+        assert time.monotonic() < deadline, "the agent did not reply"
+        await asyncio.sleep(0.02)
+    return first
+
+
+async def test_barge_in_clears_the_agent_and_the_turn_keeps_what_was_heard(agent_server):
+    """The caller talks over the agent's reply: the server sends ``clear``, the turn row says
+    the reply was cut short and holds only the sentences whose marks came back; an "Okay."
+    under the next reply neither cuts it nor becomes a turn."""
+    script = load_script(DEMO)
+    events: list[tuple[str, str]] = []
+    client = await dial(server_url=agent_server.url, script=script,
+                        auth_token=agent_server.settings.twilio_auth_token,
+                        on_event=lambda kind, text: events.append((kind, text)))
+    voice = make_caller_voice("piper")
+    await client.start()
+    try:
+        assert await client.wait_agent_reply(since_s=0.0, silence_s=1.0)
+        end = await client.speak(await voice.synthesize("Hi, I'd like to book a haircut."))
+        assert await client.wait_agent_reply(since_s=end, silence_s=1.0)
+        end = await client.speak(await voice.synthesize("Next Tuesday at 3 pm."))
+        # "3 PM on Tuesday, December 1 is free for a haircut. Can I have your name ...?"
+        await _first_audio_after(client, end)
+        await asyncio.sleep(1.5)  # into the first sentence
+        end = await client.speak(await voice.synthesize("Dana Smith, that's my name."))
+        assert await client.wait_agent_reply(since_s=end, silence_s=1.0)
+        assert any(kind == "clear" for kind, _ in events), events
+        clears = sum(kind == "clear" for kind, _ in events)
+        # A backchannel under the next reply: no clear, no turn.
+        next_reply = await _first_audio_after(client, end)
+        await asyncio.sleep(max(0.0, next_reply - client.now()) + 0.8)
+        await client.speak(await voice.synthesize("Okay."))
+        assert await client.wait_agent_reply(since_s=end, silence_s=1.5)
+        assert sum(kind == "clear" for kind, _ in events) == clears
+        assert client.marks_echoed, "the server sent no marks"
+    finally:
+        await client.stop()
+    _row, turns = _call_rows(agent_server.settings.db_url, client.call_sid)
+    cut = [t for t in turns if t.agent_interrupted]
+    assert len(cut) == 1 and cut[0].index == 1, [(t.index, t.agent_interrupted) for t in turns]
+    assert cut[0].agent_text_heard is not None
+    assert len(cut[0].agent_text_heard) < len(cut[0].agent_text)
+    assert "Can I have your name" not in cut[0].agent_text_heard
+    assert [t.caller_text for t in turns][-1].lower().startswith("dana smith")
