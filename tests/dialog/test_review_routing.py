@@ -128,3 +128,21 @@ def test_score_rules() -> None:
     assert only_heard.score() < 0.45
     llm = ConfidenceRecord(explicit_confirmation=True, llm_disagreements=2)
     assert llm.score() == 1.0 and llm.score(count_llm_disagreement=True) < 1.0
+
+
+async def test_a_name_not_caught_is_spelled_and_held_for_review(tmp_path: Path) -> None:
+    """Measured: "Ben Carter" came through as "Then, card." Rather than ask the same question
+    until the caller is handed over, the agent has the name spelled; letters heard once are
+    not a verified name, so the booking is held for a human with that name on it."""
+    async with rig(tmp_path) as r:
+        r.manager.greeting()
+        for line in LINES[:2]:
+            await r.manager.handle_turn(line, stt_avg_logprob=-0.3)
+        asked = await r.manager.handle_turn("Then, card.", stt_avg_logprob=-0.54)
+        assert "spell" in asked.agent_text and r.manager.state.asked == "spell"
+        await r.manager.handle_turn("B, E, N, then C, A, R, T, E, R.", stt_avg_logprob=-0.3)
+        assert r.manager.state.name == "Ben Carter"
+        for line in LINES[4:]:
+            await r.manager.handle_turn(line, stt_avg_logprob=-0.2)
+        assert r.manager.state.outcome == "pending_review"
+        assert await r.calendar.find_bookings(phone="+15551230001") == []

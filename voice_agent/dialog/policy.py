@@ -372,7 +372,12 @@ class BookingPolicy(ExistingBookings):
         if state.asked == "spell":
             if stop:
                 return self._decline(state)
-            if len(u.spelled_letters) >= MIN_SPELLED_LETTERS and state.name:
+            if not state.name:  # the name was not caught at all: the spelling is all we have
+                if not u.name:
+                    return self._not_understood(state, u, reask=Say("clarify_name",
+                                                                    asked="name"))
+                state.name = u.name  # unverified: one hearing of letters, so a review item
+            elif len(u.spelled_letters) >= MIN_SPELLED_LETTERS:
                 distance = letter_distance(state.name, u.spelled_letters)
                 state.spelling = {"letters": u.spelled_letters, "distance": round(distance, 3)}
                 if bears_out(distance, state.name_logprob):
@@ -388,6 +393,9 @@ class BookingPolicy(ExistingBookings):
                 return Say("clarify_name", asked="name")
             if stop or (u.deny and not u.name):
                 return self._decline(state)
+            if state.heard and not state.spell_asked:
+                state.spell_asked = True  # a name not caught over the phone: have it spelled
+                return Say("ask_spell_unheard", asked="spell")
             return self._not_understood(state, u, reask=Say(
                 "clarify_name", asked="name"))
         if state.asked == "phone":
