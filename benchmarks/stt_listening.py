@@ -44,7 +44,7 @@ from evals.runner import discover
 from evals.simulator.caller_voice import make_caller_voice
 from evals.simulator.phone_line import PhoneLine, parse_line
 from voice_agent.config import REPO_ROOT, Settings
-from voice_agent.dialog.listening import listening_prompt
+from voice_agent.dialog.listening import Listening, listening_prompt
 from voice_agent.dialog.understanding import understand
 from voice_agent.pipeline.whisper_model import load_whisper, transcribe
 from voice_agent.runtime.model_files import assemble_whisper
@@ -130,9 +130,10 @@ class Heard:
     rejected: str | None
 
 
-def _hear(model: Any, audio: bytes, ref: str, prompt: str | None, beam: int) -> Heard:
+def _hear(model: Any, audio: bytes, ref: str, listening: Listening | None, beam: int) -> Heard:
     t0 = time.perf_counter()
-    text, stats = transcribe(model, audio, prompt=prompt, beam_size=beam)
+    text, stats = transcribe(model, audio, prompt=listening.prompt if listening else None,
+                             examples=listening.examples if listening else (), beam_size=beam)
     return Heard(ref, text, time.perf_counter() - t0, stats["prompted"],
                  stats.get("prompt_rejected"))
 

@@ -34,7 +34,7 @@ def _phone(pcm8k: np.ndarray) -> bytes:
 
 
 def test_the_prompt_names_the_business_vocabulary_and_the_question() -> None:
-    prompt = listening_prompt(SALON, "time", "What time would suit you?")
+    prompt = listening_prompt(SALON, "time", "What time would suit you?").prompt
     for word in ("Haircut", "colour", "Blow-dry", "Maria", "Tom", "half past",
                  "What time would suit you?"):
         assert word in prompt
@@ -42,7 +42,7 @@ def test_the_prompt_names_the_business_vocabulary_and_the_question() -> None:
 
 
 def test_a_prompt_echo_is_recognised() -> None:
-    prompt = listening_prompt(SALON, "date", "What day would you like?")
+    prompt = listening_prompt(SALON, "date", "What day would you like?").prompt
     assert prompt_echo("Next Tuesday. Thursday the 3rd. Tomorrow morning.", prompt)
     assert not prompt_echo("Next Tuesday.", prompt)  # one short sentence: a real answer
     assert not prompt_echo("Could I come in on Friday instead?", prompt)
@@ -51,7 +51,7 @@ def test_a_prompt_echo_is_recognised() -> None:
 def test_noise_alone_is_not_heard_as_the_prompt(whisper) -> None:
     rng = np.random.default_rng(7)
     noise = (rng.standard_normal(SAMPLE_RATE * 2) * 600).astype(np.int16)
-    prompt = listening_prompt(SALON, "time", "What time would suit you?")
+    prompt = listening_prompt(SALON, "time", "What time would suit you?").prompt
     text, stats = transcribe(whisper, _phone(noise), prompt=prompt)
     assert not prompt_echo(text, prompt), text
     assert "half past two" not in text.lower()
@@ -61,7 +61,17 @@ def test_noise_alone_is_not_heard_as_the_prompt(whisper) -> None:
 @pytest.mark.slow
 def test_speech_is_transcribed_with_the_prompt_kept(whisper) -> None:
     pcm = asyncio.run(CallerVoice().synthesize("I would like a haircut on Friday, please."))
-    prompt = listening_prompt(SALON, "service", "How can I help you today?")
+    prompt = listening_prompt(SALON, "service", "How can I help you today?").prompt
     text, stats = transcribe(whisper, _phone(pcm), prompt=prompt)
     assert stats["prompted"] is True and "prompt_rejected" not in stats
     assert "friday" in text.lower()
+
+
+def test_a_name_prompt_shows_example_names_that_are_never_taken_as_heard(whisper) -> None:
+    listening = listening_prompt(SALON, "name", "Can I have your name for the booking, please?")
+    assert all(name in listening.prompt for name in listening.examples)
+    rng = np.random.default_rng(11)
+    noise = (rng.standard_normal(SAMPLE_RATE * 2) * 900).astype(np.int16)
+    text, _ = transcribe(whisper, _phone(noise), prompt=listening.prompt,
+                         examples=listening.examples)
+    assert not any(name.lower() in text.lower() for name in listening.examples), text

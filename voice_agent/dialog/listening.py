@@ -15,9 +15,25 @@ gates it against hallucination on noise).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from connectors.schedule import Business
 
-__all__ = ["listening_prompt"]
+__all__ = ["EXAMPLE_NAMES", "Listening", "listening_prompt"]
+
+# When a name is asked for, the prompt shows names in the form whisper should write them
+# (measured on 24 script names said by the Piper caller voice: 13 heard right with these
+# examples, 9 without). They are nobody's name here, so hearing one back is an echo.
+EXAMPLE_NAMES = ("Sarah Johnson", "Michael O'Brien")
+
+
+@dataclass(frozen=True)
+class Listening:
+    """The prompt, and phrases that are in it only as examples: heard back, they are an echo
+    of the prompt, not the caller's words (``pipeline/whisper_model.py`` rejects them)."""
+
+    prompt: str
+    examples: tuple[str, ...] = ()
 
 _MAX_QUESTION_CHARS = 200
 
@@ -29,10 +45,11 @@ _EXPECTED: dict[str, str] = {
     "phone": "Yes, that number is fine. It's 555 123 4567.",
     "spell": "S, M, I, T, H. J, O, N, E, S.",
     "service": "I'd like to book an appointment.",
+    "name": ". ".join(EXAMPLE_NAMES) + ".",
 }
 
 
-def listening_prompt(business: Business, asked: str | None, question: str) -> str:
+def listening_prompt(business: Business, asked: str | None, question: str) -> Listening:
     """The text whisper should take as coming just before the caller's answer.
 
     ``asked`` is the kind of answer the agent waits for (the dialog state's ``asked``, or
@@ -46,4 +63,4 @@ def listening_prompt(business: Business, asked: str | None, question: str) -> st
     if expected:
         parts.append(expected)
     parts.append(" ".join(question.split())[-_MAX_QUESTION_CHARS:])
-    return " ".join(parts)
+    return Listening(" ".join(parts), EXAMPLE_NAMES if asked == "name" else ())

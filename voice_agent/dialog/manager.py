@@ -27,7 +27,7 @@ from voice_agent.booking.outbox import Outbox
 from voice_agent.dialog import tools as T
 from voice_agent.dialog.confidence import ConfidenceRecord
 from voice_agent.dialog.keypad import read_keys
-from voice_agent.dialog.listening import listening_prompt
+from voice_agent.dialog.listening import Listening, listening_prompt
 from voice_agent.dialog.llm_client import LLMClient, LLMOptions, LLMUnavailableError
 from voice_agent.dialog.llm_reading import LLMReader
 from voice_agent.dialog.merge import Conflict
@@ -124,7 +124,7 @@ class DialogManager:
         self.state.asked = "anything"
         return text
 
-    def listening_prompt(self) -> str:
+    def listening_prompt(self) -> Listening:
         """What the caller's next words are likely to be, for the speech recogniser."""
         return listening_prompt(self.business, self.state.asked, self._last_agent_text())
 

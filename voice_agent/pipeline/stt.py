@@ -20,11 +20,12 @@ from pipecat.frames.frames import ErrorFrame, Frame, TranscriptionFrame
 from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.utils.time import time_now_iso8601
 
+from voice_agent.dialog.listening import Listening
 from voice_agent.pipeline.whisper_model import transcribe
 
 
 class SharedWhisperSTTService(WhisperSTTService):
-    def __init__(self, *, model: WhisperModel, prompt: Callable[[], str | None] | None = None,
+    def __init__(self, *, model: WhisperModel, prompt: Callable[[], Listening] | None = None,
                  beam_size: int = 1, **kwargs: Any) -> None:
         self._shared_model = model
         self._prompt = prompt
@@ -42,9 +43,10 @@ class SharedWhisperSTTService(WhisperSTTService):
             return
         await self.start_processing_metrics()
         try:
-            prompt = self._prompt() if self._prompt is not None else None
+            listening = self._prompt() if self._prompt is not None else None
             text, stats = await asyncio.to_thread(
-                transcribe, model, audio, prompt=prompt, beam_size=self._beam_size)
+                transcribe, model, audio, prompt=listening.prompt if listening else None,
+                examples=listening.examples if listening else (), beam_size=self._beam_size)
         except Exception as exc:  # an unusable segment must not stall the turn detector
             logger.error(f"{self}: transcription failed: {type(exc).__name__}: {exc}")
             text, stats = "", {"error": type(exc).__name__}

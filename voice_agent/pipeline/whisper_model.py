@@ -4,7 +4,8 @@
 (``dialog/listening.py``). A prompt can also make whisper write words nobody said: on noise it
 tends to repeat the prompt, and a decoder led astray loops or loses confidence. So a prompted
 transcript is kept only when it passes the gate (no segment with a compression ratio above
-2.4, an average log-probability below -1, or the prompt's own sentences echoed back); otherwise
+2.4, an average log-probability below -1, the prompt's own sentences echoed back, or one of
+the prompt's example phrases heard); otherwise
 the segment is decoded again without the prompt, and the turn records why.
 """
 
@@ -60,25 +61,30 @@ def prompt_echo(text: str, prompt: str) -> bool:
     return len(echoed) >= 2 or any(len(s.split()) >= 8 for s in echoed)
 
 
-def _rejection(text: str, kept: list[Any], prompt: str) -> str | None:
+def _rejection(text: str, kept: list[Any], prompt: str, examples: tuple[str, ...]
+               ) -> str | None:
     if any(s.compression_ratio > MAX_COMPRESSION_RATIO for s in kept):
         return "compression_ratio"
     if kept and min(s.avg_logprob for s in kept) < MIN_PROMPTED_LOGPROB:
         return "low_logprob"
     if text and prompt_echo(text, prompt):
         return "prompt_echo"
+    heard = text.lower()
+    if any(fuzz.partial_ratio(e.lower(), heard) >= 90 for e in examples if len(heard) >= 4):
+        return "prompt_example"
     return None
 
 
 def transcribe(model: WhisperModel, pcm16k: bytes, *, prompt: str | None = None,
-               beam_size: int = 1, no_speech_threshold: float = 0.6
-               ) -> tuple[str, dict[str, Any]]:
-    """Transcribe 16 kHz int16 PCM, conditioned on ``prompt`` when it passes the gate; returns
-    the text and its confidence statistics (``prompted``: whether the prompt was kept,
-    ``prompt_rejected``: why it was not)."""
+               examples: tuple[str, ...] = (), beam_size: int = 1,
+               no_speech_threshold: float = 0.6) -> tuple[str, dict[str, Any]]:
+    """Transcribe 16 kHz int16 PCM, conditioned on ``prompt`` when it passes the gate
+    (``examples``: phrases in the prompt only as examples); returns the text and its
+    confidence statistics (``prompted``: whether the prompt was kept, ``prompt_rejected``:
+    why it was not)."""
     audio = np.frombuffer(pcm16k, dtype=np.int16).astype(np.float32) / 32768.0
     text, kept = _decode(model, audio, prompt, beam_size, no_speech_threshold)
-    rejected = _rejection(text, kept, prompt) if prompt else None
+    rejected = _rejection(text, kept, prompt, examples) if prompt else None
     if rejected:
         text, kept = _decode(model, audio, None, beam_size, no_speech_threshold)
     stats: dict[str, Any] = {
