@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,7 @@ async def run_audio_suite(
     scripts: list[tuple[Path, CallScript]], *, businesses: dict[str, Business],
     settings: Settings, console: Console, voices: list[str] | None = None,
     lines: list[str] | None = None,
+    after_each: Callable[[list[CallRun], list[float]], None] | None = None,
 ) -> tuple[list[CallRun], list[float]]:
     data_dir = settings.data_dir / "audio-eval"
     shutil.rmtree(data_dir, ignore_errors=True)
@@ -120,6 +122,8 @@ async def run_audio_suite(
                         voice=voice, line=line)
                     runs.append(run)
                     latencies.extend(totals)
+                    if after_each is not None:
+                        after_each(runs, latencies)
                     progress.advance(task)
         finally:
             engine.dispose()

@@ -151,9 +151,13 @@ async def run_suite(
     if mode == "audio":
         from evals.audio_runner import run_audio_suite
 
+        def partial(runs: list[CallRun], latencies: list[float]) -> None:
+            # An audio suite takes minutes a call: what is done so far is kept on disk.
+            _write(list(runs), list(latencies), out, mode, None, name="results.partial.json")
+
         runs, latencies = await run_audio_suite(
             scripts, businesses=businesses, settings=settings, console=console,
-            voices=voices or ["piper"], lines=lines or ["clean"])
+            voices=voices or ["piper"], lines=lines or ["clean"], after_each=partial)
         return _write(runs, latencies, out, mode, None)
     runs: list[CallRun] = []
     # An external server (--llm) is taken to speak OpenAI's json_schema unless told otherwise.
@@ -184,10 +188,11 @@ async def run_suite(
 
 
 def _write(runs: list[CallRun], latencies: list[float], out: Path, mode: str,
-           reading: str | None) -> dict[str, Any]:
+           reading: str | None, *, name: str = "results.json") -> dict[str, Any]:
     runs.sort(key=lambda r: (r.outcome_correct, r.id))
     summary = summarize(runs, latencies) | {"mode": mode, "reading": reading}
     results = {"summary": summary, "calls": [r.as_dict() for r in runs]}
-    (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
-    write_report(results, out / "report.html")
+    (out / name).write_text(json.dumps(results, indent=2, default=str))
+    if name == "results.json":
+        write_report(results, out / "report.html")
     return results
