@@ -136,6 +136,7 @@ async def run_call(resources: CallResources, transport: BaseTransport, leg: Call
             audio_in_sample_rate=PIPELINE_SAMPLE_RATE, audio_out_sample_rate=RECORDING_RATE,
         ),
         idle_timeout_secs=120,
+        enable_rtvi=False,  # no RTVI client on a phone call (it logged every Twilio mark echo)
     )
     recording = s.recordings_dir / f"{call.id}.wav"
     chunks: list[bytes] = []
