@@ -173,8 +173,9 @@ async def test_barge_in_clears_the_agent_and_the_turn_keeps_what_was_heard(agent
         end = await client.speak(await voice.synthesize("Next Tuesday at 3 pm."))
         # "3 PM on Tuesday, December 1 is free for a haircut. Can I have your name ...?"
         await _first_audio_after(client, end)
-        await asyncio.sleep(1.5)  # into the first sentence
-        end = await client.speak(await voice.synthesize("Dana Smith, that's my name."))
+        await asyncio.sleep(1.0)  # into the first sentence, then three seconds of speech
+        end = await client.speak(await voice.synthesize(
+            "Yes that works for me and the name for the booking is Dana Smith"))
         assert await client.wait_agent_reply(since_s=end, silence_s=1.0)
         assert any(kind == "clear" for kind, _ in events), events
         clears = sum(kind == "clear" for kind, _ in events)
@@ -193,4 +194,4 @@ async def test_barge_in_clears_the_agent_and_the_turn_keeps_what_was_heard(agent
     assert cut[0].agent_text_heard is not None
     assert len(cut[0].agent_text_heard) < len(cut[0].agent_text)
     assert "Can I have your name" not in cut[0].agent_text_heard
-    assert [t.caller_text for t in turns][-1].lower().startswith("dana smith")
+    assert "dana smith" in [t.caller_text for t in turns][-1].lower()
