@@ -169,8 +169,7 @@ class DialogManager:
         decision = (self.policy.on_conflict(self.state, conflicts, u) if conflicts
                     else self.policy.decide(self.state, u))
         if self.state.name != name_before and stt_avg_logprob is not None:
-            self.confidence.name_stt_avg_logprob = stt_avg_logprob  # the turn the name is from
-            self.state.name_logprob = stt_avg_logprob
+            self.state.name_logprob = stt_avg_logprob  # the turn the name is from
         if turn_asked == "spell" and self.state.spelling is not None:
             turn.policy_events.append({"event": "name_spelling", "verified":
                                        self.state.name_spelled, **self.state.spelling})
@@ -345,6 +344,7 @@ class DialogManager:
         self._propose_and_reconcile(T.BOOK_APPOINTMENT, args, turn)
         self.confidence.explicit_confirmation = self.state.confirmed
         self.confidence.name_unverified = self.state.heard and not self.state.name_spelled
+        self.confidence.name_stt_avg_logprob = self.state.name_logprob
         record = self.confidence.as_dict(count_llm_disagreement=self.count_llm_disagreement)
         turn.policy_events.append({"event": "booking_confidence", **record})
         offer = self.state.offer

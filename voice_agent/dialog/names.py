@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 
 __all__ = [
-    "NameReading", "extract_name", "extract_phone", "read_name", "spelled_words",
+    "NATO_LETTERS", "NameReading", "extract_name", "extract_phone", "fold", "read_name",
+    "spelled_words",
 ]
 
 _L = r"[^\W\d_]"  # a letter, any script
@@ -61,7 +62,7 @@ oh ah ahh hmm um uh er erm eh hey hi hello wow huh
 morning afternoon evening noon monday tuesday wednesday thursday friday saturday sunday
 haircut trim cut colour color checkup check cleaning emergency
 """.split())
-_NATO = {
+NATO_LETTERS = {
     "alpha": "a", "alfa": "a", "bravo": "b", "charlie": "c", "delta": "d", "echo": "e",
     "foxtrot": "f", "golf": "g", "hotel": "h", "india": "i", "juliet": "j", "juliett": "j",
     "kilo": "k", "lima": "l", "mike": "m", "november": "n", "oscar": "o", "papa": "p",
@@ -72,8 +73,8 @@ _NATO = {
 # apostrophe may stand between two of them (O'Brien: "O, apostrophe, B, R, ...").
 _SEP = r"(?:\s*[-,.]\s*|\s+)(?:apostrophe(?:\s*[-,.]\s*|\s+))?"
 _LETTER_RUN = re.compile(rf"(?<![\w'])(?:{_L}{_SEP}){{2,}}{_L}(?![\w'])")
-_NATO_RUN = re.compile(rf"\b(?:(?:{'|'.join(_NATO)})[\s,.-]+){{2,}}(?:{'|'.join(_NATO)})\b",
-                       re.IGNORECASE)
+_NATO_WORD = "|".join(NATO_LETTERS)
+_NATO_RUN = re.compile(rf"\b(?:(?:{_NATO_WORD})[\s,.-]+){{2,}}(?:{_NATO_WORD})\b", re.IGNORECASE)
 _NAME_CHARS = re.compile(rf"(?:{_L}|['\-\s,])")
 _MARK = "\u2063"  # where a spelling stood (an invisible separator: never part of a word)
 
@@ -103,8 +104,8 @@ def spelled_words(text: str) -> tuple[list[str], str]:
         return f" {_MARK} "
 
     def nato(m: re.Match[str]) -> str:
-        word = "".join(_NATO[w] for w in re.findall(r"[a-z-]+", m.group(0).lower())
-                       if w in _NATO)
+        word = "".join(NATO_LETTERS[w] for w in re.findall(r"[a-z-]+", m.group(0).lower())
+                       if w in NATO_LETTERS)
         words.append(word)
         return f" {_MARK} "
 
@@ -130,7 +131,7 @@ def _clean(raw: str, spelled: list[str] = ()) -> list[str]:
     return words if 0 < len(words) <= 4 else []
 
 
-def _fold(word: str) -> str:
+def fold(word: str) -> str:
     """Lower case without accents: "Müller" -> "muller", "Łukasz" -> "lukasz"."""
     decomposed = unicodedata.normalize("NFKD", word.casefold().replace("ł", "l"))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
@@ -145,7 +146,7 @@ def _apply_spelling(spoken: list[str], spelled: list[str]) -> list[str]:
     out = list(spoken)
     extra = []
     for word in spelled:
-        folded = [_fold(s) for s in out]
+        folded = [fold(s) for s in out]
         if any(word == f or (len(word) >= 3 and word in f) for f in folded):
             continue  # the spelling confirms what was said
         scores = [fuzz.ratio(word, f) for f in folded]

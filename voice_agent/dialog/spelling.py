@@ -20,7 +20,8 @@ word's cost is divided by its length, and the worst word counts.
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from voice_agent.dialog.names import NATO_LETTERS, fold
 
 __all__ = ["CORROBORATES", "bears_out", "letter_distance", "spelled_letters"]
 
@@ -41,30 +42,18 @@ WEAK_HEARING_CORROBORATES = 0.05
 
 _RHYMES = ("bcdegptvz", "mn", "fsx", "ahjk", "iy", "quw")
 _CLASS = {ch: i for i, group in enumerate(_RHYMES) for ch in group}
-_NATO = {
-    "alpha": "a", "alfa": "a", "bravo": "b", "charlie": "c", "delta": "d", "echo": "e",
-    "foxtrot": "f", "golf": "g", "hotel": "h", "india": "i", "juliet": "j", "juliett": "j",
-    "kilo": "k", "lima": "l", "mike": "m", "november": "n", "oscar": "o", "papa": "p",
-    "quebec": "q", "romeo": "r", "sierra": "s", "tango": "t", "uniform": "u", "victor": "v",
-    "whiskey": "w", "whisky": "w", "xray": "x", "yankee": "y", "zulu": "z",
-}
 _TOKEN = re.compile(r"[^\W\d_]+")
-
-
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def spelled_letters(text: str) -> str:
     """The letters a spelling turn gives, in order: every single-letter token ("D-A-N-A",
     "D, A, N, A") and NATO word; other words ("then", "okay", "so") are not letters."""
     letters = []
-    for token in _TOKEN.findall(_fold(text).replace("x-ray", "xray")):
+    for token in _TOKEN.findall(fold(text).replace("x-ray", "xray")):
         if len(token) == 1:
             letters.append(token)
-        elif token in _NATO:
-            letters.append(_NATO[token])
+        elif token in NATO_LETTERS:
+            letters.append(NATO_LETTERS[token])
     return "".join(letters)
 
 
@@ -86,7 +75,7 @@ def letter_distance(name: str, letters: str) -> float:
     """How far the spelled ``letters`` are from ``name``, judged by its worst word: the cost
     of aligning that word's letters, per letter of the word (0: every letter matches; about
     1: unrelated). A wrong first name is not excused by a long right surname."""
-    words = [w for w in ("".join(ch for ch in _fold(part) if ch.isalpha())
+    words = [w for w in ("".join(ch for ch in fold(part) if ch.isalpha())
                          for part in name.split()) if w]
     target = "".join(words)
     if not target or not letters:
