@@ -224,3 +224,10 @@ def test_years_and_ordinals_are_not_compact_times(text: str) -> None:
 def test_stt_homophones_for_hours(text: str, expected: time) -> None:
     tod = parse_time(text)
     assert tod is not None and tod.exact == expected
+
+
+def test_am_pm_written_against_the_digits_as_whisper_writes_it() -> None:
+    from voice_agent.dialog.timeparse import parse_time
+
+    assert parse_time("next tuesday at 3p.m.").exact.hour == 15
+    assert parse_time("10a.m. please").exact.hour == 10

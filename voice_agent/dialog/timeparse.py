@@ -72,7 +72,7 @@ class TimeOfDay:
 def _norm(text: str) -> str:
     text = text.lower().replace("’", "'")
     text = re.sub(r"(\d)\s*\.\s*(\d\d)\b", r"\1:\2", text)  # 4.30 -> 4:30
-    text = re.sub(r"\b([ap])\.\s?m\.?", r"\1m", text)  # p.m. -> pm
+    text = re.sub(r"(?<![a-z])([ap])\.\s?m\.?", r"\1m", text)  # p.m. -> pm, also "3p.m."
     text = re.sub(r"\bo\s?'?\s?clock\b", "oclock", text)
     text = re.sub(r"\bhalf pass\b", "half past", text)  # a common STT slip
     # British "half ten" is half past ten (not "half an hour", "half past", "half day").
