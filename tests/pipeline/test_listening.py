@@ -15,7 +15,12 @@ from connectors.schedule import load_business
 from evals.simulator.caller_voice import CallerVoice
 from voice_agent.config import DEFAULT_BUSINESSES_DIR, Settings
 from voice_agent.dialog.listening import listening_prompt
-from voice_agent.pipeline.whisper_model import load_whisper, prompt_echo, transcribe
+from voice_agent.pipeline.whisper_model import (
+    example_heard,
+    load_whisper,
+    prompt_echo,
+    transcribe,
+)
 from voice_agent.runtime.model_files import assemble_whisper
 from voice_agent.telephony.codec import SAMPLE_RATE, resample, ulaw_decode, ulaw_encode
 
@@ -75,3 +80,11 @@ def test_a_name_prompt_shows_example_names_that_are_never_taken_as_heard(whisper
     text, _ = transcribe(whisper, _phone(noise), prompt=listening.prompt,
                          examples=listening.examples)
     assert not any(name.lower() in text.lower() for name in listening.examples), text
+
+
+def test_an_example_name_heard_in_part_is_an_echo_of_the_prompt() -> None:
+    examples = listening_prompt(SALON, "name", "Your name, please?").examples
+    assert example_heard("Carmen O'Brien.", examples)  # the example's surname alone
+    assert example_heard("It's Sarah Johnson", examples)
+    assert not example_heard("Carmen Ortiz.", examples)
+    assert not example_heard("Sam Brien", examples)  # no distinctive word of an example

@@ -229,7 +229,14 @@ class DialogProcessor(FrameProcessor):
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("call task failed: %s: %s", type(exc).__name__,
+                      mask_text(str(exc))[:200])
 
     async def _say(self, text: str, *, reset_clock: bool = True) -> None:
         """Speak a reply a sentence at a time, so that marks tell which sentences were heard."""
@@ -262,14 +269,18 @@ class DialogProcessor(FrameProcessor):
             try:
                 result = await self._manager.handle_turn(
                     text, stt_avg_logprob=row.stt_avg_logprob, keys=keys, heard_all=heard_all)
-            except LLMUnavailableError as exc:
-                log.error("LLM unavailable mid-call: %s", mask_text(str(exc))[:200])
-                await self._manager.record_callback("llm unavailable")
+            except Exception as exc:
+                internal = not isinstance(exc, LLMUnavailableError)
+                log.error("%s mid-call: %s: %s", "turn failed" if internal else "LLM unavailable",
+                          type(exc).__name__, mask_text(str(exc))[:200])
+                await self._manager.record_callback("internal error" if internal
+                                                    else "llm unavailable")
                 row.agent_text = self._manager.apology()
-                row.policy_events = [{"event": "llm_unavailable"}]
+                row.policy_events = [{"event": "internal_error" if internal
+                                      else "llm_unavailable", "error": type(exc).__name__}]
                 await self._finish_turn(row)
                 await self._say(row.agent_text, reset_clock=False)
-                await self._end_call("llm_unavailable")
+                await self._end_call("internal_error" if internal else "llm_unavailable")
                 return
             row.agent_text = result.agent_text
             row.tool_calls = result.tool_calls
@@ -292,7 +303,7 @@ class DialogProcessor(FrameProcessor):
         self._cut_short = None
         row.agent_interrupted = True
         row.agent_text_heard = self._played.heard_since(first) if self._played else None
-        await self._store.save_turn(row)
+        await self._save(row)
         planned = " ".join(_SENTENCES.findall(row.agent_text or "")).strip()
         return bool(row.agent_text_heard) and row.agent_text_heard.strip() == planned
 
@@ -314,7 +325,7 @@ class DialogProcessor(FrameProcessor):
         for key, value in self._clock.snapshot().items():
             setattr(row, key, value)
         self._last_row = row
-        await self._store.save_turn(row)
+        await self._save(row)
         self.outcome.turns += 1
         self.outcome.transcript.append((row.caller_text or "", row.agent_text or ""))
 
@@ -324,7 +335,16 @@ class DialogProcessor(FrameProcessor):
             return
         row.tts_first_audio_ts = self._clock.tts_first_audio
         row.first_audio_sent_ts = self._clock.first_audio_sent
-        await self._store.save_turn(row)
+        await self._save(row)
+
+    async def _save(self, row: Turn) -> None:
+        """Store a turn; a store that fails is logged and the call goes on (the reply is
+        still spoken, and the row is stored again with its audio stamps)."""
+        try:
+            await self._store.save_turn(row)
+        except Exception as exc:
+            log.error("turn %s of call %s not stored: %s: %s", row.index, row.call_id,
+                      type(exc).__name__, mask_text(str(exc))[:200])
 
     async def flush(self) -> None:
         """At call end: finish what the caller said yes to (``DialogManager.hang_up``), store
@@ -341,12 +361,12 @@ class DialogProcessor(FrameProcessor):
         if row.first_audio_sent_ts is None:
             row.tts_first_audio_ts = self._clock.tts_first_audio
             row.first_audio_sent_ts = self._clock.first_audio_sent
-        await self._store.save_turn(row)
+        await self._save(row)
 
     async def _log_proposals(self, row: Turn) -> None:
         """Store the turn again once the LLM's background tool proposals have landed."""
         await self._manager.settle()
-        await self._store.save_turn(row)
+        await self._save(row)
 
     async def _tts_failure(self, error: str) -> None:
         if self._tts_failed:

@@ -5,7 +5,7 @@
 tends to repeat the prompt, and a decoder led astray loops or loses confidence. So a prompted
 transcript is kept only when it passes the gate (no segment with a compression ratio above
 2.4, an average log-probability below -1, the prompt's own sentences echoed back, or one of
-the prompt's example phrases heard); otherwise
+the prompt's example phrases, or a distinctive word of one, heard); otherwise
 the segment is decoded again without the prompt, and the turn records why.
 """
 
@@ -69,10 +69,24 @@ def _rejection(text: str, kept: list[Any], prompt: str, examples: tuple[str, ...
         return "low_logprob"
     if text and prompt_echo(text, prompt):
         return "prompt_echo"
-    heard = text.lower()
-    if any(fuzz.partial_ratio(e.lower(), heard) >= 90 for e in examples if len(heard) >= 4):
+    if example_heard(text, examples):
         return "prompt_example"
     return None
+
+
+def _fold_words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+", text.lower().replace("'", "").replace("’", ""))
+
+
+def example_heard(text: str, examples: tuple[str, ...]) -> bool:
+    """Whether ``text`` holds one of the prompt's example phrases, or a distinctive word of
+    one (five letters or more): on the script names, whisper wrote "Carmen O'Brien" for
+    Carmen Ortiz and "Samuel O'Brien" for Samuel Okoro, the example's surname alone."""
+    heard = text.lower()
+    if len(heard) >= 4 and any(fuzz.partial_ratio(e.lower(), heard) >= 90 for e in examples):
+        return True
+    words = set(_fold_words(text))
+    return any(w in words for e in examples for w in _fold_words(e) if len(w) >= 5)
 
 
 def transcribe(model: WhisperModel, pcm16k: bytes, *, prompt: str | None = None,

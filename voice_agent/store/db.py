@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import enum
+import json
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
@@ -12,14 +17,37 @@ from connectors.sql import make_engine as _make_engine
 from voice_agent.store import connector_configs, models, review  # noqa: F401  (tables)
 
 
+def _jsonable(value: Any) -> Any:
+    """What ``json.dumps`` cannot write by itself, as the turn log stores it: dates and times
+    in ISO 8601, enums by value, dataclasses and sets as plain data. A turn's policy events
+    carry what the readers understood (a ``date`` for "Friday afternoon"); without this the
+    whole turn failed to store and the agent never spoke its reply."""
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return repr(value)  # never lose a turn over one odd value
+
+
+def dumps_json(value: Any) -> str:
+    return json.dumps(value, default=_jsonable)
+
+
 def make_engine(url: str) -> Engine:
     """An engine for any SQLAlchemy URL (the calendar's engine factory: WAL and a busy
     timeout for SQLite, psycopg 3 for PostgreSQL, parameters hidden from errors); a SQLite
-    file's folder is created first."""
+    file's folder is created first. JSON columns take any value a turn log holds
+    (``dumps_json``)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    return _make_engine(url)
+    return _make_engine(url, json_serializer=dumps_json)
 
 
 def upgrade(engine: Engine) -> None:
