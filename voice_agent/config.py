@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     llm_timeout_s: float = 30.0
     # How long the caller may wait in silence for a free LLM reply (then a clarifying question)
     llm_reply_budget_s: float = Field(8.0, gt=0)
+    # Calls this worker takes at once (admission); above it the webhook says a short
+    # message and hangs up, and /readyz reports not-ready. Size it with `voice-agent bench
+    # load` on the target machine.
+    max_concurrent_calls: int = Field(4, ge=1, le=1000)
+    capacity_message: str = Field(
+        "Sorry, all our lines are busy right now. Please call again in a few minutes.",
+        max_length=300)
     llm_max_tokens: int = 160
     llm_ctx: int = 4096
     llm_threads: int = 2

@@ -181,3 +181,24 @@ def test_signature_checked_against_the_public_url_behind_a_proxy(make_client) ->
     assert stream.get("url") == "wss://agent.example.com/telephony/twilio/media"
     # The internal URL is not what Twilio signed behind the proxy.
     assert direct.status_code == 403
+
+
+def test_above_the_admission_limit_the_caller_hears_lines_are_busy(make_client) -> None:
+    """Admitted at the webhook (before the stream opens), so a burst of calls cannot all be
+    told yes; a retried webhook for an admitted call keeps its place."""
+    with make_client() as client:
+        limit = client.runtime.admission.limit
+        sids = [f"CA{i:032d}" for i in range(limit + 1)]
+        answers = []
+        for sid in sids:
+            params = {**PARAMS, "CallSid": sid}
+            answers.append(client.post(URL, data=params, headers=sign(URL, params)))
+        retry = {**PARAMS, "CallSid": sids[0]}
+        again = client.post(URL, data=retry, headers=sign(URL, retry))
+        ready = client.get("/readyz")
+    for resp in answers[:limit]:
+        stream_of(resp.text)
+    assert_hangup(answers[limit])
+    assert "lines are busy" in answers[limit].text
+    stream_of(again.text)
+    assert ready.status_code == 503 and ready.json()["at_capacity"] is True

@@ -29,6 +29,7 @@ from voice_agent.runtime.sidecars import Sidecar, free_port, llm_sidecar, piper_
 from voice_agent.store.calls import CallStore
 from voice_agent.store.db import make_engine, upgrade
 from voice_agent.store.secret_box import secret_box_for
+from voice_agent.telephony.admission import Admission
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,16 @@ class Runtime:
     llm: openai.AsyncOpenAI | None = None
     http: aiohttp.ClientSession | None = None
     ready: bool = False
-    active_calls: int = 0
+    admission: Admission = field(init=False)
     _connectors: ConnectorCache | None = None
     _reconciler: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        self.admission = Admission(self.settings.max_concurrent_calls)
+
+    @property
+    def active_calls(self) -> int:
+        return self.admission.active
 
     @property
     def connectors(self) -> ConnectorCache:

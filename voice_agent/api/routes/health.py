@@ -20,9 +20,10 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz")
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     sidecars = {s.name: await s.healthy() for s in runtime.sidecars}
-    ready = runtime.ready and all(sidecars.values())
+    full = runtime.admission.full  # at capacity: new calls should go to another worker
+    ready = runtime.ready and all(sidecars.values()) and not full
     body = {"ready": ready, "models_loaded": runtime.whisper is not None, "sidecars": sidecars,
-            "active_calls": runtime.active_calls}
+            "active_calls": runtime.active_calls, "at_capacity": full}
     return JSONResponse(body, status_code=200 if ready else 503)
 
 

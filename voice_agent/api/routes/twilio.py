@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from voice_agent.api.deps import RuntimeDep, WsRuntimeDep
 from voice_agent.api.routes.health import ACTIVE_CALLS
 from voice_agent.logging_utils import mask_phone
+from voice_agent.telephony.admission import AdmissionFull
 from voice_agent.telephony.stream_token import stream_token, token_valid
 from voice_agent.telephony.twilio_call import run_twilio_call
 from voice_agent.telephony.twilio_stream import StreamHandshakeError, read_start
@@ -52,6 +53,10 @@ async def voice_webhook(request: Request, runtime: RuntimeDep) -> Response:
                         media_type=TWIML)
     call_sid = params.get("CallSid", "")[:64]
     caller = params.get("From", "")[:32]
+    if not runtime.admission.admit(call_sid):
+        log.warning("call %s refused: %d of %d places in use", call_sid,
+                    runtime.admission.in_use, runtime.admission.limit)
+        return Response(hangup_twiml(s.capacity_message), media_type=TWIML)
     attestation = params.get("StirVerstat", "")[:40]  # STIR/SHAKEN, e.g. TN-Validation-Passed-A
     log.info("incoming call %s for %s from %s", call_sid, business, mask_phone(caller))
     parameters = {
@@ -93,11 +98,15 @@ async def media_stream(websocket: WebSocket, runtime: WsRuntimeDep) -> None:
             now = datetime.fromisoformat(p["now"])
         except ValueError:
             log.warning("ignoring malformed pinned clock %r", p["now"][:40])
-    runtime.active_calls += 1
-    ACTIVE_CALLS.set(runtime.active_calls)
     try:
-        await run_twilio_call(runtime.call_resources(), websocket, start, business=business,
-                              caller=caller or None, now=now, attestation=attestation or None)
+        with runtime.admission.call(start.call_sid):
+            ACTIVE_CALLS.set(runtime.active_calls)
+            await run_twilio_call(runtime.call_resources(), websocket, start,
+                                  business=business, caller=caller or None, now=now,
+                                  attestation=attestation or None)
+    except AdmissionFull:
+        log.warning("media stream for call %s refused: the worker is full", start.call_sid)
+        raise WebSocketException(code=status.WS_1013_TRY_AGAIN_LATER,
+                                 reason="at capacity") from None
     finally:
-        runtime.active_calls -= 1
         ACTIVE_CALLS.set(runtime.active_calls)
