@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     # message and hangs up, and /readyz reports not-ready. Size it with `voice-agent bench
     # load` on the target machine.
     max_concurrent_calls: int = Field(4, ge=1, le=1000)
+    # The sentences every call says word for word, synthesised once per worker (0: off);
+    # warmed before readiness when set, else the first call to say one synthesises it.
+    tts_phrase_cache_mb: int = Field(48, ge=0, le=4096)
+    tts_warm_phrases: bool = False
     capacity_message: str = Field(
         "Sorry, all our lines are busy right now. Please call again in a few minutes.",
         max_length=300)

@@ -15,7 +15,7 @@ from connectors.base import Booking, Slot
 from connectors.schedule import Business, Service
 from voice_agent.dialog.timeparse import describe_day, describe_time
 
-__all__ = ["ReplyRenderer", "Say", "join_words", "with_article"]
+__all__ = ["ReplyRenderer", "Say", "fixed_sentences", "join_words", "with_article"]
 
 
 @dataclass
@@ -134,6 +134,25 @@ class ReplyRenderer:
 
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+_SENTENCE = re.compile(r"[^.!?]+[.!?]*")
+_FIELD = re.compile(r"{(\w*)}")
+
+
+def fixed_sentences(replies: dict[str, str], business: Business) -> set[str]:
+    """The sentences this business's replies always say word for word ("Can I have your
+    name for the booking, please?"): a template's sentences whose only slots are the
+    business's own name and services. Nothing a caller said, no day, time or name is in one,
+    so their audio can be synthesised once and reused on every call."""
+    renderer = ReplyRenderer(business=business, replies={}, today=date.min)
+    own = {"business": business.display_name, "services": renderer.service_list()}
+    fixed = set()
+    for template in replies.values():
+        for sentence in _SENTENCE.findall(template):
+            if all(name in own for name in _FIELD.findall(sentence)):
+                fixed.add(sentence.format(**own).strip())
+    return {s for s in fixed if s}
 
 
 def _key_of(weekday_name: str) -> str:

@@ -39,6 +39,7 @@ from voice_agent.dialog.manager import DialogManager, LLMOptions
 from voice_agent.dialog.prompt import load_replies, render_system_prompt
 from voice_agent.logging_utils import mask_phone
 from voice_agent.pipeline.dialog_processor import CallOutcome, DialogProcessor
+from voice_agent.pipeline.phrase_cache import PhraseCache
 from voice_agent.pipeline.played_marks import PlayedMarks
 from voice_agent.pipeline.stt import SharedWhisperSTTService
 from voice_agent.pipeline.tts import TimedPiperHttpTTSService
@@ -64,6 +65,7 @@ class CallResources:
     call_store: CallStore
     outbox: Outbox
     tts_healthy: Callable[[], Awaitable[bool]]
+    phrases: PhraseCache | None = None  # fixed sentences' audio, shared by the worker's calls
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ async def run_call(resources: CallResources, transport: BaseTransport, leg: Call
     clock = TurnClock(vad_stop_secs=s.vad_stop_secs)
     tts = TimedPiperHttpTTSService(
         clock=clock, base_url=f"{resources.tts_base_url}/synthesize",
-        aiohttp_session=resources.http,
+        aiohttp_session=resources.http, phrases=resources.phrases,
         settings=TimedPiperHttpTTSService.Settings(voice=resources.piper_voice),
     )
     played = PlayedMarks(stream_sid=leg.stream_id)

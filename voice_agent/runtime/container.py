@@ -23,7 +23,10 @@ from connectors.schedule import Business, load_businesses
 from voice_agent.booking.connector_cache import ConnectorCache
 from voice_agent.booking.outbox import Outbox
 from voice_agent.config import Settings
+from voice_agent.dialog.prompt import load_replies
+from voice_agent.dialog.replies import fixed_sentences
 from voice_agent.pipeline.call import CallResources
+from voice_agent.pipeline.phrase_cache import PhraseCache
 from voice_agent.runtime.model_files import ModelPaths, assemble_all
 from voice_agent.runtime.sidecars import Sidecar, free_port, llm_sidecar, piper_sidecar
 from voice_agent.store.calls import CallStore
@@ -48,6 +51,7 @@ class Runtime:
     http: aiohttp.ClientSession | None = None
     ready: bool = False
     admission: Admission = field(init=False)
+    phrases: PhraseCache | None = None
     _connectors: ConnectorCache | None = None
     _reconciler: asyncio.Task[None] | None = None
 
@@ -108,6 +112,7 @@ class Runtime:
         )
         self.http = aiohttp.ClientSession()
         await self._warm_llm()
+        await self._make_phrase_cache()
         if s.reconcile_interval_s > 0:
             self._reconciler = asyncio.create_task(self._reconcile_loop(), name="reconciler")
         self.ready = True
@@ -123,6 +128,21 @@ class Runtime:
             )
         except openai.OpenAIError as exc:
             log.warning("LLM warm-up failed: %s", exc)
+
+    async def _make_phrase_cache(self) -> None:
+        """The fixed sentences' audio cache; synthesised before readiness when
+        ``tts_warm_phrases`` (else each is synthesised the first time a call says it)."""
+        s = self.settings
+        if s.tts_phrase_cache_mb <= 0:
+            return
+        replies = load_replies(s.prompts_dir)
+        sentences = set().union(*(fixed_sentences(replies, b) for b in self.businesses.values()))
+        self.phrases = PhraseCache(sentences, max_bytes=s.tts_phrase_cache_mb * 1024 * 1024)
+        if s.tts_warm_phrases and self.http is not None and self.models is not None:
+            added = await self.phrases.warm(self.http, f"{self.tts_base_url}/synthesize",
+                                            self.models.piper_model.stem)
+            log.info("phrase cache warmed: %d sentences, %.1f MB", added,
+                     self.phrases.size_bytes / 1e6)
 
     async def _reconcile_loop(self) -> None:
         from voice_agent.booking.reconciler import OutboxReconciler
@@ -172,7 +192,7 @@ class Runtime:
             settings=self.settings, whisper=self.whisper, llm=self.llm, http=self.http,
             tts_base_url=self.tts_base_url, piper_voice=self.models.piper_model.stem,
             connector_for=self.connector_for, call_store=self.call_store, outbox=self.outbox,
-            tts_healthy=self.tts_healthy,
+            tts_healthy=self.tts_healthy, phrases=self.phrases,
         )
 
     @property

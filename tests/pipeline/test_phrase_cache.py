@@ -1,0 +1,69 @@
+"""The sentences every call says are synthesised once (real Piper HTTP server) and replayed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from pipecat.frames.frames import TTSAudioRawFrame, TTSSpeakFrame
+from pipecat.tests.utils import SleepFrame, run_test
+
+from connectors.schedule import load_business
+from voice_agent.config import DEFAULT_BUSINESSES_DIR, REPO_ROOT
+from voice_agent.dialog.prompt import load_replies
+from voice_agent.dialog.replies import fixed_sentences
+from voice_agent.pipeline.phrase_cache import PhraseCache
+from voice_agent.pipeline.tts import TimedPiperHttpTTSService
+from voice_agent.pipeline.turn_clock import TurnClock
+from voice_agent.runtime.model_files import piper_voice
+from voice_agent.runtime.sidecars import Sidecar, free_port, piper_sidecar
+
+DENTAL = load_business(DEFAULT_BUSINESSES_DIR / "demo-dental.yaml")
+REPLIES = load_replies(REPO_ROOT / "prompts")
+
+
+def test_fixed_sentences_are_the_ones_no_call_changes() -> None:
+    fixed = fixed_sentences(REPLIES, DENTAL)
+    assert "Can I have your name for the booking, please?" in fixed
+    assert "Thank you for calling Riverside Dental." in fixed  # the business's own name
+    assert not any("{" in s or "}" in s for s in fixed)
+    # a sentence with a day, a time or a caller's name in it is never fixed
+    assert not any(s.startswith("So that's") for s in fixed)
+
+
+def test_the_cache_holds_only_fixed_sentences_within_its_bound() -> None:
+    cache = PhraseCache({"One.", "Two.", "Three."}, max_bytes=250)
+    cache.put("v", "Not fixed.", b"RIFF" + b"x" * 50)
+    assert cache.get("v", "Not fixed.") is None
+    for text in ("One.", "Two.", "Three."):
+        cache.put("v", text, b"RIFF" + b"x" * 96)
+    assert len(cache) == 2 and cache.size_bytes <= 250  # the least recently used went first
+    assert cache.get("v", "One.") is None and cache.get("v", "Three.") is not None
+    assert cache.get("other-voice", "Three.") is None
+
+
+@pytest.fixture(scope="module")
+async def piper() -> AsyncIterator[Sidecar]:
+    sidecar = piper_sidecar(model=piper_voice()[0], port=free_port(), log_path=None)
+    await sidecar.start()
+    yield sidecar
+    await sidecar.stop()
+
+
+async def test_a_fixed_sentence_is_synthesised_once_and_replayed_identically(piper) -> None:
+    text = "Can I have your name for the booking, please?"
+    cache = PhraseCache({text})
+    async with aiohttp.ClientSession() as session:
+        async def speak() -> bytes:
+            tts = TimedPiperHttpTTSService(
+                clock=TurnClock(vad_stop_secs=0.2), phrases=cache, aiohttp_session=session,
+                base_url=f"{piper.base_url}/synthesize",
+                settings=TimedPiperHttpTTSService.Settings(voice=piper_voice()[0].stem))
+            down, _ = await run_test(tts, frames_to_send=[TTSSpeakFrame(text), SleepFrame(2.0)])
+            return b"".join(f.audio for f in down if isinstance(f, TTSAudioRawFrame))
+
+        first, second = await speak(), await speak()
+    assert len(first) > 16_000  # over half a second of 16 kHz speech
+    assert second == first
+    assert (cache.misses, cache.hits, len(cache)) == (1, 1, 1)
