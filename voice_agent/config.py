@@ -103,6 +103,12 @@ class Settings(BaseSettings):
 
     # Turn taking
     vad_stop_secs: float = 0.2
+    # Silero's speech threshold and the minimum volume it counts. Of 72 short answers ("Yes.",
+    # "No, thanks.") said by three caller voices over three phone lines, pipecat's defaults
+    # (0.7, 0.6) caught 64 and 68 in two runs, 0.6 and 0.3 caught 71 and 72, with no false
+    # start in 9 minutes of line noise either way (benchmarks/vad_phone_line.py).
+    vad_confidence: float = Field(0.6, ge=0.1, le=0.95)
+    vad_min_volume: float = Field(0.3, ge=0.0, le=1.0)
     user_speech_timeout_s: float = 0.6
 
     # Sidecar ports (0 = pick a free one)

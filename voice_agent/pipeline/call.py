@@ -107,7 +107,8 @@ async def run_call(resources: CallResources, transport: BaseTransport, leg: Call
                          schema_mode=s.schema_mode),
         reading=s.reading_mode,
     )
-    vad_params = VADParams(stop_secs=s.vad_stop_secs)
+    vad_params = VADParams(stop_secs=s.vad_stop_secs, confidence=s.vad_confidence,
+                           min_volume=s.vad_min_volume)
     vad = VADProcessor(vad_analyzer=SileroVADAnalyzer(params=vad_params))
     stt = SharedWhisperSTTService(
         model=resources.whisper, beam_size=s.stt_beam_size,
