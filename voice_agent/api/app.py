@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from voice_agent.api.dev_guard import LoopbackOnlyMiddleware
 from voice_agent.api.routes import connectors, health, review, twilio
 from voice_agent.config import Settings, get_settings
 from voice_agent.runtime.container import Runtime
@@ -55,4 +56,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(twilio.router)
     app.include_router(review.router)
     app.include_router(connectors.router)
+    if settings.env == "dev":
+        app.add_middleware(LoopbackOnlyMiddleware)
     return app

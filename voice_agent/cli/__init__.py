@@ -22,7 +22,7 @@ import typer
 from rich.console import Console
 
 from voice_agent.cli.connectors import connectors_app, outbox_app, secret_key
-from voice_agent.config import get_settings
+from voice_agent.config import get_settings, refuse_dev_bind
 from voice_agent.logging_utils import configure_logging
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, rich_markup_mode="rich")
@@ -35,6 +35,13 @@ app.add_typer(outbox_app, name="outbox")
 app.command("secret-key")(secret_key)
 console = Console()
 log = logging.getLogger(__name__)
+DEV_MODE_BANNER = (
+    "\n" + "!" * 78 + "\n"
+    "!! DEVELOPMENT MODE (VOICE_AGENT_ENV=dev): the Twilio token is a public default, so\n"
+    "!! anyone who can reach this server can forge calls. Loopback only; never expose it.\n"
+    "!! Production: VOICE_AGENT_ENV=prod, TWILIO_AUTH_TOKEN, VOICE_AGENT_SECRET_KEY.\n"
+    + "!" * 78
+)
 
 
 @models_app.command("fetch")
@@ -90,8 +97,16 @@ def serve(
 
     settings = get_settings()
     configure_logging(log_level)
+    bind = host or settings.host
+    if settings.env == "dev":
+        try:
+            refuse_dev_bind(bind)
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+        log.warning(DEV_MODE_BANNER)
     uvicorn.run(
-        create_app(settings), host=host or settings.host, port=port or settings.port,
+        create_app(settings), host=bind, port=port or settings.port,
         log_level=log_level.lower(), ws_max_size=4 * settings.max_ws_message_bytes,
         log_config=None,
     )
