@@ -146,6 +146,12 @@ class Settings(BaseSettings):
     # How often the outbox reconciler looks for booking intents left pending (0 = never).
     reconcile_interval_s: float = 60.0
 
+    # Media Streams: the one-time token the webhook hands out is good for this many seconds
+    # (Twilio opens the stream within about a second; a trial account's message first takes
+    # a few more), and a stream must send ``start`` this soon after it is accepted.
+    stream_token_ttl_s: float = Field(30.0, gt=0, le=600)
+    stream_handshake_timeout_s: float = Field(10.0, gt=0, le=120)
+
     max_ws_message_bytes: int = 64 * 1024
     max_call_seconds: int = 1800
 

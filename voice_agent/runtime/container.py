@@ -29,6 +29,7 @@ from voice_agent.runtime.sidecars import Sidecar, free_port, llm_sidecar, piper_
 from voice_agent.store.calls import CallStore
 from voice_agent.store.db import make_engine, upgrade
 from voice_agent.store.secret_box import secret_box_for
+from voice_agent.telephony.stream_token import StreamTokens
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class Runtime:
     ready: bool = False
     active_calls: int = 0
     _connectors: ConnectorCache | None = None
+    _stream_tokens: StreamTokens | None = None
     _reconciler: asyncio.Task[None] | None = None
 
     @property
@@ -56,6 +58,13 @@ class Runtime:
             assert self.engine is not None
             self._connectors = ConnectorCache(self.engine, secret_box_for(self.settings))
         return self._connectors
+
+    @property
+    def stream_tokens(self) -> StreamTokens:
+        """One-time Media Stream tokens issued by this process's webhook (in memory)."""
+        if self._stream_tokens is None:
+            self._stream_tokens = StreamTokens(ttl_s=self.settings.stream_token_ttl_s)
+        return self._stream_tokens
 
     async def start(self) -> None:
         s = self.settings
