@@ -152,6 +152,18 @@ class Settings(BaseSettings):
     stream_token_ttl_s: float = Field(30.0, gt=0, le=600)
     stream_handshake_timeout_s: float = Field(10.0, gt=0, le=120)
 
+    # Edge limits, enforced before routing, parsing and authentication (voice_agent/api/edge.py):
+    # request bodies (the Twilio webhook has its own, smaller limit), JSON shape, and per-IP
+    # token buckets on the webhook and on the operator API (/admin, /review, /metrics).
+    # A rate of 0 turns that limit off.
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    max_json_depth: int = Field(32, ge=2, le=256)
+    max_json_members: int = Field(2000, ge=10)
+    webhook_rate_per_s: float = Field(5.0, ge=0)
+    webhook_rate_burst: int = Field(50, ge=1)
+    api_rate_per_s: float = Field(5.0, ge=0)
+    api_rate_burst: int = Field(60, ge=1)
+
     max_ws_message_bytes: int = 64 * 1024
     max_call_seconds: int = 1800
 

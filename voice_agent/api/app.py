@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from voice_agent.api.dev_guard import LoopbackOnlyMiddleware
+from voice_agent.api.edge import install_edge
 from voice_agent.api.routes import connectors, health, review, twilio
 from voice_agent.config import Settings, get_settings
 from voice_agent.runtime.container import Runtime
@@ -56,6 +56,5 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(twilio.router)
     app.include_router(review.router)
     app.include_router(connectors.router)
-    if settings.env == "dev":
-        app.add_middleware(LoopbackOnlyMiddleware)
+    install_edge(app, settings)
     return app
