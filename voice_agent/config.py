@@ -164,6 +164,10 @@ class Settings(BaseSettings):
     api_rate_per_s: float = Field(5.0, ge=0)
     api_rate_burst: int = Field(60, ge=1)
 
+    # /docs, /redoc and /openapi.json. Off by default: the schema maps the whole operator API
+    # for anyone who can reach the server. Turn on only where the server is private.
+    api_docs: bool = False
+
     max_ws_message_bytes: int = 64 * 1024
     max_call_seconds: int = 1800
 

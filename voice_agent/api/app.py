@@ -51,7 +51,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                 await startup
             await started.stop()
 
-    app = FastAPI(title="voice-agent", version="0.1.0", lifespan=lifespan)
+    docs = settings.api_docs
+    app = FastAPI(title="voice-agent", version="0.1.0", lifespan=lifespan,
+                  docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
+                  openapi_url="/openapi.json" if docs else None)
     app.include_router(health.router)
     app.include_router(twilio.router)
     app.include_router(review.router)

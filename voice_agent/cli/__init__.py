@@ -123,6 +123,7 @@ app.add_typer(tokens_app, name="tokens")
 class TokenRole(StrEnum):
     reviewer = "reviewer"
     admin = "admin"
+    metrics = "metrics"
 
 
 def _tokens_engine(database_url: str | None):  # -> Engine (imported lazily)
@@ -139,7 +140,8 @@ DatabaseUrl = Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: 
 @tokens_app.command("create")
 def tokens_create(
     name: Annotated[str, typer.Option(help="Who holds it (shown in the audit log).")],
-    role: Annotated[TokenRole, typer.Option(help="reviewer, or admin (may do everything).")],
+    role: Annotated[TokenRole, typer.Option(
+        help="reviewer; metrics (scrapes /metrics only); or admin (may do everything).")],
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a token and print it once; only its sha256 is stored."""
