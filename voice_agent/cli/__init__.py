@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -94,9 +95,11 @@ def serve(
     import uvicorn
 
     from voice_agent.api.app import create_app
+    from voice_agent.store.private_files import PRIVATE_UMASK
 
     settings = get_settings()
     configure_logging(log_level)
+    os.umask(PRIVATE_UMASK)  # whatever this process and its sidecars create: owner-only
     bind = host or settings.host
     if settings.env == "dev":
         try:

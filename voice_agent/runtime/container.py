@@ -28,6 +28,7 @@ from voice_agent.runtime.model_files import ModelPaths, assemble_all
 from voice_agent.runtime.sidecars import Sidecar, free_port, llm_sidecar, piper_sidecar
 from voice_agent.store.calls import CallStore
 from voice_agent.store.db import make_engine, upgrade
+from voice_agent.store.private_files import private_dir
 from voice_agent.store.secret_box import secret_box_for
 from voice_agent.telephony.stream_token import StreamTokens
 
@@ -68,7 +69,8 @@ class Runtime:
 
     async def start(self) -> None:
         s = self.settings
-        s.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(s.data_dir)
+        private_dir(s.recordings_dir)
         self.engine = make_engine(s.db_url)
         await asyncio.to_thread(upgrade, self.engine)
         self.businesses = load_businesses(s.businesses_dir)
