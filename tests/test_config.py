@@ -58,9 +58,58 @@ def test_prod_accepts_a_real_token() -> None:
     assert real.twilio_auth_token == "real-token"
 
 
-@pytest.mark.parametrize("env", ["dev", "test"])
-def test_default_token_is_fine_outside_prod(env: str) -> None:
-    assert settings(env=env, secret_key=TEST_SECRET_KEY).env == env
+def test_the_default_token_is_refused_in_test_too() -> None:
+    with pytest.raises(ValidationError, match="TWILIO_AUTH_TOKEN"):
+        settings(env="test", secret_key=TEST_SECRET_KEY)
+    assert settings(env="dev").twilio_auth_token == DEV_TWILIO_TOKEN
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "agent.example.com", ""])
+def test_dev_refuses_a_non_loopback_bind(host: str) -> None:
+    with pytest.raises(ValidationError, match="development mode"):
+        settings(env="dev", host=host)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]"])
+def test_dev_binds_loopback(host: str) -> None:
+    assert settings(env="dev", host=host).host == host
+
+
+def test_prod_may_bind_anywhere() -> None:
+    s = settings(env="prod", host="0.0.0.0", twilio_auth_token="real", secret_key=TEST_SECRET_KEY)
+    assert s.host == "0.0.0.0"
+
+
+def test_dev_refuses_a_public_url() -> None:
+    with pytest.raises(ValidationError, match="PUBLIC_URL"):
+        settings(env="dev", public_url="https://agent.example.com")
+
+
+SECRET = "Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXg="  # 44 characters, like a Fernet key
+
+
+def _chunks(value: str, size: int = 8) -> list[str]:
+    return [value[i:i + size] for i in range(0, len(value) - size + 1)]
+
+
+def test_a_settings_error_never_echoes_a_secret() -> None:
+    # the model validator fails (default Twilio token outside dev) with the key in the input
+    with pytest.raises(ValidationError) as info:
+        settings(env="prod", secret_key=SECRET, llm_api_key="sk-live-" + SECRET[:30])
+    text = str(info.value) + repr(info.value)
+    assert "TWILIO_AUTH_TOKEN" in text
+    assert not [c for c in _chunks(SECRET) if c in text]
+
+
+def test_a_field_error_never_echoes_the_bad_value(monkeypatch) -> None:
+    monkeypatch.setenv("VOICE_AGENT_SECRET_KEY", SECRET)
+    monkeypatch.setenv("VOICE_AGENT_PORT", SECRET)  # a secret pasted into the wrong variable
+    monkeypatch.setenv("VOICE_AGENT_TWILIO_HANG_UP", "pw-" + SECRET)
+    with pytest.raises(ValidationError) as info:
+        Settings(_env_file=None)
+    text = str(info.value) + repr(info.value)
+    assert "port" in text and "twilio_hang_up" in text
+    assert not [c for c in _chunks(SECRET) if c in text]
 
 
 def test_unknown_env_is_rejected() -> None:

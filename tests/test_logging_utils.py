@@ -7,9 +7,12 @@ import pytest
 from voice_agent.logging_utils import (
     PIIRedactingFilter,
     configure_logging,
+    forget_pii,
     mask_name,
     mask_phone,
     mask_text,
+    redact,
+    remember_pii,
 )
 
 
@@ -100,3 +103,60 @@ def test_configure_logging_installs_the_filter() -> None:
     finally:
         root.handlers[:] = saved_handlers
         root.setLevel(saved_level)
+
+
+@pytest.fixture
+def forget():
+    forget_pii()
+    yield
+    forget_pii()
+
+
+def test_remembered_names_are_masked_everywhere(forget) -> None:
+    assert redact("booked for Dana Smith") == "booked for Dana Smith"
+    remember_pii("Dana Smith", None, "", "Al")  # too short to mask safely: ignored
+    assert redact("booked for dana smith, DANA SMITH.") == "booked for d*** s***, D*** S***."
+    assert redact("Also Dana Smithers") == "Also Dana Smithers"  # whole words only
+    record = _record("reading back %s", "Dana Smith")
+    PIIRedactingFilter().filter(record)
+    assert record.getMessage() == "reading back D*** S***"
+
+
+@pytest.mark.parametrize(
+    ("line", "masked"),
+    [
+        ("PiperTTSService#0: Generating TTS [Thanks Sam, see you Monday]",
+         "PiperTTSService#0: Generating TTS [26 chars]"),
+        ("Transcription: [my name is Sam Lee]", "Transcription: [18 chars]"),
+        ("[Transcription:user] [hello there]", "[Transcription:user] [11 chars]"),
+        ("PiperTTSService#0: Finished TTS [ok]", "PiperTTSService#0: Finished TTS [2 chars]"),
+        ("PipelineTask#0 linking [a] -> [b]", "PipelineTask#0 linking [a] -> [b]"),
+    ],
+)
+def test_logged_speech_is_masked(line: str, masked: str) -> None:
+    assert redact(line) == masked
+
+
+def test_loguru_goes_through_the_same_redaction(forget, capsys) -> None:
+    """pipecat logs through loguru: its lines must come out masked like ours."""
+    import sys
+
+    from loguru import logger
+
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    try:
+        configure_logging("DEBUG")  # the handler binds sys.stderr now: capsys captures it
+        remember_pii("Dana Smith")
+        logger.info("caller Dana Smith left +15551230001 for a callback")
+        logger.debug("PiperTTSService#0: Generating TTS [Great, Dana Smith, booked]")
+        logger.trace("not shown at DEBUG")
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+        logger.remove()
+        logger.add(sys.stderr)
+    err = capsys.readouterr().err
+    assert "INFO tests.test_logging_utils: caller D*** S*** left ***01 for a callback" in err
+    assert "Generating TTS [25 chars]" in err
+    assert "Dana" not in err and "5551230001" not in err and "not shown" not in err

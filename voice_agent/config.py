@@ -3,11 +3,14 @@
 Every setting can be given as an environment variable prefixed ``VOICE_AGENT_`` (or in a
 ``.env`` file). A few well-known names are accepted without the prefix (``LLM_BASE_URL``,
 ``TTS_BASE_URL``, ``DATABASE_URL``, ``TWILIO_*``) so deployments read naturally.
-Outside ``env=dev`` the settings refuse to start with default secrets.
+Outside ``env=dev`` the settings refuse to start with default secrets; in ``dev`` they refuse
+anything that faces the outside (a non-loopback bind, a public URL), and ``voice-agent serve``
+warns loudly that it runs in development mode. Validation errors never echo input values.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -22,13 +25,35 @@ DEV_TWILIO_TOKEN = "dev-twilio-auth-token"
 DEV_TWILIO_ACCOUNT = "AC00000000000000000000000000000000"
 
 
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback IP address (``127.0.0.0/8``, ``::1``)."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def refuse_dev_bind(host: str) -> None:
+    """Development mode runs with public, well-known secrets: it may only listen on loopback."""
+    if not is_loopback(host):
+        raise ValueError(
+            f"refusing to listen on {host[:60]!r} in development mode (VOICE_AGENT_ENV=dev "
+            "uses a public Twilio token); bind 127.0.0.1, or set VOICE_AGENT_ENV=prod with "
+            "TWILIO_AUTH_TOKEN and VOICE_AGENT_SECRET_KEY"
+        )
+
+
 def _alias(name: str) -> AliasChoices:
     return AliasChoices(f"VOICE_AGENT_{name}", name)
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="VOICE_AGENT_", env_file=".env", extra="ignore", populate_by_name=True
+        env_prefix="VOICE_AGENT_", env_file=".env", extra="ignore", populate_by_name=True,
+        # A validation error must never print a secret (it used to show part of SECRET_KEY).
+        hide_input_in_errors=True,
     )
 
     env: Literal["dev", "test", "prod"] = "dev"
@@ -138,15 +163,44 @@ class Settings(BaseSettings):
     # How often the outbox reconciler looks for booking intents left pending (0 = never).
     reconcile_interval_s: float = 60.0
 
+    # Media Streams: the one-time token the webhook hands out is good for this many seconds
+    # (Twilio opens the stream within about a second; a trial account's message first takes
+    # a few more), and a stream must send ``start`` this soon after it is accepted.
+    stream_token_ttl_s: float = Field(30.0, gt=0, le=600)
+    stream_handshake_timeout_s: float = Field(10.0, gt=0, le=120)
+
+    # Edge limits, enforced before routing, parsing and authentication (voice_agent/api/edge.py):
+    # request bodies (the Twilio webhook has its own, smaller limit), JSON shape, and per-IP
+    # token buckets on the webhook and on the operator API (/admin, /review, /metrics).
+    # A rate of 0 turns that limit off.
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    max_json_depth: int = Field(32, ge=2, le=256)
+    max_json_members: int = Field(2000, ge=10)
+    webhook_rate_per_s: float = Field(5.0, ge=0)
+    webhook_rate_burst: int = Field(50, ge=1)
+    api_rate_per_s: float = Field(5.0, ge=0)
+    api_rate_burst: int = Field(60, ge=1)
+
+    # /docs, /redoc and /openapi.json. Off by default: the schema maps the whole operator API
+    # for anyone who can reach the server. Turn on only where the server is private.
+    api_docs: bool = False
+
     max_ws_message_bytes: int = 64 * 1024
     max_call_seconds: int = 1800
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
-        if self.env == "prod" and self.twilio_auth_token == DEV_TWILIO_TOKEN:
+        if self.env != "dev" and self.twilio_auth_token == DEV_TWILIO_TOKEN:
             raise ValueError(
                 "TWILIO_AUTH_TOKEN is the development default; set the real token outside dev"
             )
+        if self.env == "dev":
+            refuse_dev_bind(self.host)
+            if self.public_url:
+                raise ValueError(
+                    "VOICE_AGENT_PUBLIC_URL is set but VOICE_AGENT_ENV is dev: development mode "
+                    "never faces the outside (set VOICE_AGENT_ENV=prod and real secrets)"
+                )
         if self.env != "dev" and self.secret_key is None:
             raise ValueError(
                 "VOICE_AGENT_SECRET_KEY is required outside dev: it encrypts connector secrets "

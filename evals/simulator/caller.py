@@ -1,7 +1,8 @@
 """A simulated caller that phones the agent exactly as Twilio would.
 
 ``place_call`` first POSTs the voice webhook (form fields and ``X-Twilio-Signature`` as Twilio
-computes them), reads the ``<Connect><Stream>`` TwiML, then opens the Media Streams WebSocket and
+computes them), reads the ``<Connect><Stream>`` TwiML, then opens the Media Streams WebSocket
+(its upgrade signed over the stream URL, as Twilio signs it) and
 plays the call script: it waits for the greeting, says each line (chosen by
 :func:`evals.simulator.caller_policy.next_caller_line`, synthesised by the caller's voice) as
 real-time 20 ms μ-law frames, or types digits as DTMF when asked to, and waits for the agent's
@@ -161,8 +162,12 @@ async def dial(
     ws_url = _local_ws_url(target.url, server_url)
     if on_event:
         on_event("webhook", f"stream {ws_url}")
+    # Twilio signs the upgrade like a webhook: over the stream URL exactly as the TwiML gave
+    # it, with no parameters (it is a GET).
+    signature = RequestValidator(auth_token).compute_signature(target.url, {})
     try:
-        ws = await connect(ws_url, compression=None, user_agent_header="Twilio.TmeWs/1.0")
+        ws = await connect(ws_url, compression=None, user_agent_header="Twilio.TmeWs/1.0",
+                           additional_headers={"X-Twilio-Signature": signature})
     except (OSError, InvalidHandshake, InvalidURI) as exc:
         raise SimCallerError(f"cannot open media stream {ws_url}: {exc}") from None
     return MediaStreamClient(

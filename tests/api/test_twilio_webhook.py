@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
 import xml.etree.ElementTree as ET
+from datetime import datetime
 
 import pytest
 from twilio.request_validator import RequestValidator
-
-from voice_agent.telephony.stream_token import stream_token
 
 PATH = "/telephony/twilio/voice"
 URL = f"http://testserver{PATH}?business=demo-salon"
@@ -35,6 +35,13 @@ def stream_of(twiml: str) -> tuple[ET.Element, dict[str, str]]:
     return stream, params
 
 
+def grant_of(client, twiml: str):
+    """The server-side grant behind the one-time token in the TwiML's stream URL."""
+    stream, _ = stream_of(twiml)
+    token = stream.get("url").rsplit("/", 1)[-1]
+    return token, client.runtime.stream_tokens.peek(token)
+
+
 def assert_hangup(resp) -> None:
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("application/xml")
@@ -46,56 +53,67 @@ def assert_hangup(resp) -> None:
 def test_signed_request_answers_with_a_media_stream(make_client) -> None:
     with make_client() as client:
         resp = client.post(URL, data=PARAMS, headers=sign(URL, PARAMS))
-    assert resp.status_code == 200
-    assert resp.headers["content-type"].startswith("application/xml")
-    stream, params = stream_of(resp.text)
-    assert stream.get("url") == "ws://testserver/telephony/twilio/media"
-    assert params == {
-        "business": "demo-salon",
-        "caller": CALLER,
-        "attestation": "",
-        "token": stream_token("test-token", call_sid=PARAMS["CallSid"], business="demo-salon",
-                              caller=CALLER),
-    }
+        assert resp.status_code == 200
+        assert resp.headers["content-type"].startswith("application/xml")
+        stream, params = stream_of(resp.text)
+        token, grant = grant_of(client, resp.text)
+    # the token rides in the path (Twilio drops query strings), nothing else on the wire
+    assert stream.get("url") == f"ws://testserver/telephony/twilio/media/{token}"
+    assert params == {}
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", token)
+    assert grant is not None and grant.url == stream.get("url")
+    assert (grant.call_sid, grant.business, grant.caller, grant.attestation, grant.now) == (
+        PARAMS["CallSid"], "demo-salon", CALLER, "", None)
 
 
-def test_the_caller_id_attestation_is_passed_on_and_bound_to_the_token(make_client) -> None:
+def test_every_call_gets_a_fresh_random_token(make_client) -> None:
+    with make_client() as client:
+        tokens = {grant_of(client, client.post(URL, data=PARAMS,
+                                               headers=sign(URL, PARAMS)).text)[0]
+                  for _ in range(3)}
+    assert len(tokens) == 3  # same call, same request: still not derivable from its fields
+
+
+def test_the_caller_id_attestation_is_bound_to_the_grant(make_client) -> None:
     params_in = PARAMS | {"StirVerstat": "TN-Validation-Passed-A"}
     with make_client() as client:
         resp = client.post(URL, data=params_in, headers=sign(URL, params_in))
-    _, params = stream_of(resp.text)
-    assert params["attestation"] == "TN-Validation-Passed-A"
-    assert params["token"] == stream_token(
-        "test-token", call_sid=PARAMS["CallSid"], business="demo-salon", caller=CALLER,
-        attestation="TN-Validation-Passed-A")
-    assert params["token"] != stream_token(  # a stream claiming another attestation fails
-        "test-token", call_sid=PARAMS["CallSid"], business="demo-salon", caller=CALLER)
+        _, grant = grant_of(client, resp.text)
+    assert grant.attestation == "TN-Validation-Passed-A"
 
 
 def test_default_business_when_none_is_given(make_client) -> None:
     url = f"http://testserver{PATH}"
     with make_client() as client:
         resp = client.post(url, data=PARAMS, headers=sign(url, PARAMS))
-    assert stream_of(resp.text)[1]["business"] == "demo-salon"
+        assert grant_of(client, resp.text)[1].business == "demo-salon"
 
 
-def test_pinned_clock_is_passed_through_outside_prod(make_client) -> None:
+def test_pinned_clock_is_bound_to_the_grant_outside_prod(make_client) -> None:
     url = URL + "&now=2026-12-05T10:00:00-05:00"
     with make_client() as client:
         resp = client.post(url, data=PARAMS, headers=sign(url, PARAMS))
-    assert resp.status_code == 200
-    assert stream_of(resp.text)[1]["now"] == "2026-12-05T10:00:00-05:00"
+        assert resp.status_code == 200
+        _, grant = grant_of(client, resp.text)
+    assert grant.now == datetime.fromisoformat("2026-12-05T10:00:00-05:00")
+    assert "now" not in stream_of(resp.text)[1]  # not a parameter a stream could rewrite
 
 
 def test_pinned_clock_is_dropped_in_prod(make_client) -> None:
     url = URL + "&now=2026-12-05T10:00:00-05:00"
     with make_client(env="prod", twilio_auth_token="prod-token") as client:
         resp = client.post(url, data=PARAMS, headers=sign(url, PARAMS, "prod-token"))
-    assert resp.status_code == 200
-    _, params = stream_of(resp.text)
-    assert "now" not in params
-    assert params["token"] == stream_token(
-        "prod-token", call_sid=PARAMS["CallSid"], business="demo-salon", caller=CALLER)
+        assert resp.status_code == 200
+        _, grant = grant_of(client, resp.text)
+    assert grant is not None and grant.now is None
+
+
+def test_a_webhook_without_a_call_sid_gets_no_stream(make_client) -> None:
+    params = {k: v for k, v in PARAMS.items() if k != "CallSid"}
+    with make_client() as client:
+        resp = client.post(URL, data=params, headers=sign(URL, params))
+        assert len(client.runtime.stream_tokens) == 0
+    assert_hangup(resp)
 
 
 @pytest.mark.parametrize(
@@ -178,7 +196,7 @@ def test_signature_checked_against_the_public_url_behind_a_proxy(make_client) ->
         direct = client.post(URL, data=PARAMS, headers=sign(URL, PARAMS))
     assert resp.status_code == 200
     stream, _ = stream_of(resp.text)
-    assert stream.get("url") == "wss://agent.example.com/telephony/twilio/media"
+    assert stream.get("url").startswith("wss://agent.example.com/telephony/twilio/media/")
     # The internal URL is not what Twilio signed behind the proxy.
     assert direct.status_code == 403
 

@@ -131,13 +131,13 @@ def test_update_merges_secrets(engine: Engine, box: SecretBox) -> None:
                   secrets={"auth_header_value": f"Bearer {SECRET}",
                            "extra_headers": {"X-Tenant": "t-1"}}, actor="alice")
 
-    # settings only: the stored secrets are kept
+    # settings only, same server: the stored secrets are kept
     row = update_config(engine, box, business="demo-salon", actor="bob",
-                        settings={**WEBHOOK, "base_url": "https://crm2.example.test/api"})
+                        settings={**WEBHOOK, "base_url": "https://crm.example.test/api/v2"})
     assert row.secret_names == ["auth_header_value", "extra_headers"]
     kind, settings, secrets, version = resolved_config(engine, box, "demo-salon")
-    assert (kind, settings["base_url"], version) == ("webhook", "https://crm2.example.test/api",
-                                                      2)
+    assert (kind, settings["base_url"], version) == (
+        "webhook", "https://crm.example.test/api/v2", 2)
     assert secrets == {"auth_header_value": f"Bearer {SECRET}",
                        "extra_headers": {"X-Tenant": "t-1"}}
 
@@ -145,7 +145,7 @@ def test_update_merges_secrets(engine: Engine, box: SecretBox) -> None:
     update_config(engine, box, business="demo-salon", actor="bob",
                   secrets={"auth_header_value": f"Bearer {NEW_SECRET}"})
     _, settings, secrets, version = resolved_config(engine, box, "demo-salon")
-    assert settings["base_url"] == "https://crm2.example.test/api" and version == 3
+    assert settings["base_url"] == "https://crm.example.test/api/v2" and version == 3
     assert secrets == {"auth_header_value": f"Bearer {NEW_SECRET}",
                        "extra_headers": {"X-Tenant": "t-1"}}
 
@@ -272,6 +272,72 @@ def test_exists_and_not_found(engine: Engine, box: SecretBox) -> None:
         "connector.create", "connector.delete", "connector.create"]
 
 
+@pytest.mark.parametrize(
+    ("kind", "settings", "secrets", "change", "moved"),
+    [
+        pytest.param("webhook", WEBHOOK, {"auth_header_value": f"Bearer {SECRET}"},
+                     {**WEBHOOK, "base_url": "https://evil.example.test/api"}, "base_url",
+                     id="webhook-host"),
+        pytest.param("caldav", CALDAV, {"password": SECRET},
+                     {**CALDAV, "calendar_url": "https://dav.example.test:8443/salon/"},
+                     "calendar_url", id="caldav-port"),
+        pytest.param("caldav", CALDAV, {"password": SECRET},
+                     {**CALDAV, "calendar_url": "http://dav.example.test/salon/"},
+                     "calendar_url", id="caldav-scheme"),
+        pytest.param("caldav", CALDAV, {"password": SECRET},
+                     {**CALDAV, "staff_calendars": {"Maria": "https://evil.example.test/m/"}},
+                     "staff_calendars", id="caldav-one-staff-calendar"),
+        pytest.param("calcom", CALCOM, {"api_key": SECRET},
+                     {**CALCOM, "base_url": "https://cal.evil.example.test"}, "base_url",
+                     id="calcom-base-url"),
+    ],
+)
+def test_a_new_server_needs_the_secrets_re_entered(engine: Engine, box: SecretBox, kind,
+                                                   settings, secrets, change, moved) -> None:
+    create_config(engine, box, business="demo-salon", kind=kind, settings=settings,
+                  secrets=secrets, actor="alice")
+    with pytest.raises(ConnectorConfigError) as info:
+        update_config(engine, box, business="demo-salon", actor="mallory", settings=change)
+    (error,) = info.value.errors
+    assert error["loc"] == ["secrets"] and error["type"] == "secrets_required"
+    assert moved in error["msg"] and all(name in error["msg"] for name in secrets)
+    assert resolved_config(engine, box, "demo-salon")[3] == 1  # nothing changed
+    assert [a.action for a in audit_rows(engine)] == ["connector.create"]
+
+    # re-entering them is the change an admin who knows them can make
+    row = update_config(engine, box, business="demo-salon", actor="bob", settings=change,
+                        secrets={name: "re-entered" for name in secrets})
+    assert row.version == 2
+    assert resolved_config(engine, box, "demo-salon")[2] == {n: "re-entered" for n in secrets}
+
+
+def test_a_new_server_may_drop_the_secrets_instead(engine: Engine, box: SecretBox) -> None:
+    create_config(engine, box, business="demo-salon", kind="caldav", settings=CALDAV,
+                  secrets={"password": SECRET}, actor="alice")
+    moved = {**CALDAV, "calendar_url": "https://public.example.test/cal/"}
+    row = update_config(engine, box, business="demo-salon", actor="bob", settings=moved,
+                        secrets={"password": None})
+    assert row.secret_names == [] and resolved_config(engine, box, "demo-salon")[2] == {}
+
+
+def test_the_audit_row_records_old_and_new_settings_values(engine: Engine,
+                                                           box: SecretBox) -> None:
+    create_config(engine, box, business="demo-salon", kind="caldav",
+                  settings={**CALDAV, "holds_url": "https://agent:hunter2@dav.example.test/h/"},
+                  secrets={"password": SECRET}, actor="alice")
+    update_config(engine, box, business="demo-salon", actor="bob",
+                  settings={**CALDAV, "calendar_url": "https://cal.example.test/salon/"},
+                  secrets={"password": NEW_SECRET})
+    detail = audit_rows(engine)[-1].detail
+    assert detail["values"] == {
+        "calendar_url": ["https://dav.example.test/salon/", "https://cal.example.test/salon/"],
+        "holds_url": ["https://agent:***@dav.example.test/h/", None],
+    }
+    assert detail["settings"] == ["calendar_url", "holds_url"]
+    assert detail["secrets"] == ["password"]
+    assert "hunter2" not in json.dumps(detail) and NEW_SECRET not in json.dumps(detail)
+
+
 def test_every_change_is_audited_without_secret_values(engine: Engine,
                                                       box: SecretBox) -> None:
     add_calcom(engine, box, actor="alice")
@@ -288,7 +354,9 @@ def test_every_change_is_audited_without_secret_values(engine: Engine,
         ("carol", "connector.update", TARGET), ("dave", "connector.delete", TARGET)]
     assert rows[0].detail == {"kind": "calcom", "settings": ["event_types"],
                               "secrets": ["api_key"]}
-    assert rows[1].detail == {"settings": ["event_types"], "secrets": ["api_key"]}
+    assert rows[1].detail == {"settings": ["event_types"], "secrets": ["api_key"],
+                              "values": {"event_types": [{"haircut": 101, "blowdry": 102},
+                                                         {"haircut": 101, "blowdry": 103}]}}
     assert rows[2].detail["kind"] == ["calcom", "caldav"]
     assert rows[2].detail["secrets"] == ["password"]
     assert set(rows[2].detail["settings"]) >= {"calendar_url", "username", "event_types"}

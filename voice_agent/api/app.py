@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from voice_agent.api.edge import install_edge
 from voice_agent.api.routes import connectors, health, review, twilio
 from voice_agent.config import Settings, get_settings
 from voice_agent.runtime.container import Runtime
@@ -50,9 +51,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                 await startup
             await started.stop()
 
-    app = FastAPI(title="voice-agent", version="0.1.0", lifespan=lifespan)
+    docs = settings.api_docs
+    app = FastAPI(title="voice-agent", version="0.1.0", lifespan=lifespan,
+                  docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
+                  openapi_url="/openapi.json" if docs else None)
     app.include_router(health.router)
     app.include_router(twilio.router)
     app.include_router(review.router)
     app.include_router(connectors.router)
+    install_edge(app, settings)
     return app

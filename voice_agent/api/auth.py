@@ -1,4 +1,4 @@
-"""Bearer-token authentication for the operator API (review queue, later admin routes).
+"""Bearer-token authentication for the operator API (review queue, admin routes, metrics).
 
 ``Authorization: Bearer va_...``: a missing, unknown or revoked token is 401 (with
 ``WWW-Authenticate: Bearer``), a valid token whose role is not allowed is 403. An admin may
@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from voice_agent.api.deps import RuntimeDep
 from voice_agent.store.review import ROLES, ApiToken, verify_token
 
-__all__ = ["AdminDep", "ReviewerDep", "require_role"]
+__all__ = ["AdminDep", "MetricsDep", "ReviewerDep", "require_role"]
 
 log = logging.getLogger(__name__)
 _bearer = HTTPBearer(auto_error=False, description="An API token: `voice-agent tokens create`")
@@ -58,3 +58,4 @@ def require_role(*roles: str) -> Callable[..., Awaitable[ApiToken]]:
 
 ReviewerDep = Annotated[ApiToken, Depends(require_role("reviewer", "admin"))]
 AdminDep = Annotated[ApiToken, Depends(require_role("admin"))]
+MetricsDep = Annotated[ApiToken, Depends(require_role("metrics"))]  # Prometheus' scrape token

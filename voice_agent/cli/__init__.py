@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -22,7 +23,7 @@ import typer
 from rich.console import Console
 
 from voice_agent.cli.connectors import connectors_app, outbox_app, secret_key
-from voice_agent.config import get_settings
+from voice_agent.config import get_settings, refuse_dev_bind
 from voice_agent.logging_utils import configure_logging
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, rich_markup_mode="rich")
@@ -35,6 +36,13 @@ app.add_typer(outbox_app, name="outbox")
 app.command("secret-key")(secret_key)
 console = Console()
 log = logging.getLogger(__name__)
+DEV_MODE_BANNER = (
+    "\n" + "!" * 78 + "\n"
+    "!! DEVELOPMENT MODE (VOICE_AGENT_ENV=dev): the Twilio token is a public default, so\n"
+    "!! anyone who can reach this server can forge calls. Loopback only; never expose it.\n"
+    "!! Production: VOICE_AGENT_ENV=prod, TWILIO_AUTH_TOKEN, VOICE_AGENT_SECRET_KEY.\n"
+    + "!" * 78
+)
 
 
 @models_app.command("fetch")
@@ -87,11 +95,21 @@ def serve(
     import uvicorn
 
     from voice_agent.api.app import create_app
+    from voice_agent.store.private_files import PRIVATE_UMASK
 
     settings = get_settings()
     configure_logging(log_level)
+    os.umask(PRIVATE_UMASK)  # whatever this process and its sidecars create: owner-only
+    bind = host or settings.host
+    if settings.env == "dev":
+        try:
+            refuse_dev_bind(bind)
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+        log.warning(DEV_MODE_BANNER)
     uvicorn.run(
-        create_app(settings), host=host or settings.host, port=port or settings.port,
+        create_app(settings), host=bind, port=port or settings.port,
         log_level=log_level.lower(), ws_max_size=4 * settings.max_ws_message_bytes,
         log_config=None,
     )
@@ -108,6 +126,7 @@ app.add_typer(tokens_app, name="tokens")
 class TokenRole(StrEnum):
     reviewer = "reviewer"
     admin = "admin"
+    metrics = "metrics"
 
 
 def _tokens_engine(database_url: str | None):  # -> Engine (imported lazily)
@@ -124,7 +143,8 @@ DatabaseUrl = Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: 
 @tokens_app.command("create")
 def tokens_create(
     name: Annotated[str, typer.Option(help="Who holds it (shown in the audit log).")],
-    role: Annotated[TokenRole, typer.Option(help="reviewer, or admin (may do everything).")],
+    role: Annotated[TokenRole, typer.Option(
+        help="reviewer; metrics (scrapes /metrics only); or admin (may do everything).")],
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a token and print it once; only its sha256 is stored."""

@@ -45,6 +45,7 @@ from voice_agent.pipeline.stt import SharedWhisperSTTService
 from voice_agent.pipeline.tts import TimedPiperHttpTTSService
 from voice_agent.pipeline.turn_clock import TurnClock
 from voice_agent.store.calls import CallStore
+from voice_agent.store.private_files import private_dir, private_file
 
 log = logging.getLogger(__name__)
 PIPELINE_SAMPLE_RATE = 16_000
@@ -178,8 +179,9 @@ async def run_call(resources: CallResources, transport: BaseTransport, leg: Call
 
 
 def _write_wav(path: Path, stereo_pcm: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as wav:
+    """The call's recording, readable by this service's user only (a caller's voice)."""
+    private_dir(path.parent)
+    with open(private_file(path), "wb") as fh, wave.open(fh, "wb") as wav:
         wav.setnchannels(2)
         wav.setsampwidth(2)
         wav.setframerate(RECORDING_RATE)

@@ -48,7 +48,7 @@ from pipecat.services.tts_service import TTSService
 
 from voice_agent.dialog.keypad import CONFIRM_KEYS, END_KEY
 from voice_agent.dialog.manager import DialogManager, LLMUnavailableError
-from voice_agent.logging_utils import mask_text
+from voice_agent.logging_utils import mask_text, remember_pii
 from voice_agent.pipeline.played_marks import PlayedMarks
 from voice_agent.pipeline.turn_clock import TurnClock
 from voice_agent.pipeline.turn_detector import TurnDetector
@@ -282,6 +282,7 @@ class DialogProcessor(FrameProcessor):
                 await self._say(row.agent_text, reset_clock=False)
                 await self._end_call("internal_error" if internal else "llm_unavailable")
                 return
+            remember_pii(self._manager.state.name)  # masked in every later log line
             row.agent_text = result.agent_text
             row.tool_calls = result.tool_calls
             row.policy_events = result.policy_events

@@ -31,8 +31,10 @@ from voice_agent.runtime.model_files import ModelPaths, assemble_all
 from voice_agent.runtime.sidecars import Sidecar, free_port, llm_sidecar, piper_sidecar
 from voice_agent.store.calls import CallStore
 from voice_agent.store.db import make_engine, upgrade
+from voice_agent.store.private_files import private_dir
 from voice_agent.store.secret_box import secret_box_for
 from voice_agent.telephony.admission import Admission
+from voice_agent.telephony.stream_token import StreamTokens
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ class Runtime:
     admission: Admission = field(init=False)
     phrases: PhraseCache | None = None
     _connectors: ConnectorCache | None = None
+    _stream_tokens: StreamTokens | None = None
     _reconciler: asyncio.Task[None] | None = None
 
     def __post_init__(self) -> None:
@@ -69,9 +72,17 @@ class Runtime:
             self._connectors = ConnectorCache(self.engine, secret_box_for(self.settings))
         return self._connectors
 
+    @property
+    def stream_tokens(self) -> StreamTokens:
+        """One-time Media Stream tokens issued by this process's webhook (in memory)."""
+        if self._stream_tokens is None:
+            self._stream_tokens = StreamTokens(ttl_s=self.settings.stream_token_ttl_s)
+        return self._stream_tokens
+
     async def start(self) -> None:
         s = self.settings
-        s.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(s.data_dir)
+        private_dir(s.recordings_dir)
         self.engine = make_engine(s.db_url)
         await asyncio.to_thread(upgrade, self.engine)
         self.businesses = load_businesses(s.businesses_dir)

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import httpx
 
+from voice_agent.store.private_files import private_dir, private_file
+
 log = logging.getLogger(__name__)
 
 
@@ -83,8 +85,8 @@ class Sidecar:
     async def _spawn(self) -> None:
         out = None
         if self.log_path:
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            out = self.log_path.open("ab")
+            private_dir(self.log_path.parent)  # logs may hold what a caller said
+            out = private_file(self.log_path).open("ab")
         log.info("starting sidecar %s on port %d", self.name, self.port)
         self._proc = await asyncio.create_subprocess_exec(
             *self.argv,

@@ -3,9 +3,12 @@
 The admin API and the ``voice-agent connectors`` CLI both go through these functions, so they
 validate, encrypt and audit identically. A business with no row uses the builtin calendar.
 Secrets are only ever returned masked (``{"api_key": "set"}``); updates merge into the stored
-secrets (a key given as ``null`` is removed) so an admin can change a URL without re-typing an
-API key. Every change writes an :class:`~voice_agent.store.review.AuditLog` row naming the
-fields that changed, never their secret values. Functions are blocking (wrap in a thread).
+secrets (a key given as ``null`` is removed) so an admin can change, say, a calendar's path
+without re-typing its password, but not the server it goes to: settings that name a new
+server need every stored secret re-entered (:mod:`voice_agent.store.secret_destinations`).
+Every change writes an :class:`~voice_agent.store.review.AuditLog` row naming the fields that
+changed with their old and new (non-secret) values, never a secret. Functions are blocking
+(wrap in a thread).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from connectors.registry import get_kind
 from voice_agent.store.models import new_id, utcnow
 from voice_agent.store.review import AuditLog
 from voice_agent.store.secret_box import SecretBox
+from voice_agent.store.secret_destinations import audit_value, new_destination_fields
 
 __all__ = [
     "ConfigExistsError",
@@ -176,10 +180,16 @@ def update_config(engine: Engine, box: SecretBox, *, business: str, actor: str,
         merged = {k: v for k, v in merged.items() if v is not None}
         parsed_settings, _ = validate(new_kind, new_settings, merged)
         stored = parsed_settings.model_dump(mode="json")  # compared as stored, defaults filled
+        if new_kind == row.kind:
+            _require_secrets_for_new_destinations(row, stored, secrets or {})
+        fields = sorted(k for k in set(stored) | set(row.settings)
+                        if stored.get(k) != row.settings.get(k))
         changed = {
             "kind": [row.kind, new_kind] if new_kind != row.kind else None,
-            "settings": sorted(k for k in set(stored) | set(row.settings)
-                               if stored.get(k) != row.settings.get(k)),
+            "settings": fields,
+            # settings hold no secrets (those are their own section): old and new values
+            "values": {k: [audit_value(row.settings.get(k)), audit_value(stored.get(k))]
+                       for k in fields},
             "secrets": sorted(secrets or {}),
         }
         row.kind = new_kind
@@ -193,6 +203,20 @@ def update_config(engine: Engine, box: SecretBox, *, business: str, actor: str,
                              detail={k: v for k, v in changed.items() if v}))
         session.commit()
         return row
+
+
+def _require_secrets_for_new_destinations(row: ConnectorConfig, settings: dict[str, Any],
+                                          secrets: dict[str, Any]) -> None:
+    """Stored secrets never follow the settings to a server they did not name before: such
+    a change must re-enter (or remove, with null) every stored secret."""
+    moved = new_destination_fields(row.settings, settings)
+    missing = sorted(set(row.secret_names) - set(secrets))
+    if moved and missing:
+        raise ConnectorConfigError([{
+            "loc": ["secrets"], "type": "secrets_required",
+            "msg": f"{', '.join(moved)} now point(s) to a server the stored secrets were never "
+                   f"sent to; re-enter {', '.join(missing)} with this change",
+        }])
 
 
 def delete_config(engine: Engine, *, business: str, actor: str) -> None:

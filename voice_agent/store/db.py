@@ -15,6 +15,7 @@ from sqlmodel import Session, SQLModel
 
 from connectors.sql import make_engine as _make_engine
 from voice_agent.store import connector_configs, models, review  # noqa: F401  (tables)
+from voice_agent.store.private_files import private_dir, private_file
 
 
 def _jsonable(value: Any) -> Any:
@@ -42,11 +43,16 @@ def dumps_json(value: Any) -> str:
 def make_engine(url: str) -> Engine:
     """An engine for any SQLAlchemy URL (the calendar's engine factory: WAL and a busy
     timeout for SQLite, psycopg 3 for PostgreSQL, parameters hidden from errors); a SQLite
-    file's folder is created first. JSON columns take any value a turn log holds
-    (``dumps_json``)."""
+    file is created first, 0600 (its folder, when missing, 0700). JSON columns take any value
+    a turn log holds (``dumps_json``)."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    database = parsed.database
+    if (parsed.get_backend_name() == "sqlite" and database not in (None, "", ":memory:")
+            and not database.startswith("file:")):
+        path = Path(database)
+        if not path.parent.exists():
+            private_dir(path.parent)
+        private_file(path)  # SQLite gives its -wal / -shm / -journal files the same mode
     return _make_engine(url, json_serializer=dumps_json)
 
 

@@ -42,7 +42,7 @@ __all__ = [
     "verify_token",
 ]
 
-ROLES = ("admin", "reviewer")
+ROLES = ("admin", "reviewer", "metrics")  # metrics: may only scrape /metrics
 STATUSES = ("pending", "approved", "rejected")
 TOKEN_PREFIX = "va_"
 MAX_TOKEN_CHARS = 200  # anything longer is not one of ours; never hash unbounded input

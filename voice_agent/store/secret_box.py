@@ -18,6 +18,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from voice_agent.config import Settings
+from voice_agent.store.private_files import private_dir
 
 __all__ = ["SecretBox", "SecretsUnreadableError", "secret_box_for"]
 
@@ -77,7 +78,7 @@ def _read_key(path: Path) -> str:
 def _dev_key(path: Path) -> str:
     if path.exists():
         return _read_key(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     key = Fernet.generate_key().decode()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -68,21 +68,28 @@ class Admission:
         self._reserved[call_sid] = self._clock()
         return True
 
-    @contextmanager
-    def call(self, call_sid: str) -> Iterator[None]:
-        """Hold the call's place while its media stream runs. A stream whose reservation
-        lapsed still runs if there is room (the caller is on the line); a stream with neither
-        a reservation nor room is refused (``AdmissionFull``)."""
+    def take(self, call_sid: str) -> None:
+        """The call's media stream opened: it holds its place until ``release``. A stream
+        whose reservation lapsed still runs if there is room (the caller is on the line); a
+        stream with neither a reservation nor room is refused (``AdmissionFull``)."""
         self._lapse()
         if self._reserved.pop(call_sid, None) is None and call_sid not in self._active and (
                 self.in_use >= self.limit):
             CALLS_REFUSED.inc()
             raise AdmissionFull(call_sid)
         self._active.add(call_sid)
+
+    def release(self, call_sid: str) -> None:
+        self._active.discard(call_sid)
+
+    @contextmanager
+    def call(self, call_sid: str) -> Iterator[None]:
+        """``take`` and ``release`` around a block."""
+        self.take(call_sid)
         try:
             yield
         finally:
-            self._active.discard(call_sid)
+            self.release(call_sid)
 
 
 class AdmissionFull(RuntimeError):

@@ -56,6 +56,7 @@ class FakeAgent:
     received: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     mark_sent_at: dict[str, float] = field(default_factory=dict)
     clear_sent_at: float | None = None
+    upgrade_signature: str = ""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def voice(self, request: Request) -> Response:
@@ -75,6 +76,11 @@ class FakeAgent:
         return Response(twiml, media_type="application/xml")
 
     async def media(self, ws: WebSocket) -> None:
+        self.upgrade_signature = ws.headers.get("X-Twilio-Signature", "")
+        if not RequestValidator(TOKEN).validate(f"wss://127.0.0.1:{self.port}/media", {},
+                                                self.upgrade_signature):
+            await ws.close(1008)
+            return
         await ws.accept()
         sid, replies, in_speech, quiet = "", 0, False, 0
         try:
@@ -191,6 +197,8 @@ async def test_call_against_fake_agent(tmp_path: Path) -> None:
     assert form["From"] == "+15551230001" and form["To"] == "+15550001111"
     assert form["CallStatus"] == "ringing" and form["Direction"] == "inbound"
 
+    assert agent.upgrade_signature  # the upgrade was signed over the TwiML's stream URL
+
     # message order: connected, start (custom parameters from TwiML), then numbered messages
     msgs = agent.events()
     assert msgs[0] == {"event": "connected", "protocol": "Call", "version": "1.0.0"}
@@ -246,7 +254,10 @@ async def test_call_against_fake_agent(tmp_path: Path) -> None:
 
 async def test_dtmf_and_caller_stop() -> None:
     async with serve_fake_agent() as (_url, agent):
-        ws = await connect(f"ws://127.0.0.1:{agent.port}/media")
+        signed = RequestValidator(TOKEN).compute_signature(
+            f"wss://127.0.0.1:{agent.port}/media", {})
+        ws = await connect(f"ws://127.0.0.1:{agent.port}/media",
+                           additional_headers={"X-Twilio-Signature": signed})
         client = MediaStreamClient(
             ws,
             account_sid="AC" + "0" * 32,

@@ -1,4 +1,5 @@
-"""Liveness, readiness (green once models and sidecars are up) and Prometheus metrics."""
+"""Liveness, readiness (green once models and sidecars are up), both public for probes, and
+Prometheus metrics (behind a token)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 
+from voice_agent.api.auth import MetricsDep
 from voice_agent.api.deps import RuntimeDep
 
 router = APIRouter(tags=["health"])
@@ -28,6 +30,8 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
 
 
 @router.get("/metrics")
-async def metrics(runtime: RuntimeDep) -> Response:
+async def metrics(runtime: RuntimeDep, _: MetricsDep) -> Response:
+    """Prometheus metrics; needs a ``metrics`` (or admin) token (``bearer_token`` in the
+    scrape config)."""
     ACTIVE_CALLS.set(runtime.active_calls)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
