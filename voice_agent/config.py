@@ -187,6 +187,10 @@ class Settings(BaseSettings):
 
     max_ws_message_bytes: int = 64 * 1024
     max_call_seconds: int = 1800
+    # How long a worker told to stop (SIGTERM) may wait for its calls in progress to end
+    # before it is stopped anyway. The deployment's terminationGracePeriodSeconds must cover
+    # the preStop sleep plus this (infra/helm checks it). Read by the drain on SIGTERM.
+    drain_deadline_s: float = Field(120.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

@@ -113,6 +113,11 @@ class ConnectorCache:
             return BrokenConnector(str(exc))
         return self.build(business, config, options=options)
 
+    def breaker_states(self) -> list[tuple[str, str, str]]:
+        """``(business, kind, circuit state)`` of each live connector (for metrics)."""
+        return [(name, getattr(c, "kind", "builtin"), c.breaker.state)
+                for name, (_, c) in self._live.items() if isinstance(c, ResilientConnector)]
+
     async def aclose(self) -> None:
         for connector in [c for _, c in self._live.values()] + self._retired:
             await close_connector(connector)

@@ -32,6 +32,7 @@ from pipecat.workers.runner import WorkerRunner
 
 from connectors.base import Connector
 from connectors.schedule import Business
+from voice_agent import metrics
 from voice_agent.booking.outbox import Outbox
 from voice_agent.config import Settings
 from voice_agent.dialog.llm_reading import LLMReader
@@ -173,6 +174,8 @@ async def run_call(resources: CallResources, transport: BaseTransport, leg: Call
         await store.update_call(call.id, recording_path=str(recording),
                                 outcome=manager.state.outcome)
         await store.finish_call(call.id, status=status, reason=dialog.outcome.end_reason)
+        metrics.observe_call(outcome=manager.state.outcome, end_reason=dialog.outcome.end_reason,
+                             status=status)
         log.info("call %s ended (%s) after %d turns", call.id, dialog.outcome.end_reason,
                  dialog.outcome.turns)
     return dialog.outcome

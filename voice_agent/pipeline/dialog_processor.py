@@ -46,6 +46,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.tts_service import TTSService
 
+from voice_agent import metrics
 from voice_agent.dialog.keypad import CONFIRM_KEYS, END_KEY
 from voice_agent.dialog.manager import DialogManager, LLMUnavailableError
 from voice_agent.logging_utils import mask_text, remember_pii
@@ -336,6 +337,7 @@ class DialogProcessor(FrameProcessor):
             return
         row.tts_first_audio_ts = self._clock.tts_first_audio
         row.first_audio_sent_ts = self._clock.first_audio_sent
+        metrics.observe_turn(row)  # the turn is final: its reply reached the caller
         await self._save(row)
 
     async def _save(self, row: Turn) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from sqlalchemy import Engine
 
 from connectors.base import Connector
 from connectors.schedule import Business, load_businesses
+from voice_agent import metrics
 from voice_agent.booking.connector_cache import ConnectorCache
 from voice_agent.booking.outbox import Outbox
 from voice_agent.config import Settings
@@ -89,10 +92,12 @@ class Runtime:
         self.models = await asyncio.to_thread(assemble_all, s.models_dir, s.llm_embedded)
         from voice_agent.pipeline.whisper_model import load_whisper
 
+        started = time.monotonic()
         self.whisper = await asyncio.to_thread(
             load_whisper, self.models.whisper_dir, device=s.stt_device,
             compute_type=s.stt_compute_type, cpu_threads=s.stt_cpu_threads,
         )
+        metrics.observe_model_load("whisper", time.monotonic() - started)
         logs = s.data_dir / "logs"
         starts = []
         if s.llm_base_url:
@@ -105,7 +110,7 @@ class Runtime:
             )
             self.sidecars.append(sidecar)
             self.llm_base_url = sidecar.base_url + "/v1"
-            starts.append(sidecar.start())
+            starts.append(_timed("llm_sidecar", sidecar.start()))
         if s.tts_base_url:
             self.tts_base_url = s.tts_base_url.rstrip("/")
         else:
@@ -115,7 +120,7 @@ class Runtime:
             )
             self.sidecars.append(sidecar)
             self.tts_base_url = sidecar.base_url
-            starts.append(sidecar.start())
+            starts.append(_timed("tts_sidecar", sidecar.start()))
         await asyncio.gather(*starts)
         self.llm = openai.AsyncOpenAI(
             base_url=self.llm_base_url, api_key=s.llm_api_key, timeout=s.llm_timeout_s,
@@ -189,6 +194,10 @@ class Runtime:
         except httpx.HTTPError:
             return False
 
+    def breaker_states(self) -> list[tuple[str, str, str]]:
+        """Circuit state of each connector built so far (none before the first call)."""
+        return self._connectors.breaker_states() if self._connectors is not None else []
+
     def connector_for(self, business: Business) -> Connector:
         """The business's configured connector (builtin when none is configured), wrapped in
         the shared timeout/retry/circuit-breaker layer; rebuilt when its config changes."""
@@ -219,3 +228,10 @@ class Runtime:
     @property
     def prompts_dir(self) -> Path:
         return self.settings.prompts_dir
+
+
+async def _timed(model: str, start: Awaitable[None]) -> None:
+    """Start a model's sidecar and record how long it took to answer (its load time)."""
+    started = time.monotonic()
+    await start
+    metrics.observe_model_load(model, time.monotonic() - started)

@@ -18,12 +18,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from prometheus_client import Counter
+from voice_agent.metrics import CALLS_REFUSED
 
 __all__ = ["CALLS_REFUSED", "Admission", "AdmissionFull"]
-
-CALLS_REFUSED = Counter(
-    "voice_agent_calls_refused_total", "Calls refused at the door because the worker was full")
 
 
 class Admission:

@@ -3,15 +3,20 @@ Prometheus metrics (behind a token)."""
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from voice_agent import metrics as m
 from voice_agent.api.auth import MetricsDep
 from voice_agent.api.deps import RuntimeDep
+from voice_agent.runtime.container import Runtime
+from voice_agent.store.review_stats import review_counts
 
 router = APIRouter(tags=["health"])
-ACTIVE_CALLS = Gauge("voice_agent_active_calls", "Calls in progress on this worker")
+ACTIVE_CALLS = m.ACTIVE_CALLS  # the telephony route counts calls in and out on it
 
 
 @router.get("/healthz")
@@ -34,4 +39,13 @@ async def metrics(runtime: RuntimeDep, _: MetricsDep) -> Response:
     """Prometheus metrics; needs a ``metrics`` (or admin) token (``bearer_token`` in the
     scrape config)."""
     ACTIVE_CALLS.set(runtime.active_calls)
+    await asyncio.to_thread(_refresh_stored_state, runtime)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _refresh_stored_state(runtime: Runtime) -> None:
+    """Gauges computed at scrape time: the review backlog (one GROUP BY) and the breaker
+    state of each connector this worker holds."""
+    if runtime.engine is not None:
+        m.set_review_items(review_counts(runtime.engine))
+    m.set_circuit_states(runtime.breaker_states())
