@@ -10,8 +10,10 @@ and ``extendedProperties.private``; ``GET``/``PATCH``/``DELETE /calendars/{id}/e
 ``GET /calendars/{id}/events`` filters on repeatable ``privateExtendedProperty=name=value``,
 ``singleEvents``, ``timeMin`` and pages by ``nextPageToken``; ``GET /calendars/{id}`` (health).
 
-Auth is a bearer OAuth access token (secret ``access_token``). Refreshing it is the deployer's
-job (a service account or token broker rewriting the secret): this connector never refreshes.
+Auth (:mod:`connectors.google_auth`): a service-account key (secret ``service_account_json``,
+optionally acting for a Workspace user, setting ``delegated_user``) whose access token is
+refreshed before it expires and once on a 401; or a bare ``access_token`` that something else
+keeps fresh (a token broker rewriting the secret), which this connector cannot refresh.
 
 The event id is derived from the idempotency key, so a repeated insert answers 409 instead of
 making a second event. Google cannot refuse an overlapping insert: ``book`` checks freeBusy
@@ -31,7 +33,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from connectors.base import (
     BOOKED,
@@ -48,6 +50,7 @@ from connectors.base import (
     clean_name,
     clean_phone,
 )
+from connectors.google_auth import GoogleTokenAuth, ServiceAccountTokens, StaticToken
 from connectors.http import JsonApi, JsonResponse, dig
 from connectors.registry import BuildContext, ConnectorKind, StrictModel
 from connectors.schedule import Business
@@ -71,10 +74,22 @@ class GoogleCalendarSettings(StrictModel):
                           pattern=r"^https?://\S+$")
     calendars: dict[str, str] = Field(default_factory=dict)  # staff member -> calendar id
     calendar_id: str | None = Field(default=None, min_length=1)  # everyone else's calendar
+    # domain-wide delegation: the service account acts as this Workspace user
+    delegated_user: str | None = Field(default=None, min_length=3)
 
 
 class GoogleCalendarSecrets(StrictModel):
-    access_token: SecretStr = Field(min_length=1)
+    """Exactly one of: a service-account key file's JSON (refreshed by us), or an access
+    token refreshed by someone else."""
+
+    access_token: SecretStr | None = Field(default=None, min_length=1)
+    service_account_json: SecretStr | None = Field(default=None, min_length=2)
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> GoogleCalendarSecrets:
+        if (self.access_token is None) == (self.service_account_json is None):
+            raise ValueError("give exactly one of access_token or service_account_json")
+        return self
 
 
 def event_id_for(business: str, key: str) -> str:
@@ -127,10 +142,18 @@ class GoogleCalendarConnector:
             self.calendar_of[member] = calendar
         self.business = business
         self.settings = settings
+        if secrets.service_account_json is not None:
+            tokens: StaticToken | ServiceAccountTokens = ServiceAccountTokens(
+                secrets.service_account_json.get_secret_value(),
+                subject=settings.delegated_user, timeout_s=timeout_s)
+        else:
+            assert secrets.access_token is not None
+            tokens = StaticToken(secrets.access_token.get_secret_value())
+        self.tokens = tokens
         self._api = JsonApi(
             provider="google calendar",
             base_url=settings.base_url,
-            headers={"Authorization": f"Bearer {secrets.access_token.get_secret_value()}"},
+            auth=GoogleTokenAuth(tokens),
             timeout_s=timeout_s,
             transport=transport,
         )
@@ -382,7 +405,8 @@ def _build(ctx: BuildContext, settings: Any, secrets: Any) -> GoogleCalendarConn
 
 KIND = ConnectorKind(
     name="google_calendar",
-    description="Google Calendar (API v3): one calendar per staff member, OAuth access token",
+    description="Google Calendar (API v3): one calendar per staff member, service-account key "
+                "(refreshed) or OAuth access token",
     settings_model=GoogleCalendarSettings,
     secrets_model=GoogleCalendarSecrets,
     build=_build,
