@@ -15,14 +15,20 @@ optionally acting for a Workspace user, setting ``delegated_user``) whose access
 refreshed before it expires and once on a 401; or a bare ``access_token`` that something else
 keeps fresh (a token broker rewriting the secret), which this connector cannot refresh.
 
-The event id is derived from the idempotency key, so a repeated insert answers 409 instead of
-making a second event. Google cannot refuse an overlapping insert: ``book`` checks freeBusy
-first, which narrows but does not close the race between two callers taking one slot at once.
+The event id is derived from the idempotency key (one per outbox intent), and a create is
+conditional: ``book`` first looks the id up on every calendar of the business, and an insert
+that answers 409 (the id exists: the answer of an earlier attempt was lost) is taken as
+"already booked by us" only once the event's private ``va_key`` shows it is this key's. A
+retried create therefore never makes a second event, on the same calendar or on another
+staff member's. Google cannot refuse an overlapping insert of a *different* booking:
+``book`` checks freeBusy first, which narrows but does not close the race between two
+callers taking one slot at once.
 Booking ids are ``"<calendar id>|<event id>"``; a reschedule stays on the same calendar.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import hashlib
@@ -194,13 +200,19 @@ class GoogleCalendarConnector:
             raise InvalidRequestError("a booking needs the caller's name and phone number")
         event_id = event_id_for(self.business.name, idempotency_key)
         begin, finish = start.astimezone(UTC), start.astimezone(UTC) + svc.duration
-        busy = await self._busy([self.calendar_of[m] for m in candidates], begin, finish)
+        # The create is conditional on this key having no event yet, on *any* of the
+        # business's calendars: a retry whose first attempt landed on another staff member's
+        # calendar (its answer lost, that member busy then and free now) must find it there,
+        # not book a second one. Looked up alongside the freeBusy query, not after it.
+        busy, *earlier = await asyncio.gather(
+            self._busy([self.calendar_of[m] for m in candidates], begin, finish),
+            *(self._event(c, event_id) for c in self._calendars))
+        for calendar, existing in zip(self._calendars, earlier, strict=True):
+            if existing is not None:
+                return self._ours(calendar, existing, idempotency_key)
         for member in candidates:
             calendar = self.calendar_of[member]
             if any(b < finish and begin < e for b, e in busy[calendar]):
-                existing = await self._event(calendar, event_id)  # our own, from a retry?
-                if existing is not None:
-                    return self._require(calendar, existing)
                 continue
             body = {
                 "id": event_id,
@@ -214,8 +226,12 @@ class GoogleCalendarConnector:
             }
             resp = await self._request("POST", f"{self._path(calendar)}/events", json_body=body,
                                        ok_statuses=(409,))
-            if resp.status_code == 409:  # the id exists: this key was booked before
-                return await self._get(f"{calendar}|{event_id}")
+            if resp.status_code == 409:  # the id exists: booked by us meanwhile (a retry)?
+                existing = await self._event(calendar, event_id)
+                if existing is None:  # 409 for an id nobody can read: not ours to claim
+                    raise ConnectorError("google calendar answered 409 for an event it "
+                                         "cannot show", retryable=True)
+                return self._ours(calendar, existing, idempotency_key)
             return self._require(calendar, resp.data)
         when = start.astimezone(self.business.tz).strftime("%A %d %B at %H:%M")
         who = candidates[0] if self.business.staff and len(candidates) == 1 else None
@@ -364,6 +380,15 @@ class GoogleCalendarConnector:
                 break
             params["pageToken"] = token
         return items
+
+    def _ours(self, calendar: str, event: Any, idempotency_key: str) -> Booking:
+        """An event holding this key's id is the booking this key made: verified by its
+        private properties (business and key), never assumed from the id alone."""
+        props = (event.get("extendedProperties") or {}).get("private") or {}
+        if props.get("va_key") != idempotency_key:
+            raise ConnectorError("google calendar: an event with this booking's id exists "
+                                 "but was not made for it")
+        return self._require(calendar, event)
 
     def _require(self, calendar: str, event: Any, booking_id: str | None = None) -> Booking:
         booking = self._to_booking(calendar, event)
