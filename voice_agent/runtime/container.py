@@ -24,7 +24,7 @@ from voice_agent.booking.connector_cache import ConnectorCache
 from voice_agent.booking.outbox import Outbox
 from voice_agent.config import Settings
 from voice_agent.pipeline.call import CallResources
-from voice_agent.runtime.model_files import ModelPaths, assemble_all
+from voice_agent.runtime.model_files import ModelPaths, assemble_all, verify_model_files
 from voice_agent.runtime.sidecars import Sidecar, free_port, llm_sidecar, piper_sidecar
 from voice_agent.store.calls import CallStore
 from voice_agent.store.db import make_engine, upgrade
@@ -64,6 +64,9 @@ class Runtime:
         await asyncio.to_thread(upgrade, self.engine)
         self.businesses = load_businesses(s.businesses_dir)
         self.models = await asyncio.to_thread(assemble_all, s.models_dir, s.llm_embedded)
+        # Every file checked against its recorded sha256 right before it is loaded: a
+        # mismatch (ModelIntegrityError) stops the start, nothing is loaded.
+        await asyncio.to_thread(verify_model_files, self.models, s.llm_embedded)
         from voice_agent.pipeline.whisper_model import load_whisper
 
         self.whisper = await asyncio.to_thread(
