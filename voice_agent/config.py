@@ -121,6 +121,11 @@ class Settings(BaseSettings):
     # How often the outbox reconciler looks for booking intents left pending (0 = never).
     reconcile_interval_s: float = 60.0
 
+    # Retention (``voice-agent purge``): call recordings and transcripts (turn rows) older
+    # than this many days are deleted; None keeps them. Call rows and bookings stay.
+    recordings_retention_days: int | None = Field(default=None, ge=1)
+    transcripts_retention_days: int | None = Field(default=None, ge=1)
+
     max_ws_message_bytes: int = 64 * 1024
     max_call_seconds: int = 1800
 
