@@ -54,6 +54,9 @@ class Settings(BaseSettings):
         "https://api.twilio.com", validation_alias=_alias("TWILIO_API_BASE_URL")
     )
     twilio_hang_up: bool = True
+    # Confirmations by text (Twilio Messaging, at twilio_api_base_url): the number they are
+    # sent from. Unset: no texts, and the agent never promises one.
+    sms_from: str | None = Field(default=None, validation_alias=_alias("SMS_FROM"))
     default_business: str = "demo-salon"
     transfer_number: str | None = Field(
         default=None,

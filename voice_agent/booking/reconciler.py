@@ -12,6 +12,10 @@ calendar is found rather than doubled:
 - any other connector failure → stays ``pending`` with ``attempts`` + 1 and the error, until
   ``max_attempts``, then escalated like above.
 
+Text messages (``sms`` intents: confirmations, :mod:`voice_agent.booking.confirmations`) are
+outbox intents too, sent through ``sms``; a booking, move or cancellation the reconciler
+finishes is confirmed by text when ``confirmations`` is given (the caller was told so).
+
 Several workers may run it at once: each intent is claimed with a conditional UPDATE
 (``pending`` → ``reconciling``) that takes a *lease*: a fresh owner token and an expiry
 (``lease_s``). Exactly one worker holds an intent at a time. A worker that dies holding one
@@ -39,6 +43,7 @@ from sqlalchemy import ColumnElement, Engine, and_, or_, update
 from sqlmodel import Session, col, select
 
 from connectors.base import (
+    Booking,
     BookingNotFoundError,
     Connector,
     ConnectorError,
@@ -46,6 +51,7 @@ from connectors.base import (
     SlotUnavailableError,
 )
 from connectors.schedule import Business
+from voice_agent.booking.sms import TwilioSms
 from voice_agent.store.models import BookingIntent, new_id, utcnow
 from voice_agent.store.review import create_review_item
 
@@ -76,6 +82,8 @@ class OutboxReconciler:
         max_attempts: int = 5,
         lease_s: float = 300.0,
         clock: Callable[[], datetime] = utcnow,
+        sms: TwilioSms | None = None,
+        confirmations: Any = None,  # Confirmations (it imports this module)
     ) -> None:
         self.engine = engine
         self.businesses = businesses
@@ -84,6 +92,8 @@ class OutboxReconciler:
         self.max_attempts = max_attempts
         self.lease = timedelta(seconds=lease_s)
         self.clock = clock
+        self.sms = sms
+        self.confirmations = confirmations
 
     async def run_once(self) -> ReconcileReport:
         report = ReconcileReport()
@@ -109,6 +119,11 @@ class OutboxReconciler:
                      report.escalated, report.retry_later, report.lease_lost)
         return report
 
+    async def run_one(self, intent_id: str) -> str | None:
+        """Claim and carry out one intent now (a text just queued); None if not claimable."""
+        intent = await asyncio.to_thread(self._claim, intent_id)
+        return None if intent is None else await self._reconcile(intent)
+
     async def run_forever(self, interval_s: float) -> None:
         while True:
             try:
@@ -131,9 +146,13 @@ class OutboxReconciler:
         )
 
     def _due_ids(self) -> list[str]:
+        """Claimable intents, oldest first; texts only on a worker that can send them."""
+        mine = [self._claimable(self.clock())]
+        if self.sms is None:
+            mine.append(col(BookingIntent.action) != "sms")
         with Session(self.engine) as session:
             return list(session.exec(
-                select(BookingIntent.id).where(self._claimable(self.clock()))
+                select(BookingIntent.id).where(*mine)
                 .order_by(col(BookingIntent.created_at)).limit(BATCH)
             ))
 
@@ -182,10 +201,14 @@ class OutboxReconciler:
         business = self.businesses.get(intent.business)
         if business is None:
             return await self._escalate(intent, f"business {intent.business!r} is not configured")
-        connector = self.connector_for(business)
         intent.attempts += 1
+        done: Booking | None = None
         try:
-            booking_id = await self._repeat(intent, business, connector)
+            if intent.action == "sms":
+                booking_id = await self._text(intent)
+            else:
+                done = await self._repeat(intent, business, self.connector_for(business))
+                booking_id = done.id
         except (SlotUnavailableError, InvalidRequestError) as exc:
             return await self._escalate(intent, exc.message)
         except BookingNotFoundError as exc:
@@ -195,29 +218,40 @@ class OutboxReconciler:
         except (ConnectorError, KeyError, ValueError, TypeError) as exc:
             message = exc.message if isinstance(exc, ConnectorError) else (
                 f"unreadable intent payload ({type(exc).__name__})")
-            if intent.attempts >= self.max_attempts or not isinstance(exc, ConnectorError):
+            final = not isinstance(exc, ConnectorError) or (
+                intent.action == "sms" and not exc.retryable)  # e.g. not a mobile number
+            if intent.attempts >= self.max_attempts or final:
                 return await self._escalate(intent, f"gave up after {intent.attempts} attempts: "
                                                     f"{message}")
             intent.status, intent.error = "pending", message
             saved = await asyncio.to_thread(self._save, intent)
             return "retry_later" if saved else "lease_lost"
-        return await self._finish(intent, "done", booking_id)
+        outcome = await self._finish(intent, "done", booking_id)
+        if outcome == "done" and done is not None and self.confirmations is not None:
+            kind = {"book": "booked", "reschedule": "rescheduled", "cancel": "cancelled"}
+            await self.confirmations.send(kind[intent.action], business, done,
+                                          call_id=intent.call_id)
+        return outcome
+
+    async def _text(self, intent: BookingIntent) -> str:
+        if self.sms is None:
+            raise InvalidRequestError("text messages are not configured on this worker")
+        p = intent.payload
+        return (await self.sms.send(to=p["to"], body=p["body"])).sid
 
     async def _repeat(self, intent: BookingIntent, business: Business, connector: Connector
-                      ) -> str:
+                      ) -> Booking:
         p = intent.payload
         if intent.action == "book":
             start = _aware(p["start"], business)
-            booking = await connector.book(
+            return await connector.book(
                 service=p["service"], start=start, name=p["name"], phone=p["phone"],
                 staff=p.get("staff"), idempotency_key=intent.idempotency_key,
             )
-            return booking.id
         if intent.action == "cancel":
-            return (await connector.cancel(p["booking_id"])).id
+            return await connector.cancel(p["booking_id"])
         if intent.action == "reschedule":
-            moved = await connector.reschedule(p["booking_id"], _aware(p["new_start"], business))
-            return moved.id
+            return await connector.reschedule(p["booking_id"], _aware(p["new_start"], business))
         raise ValueError(f"unknown intent action {intent.action!r}")
 
     async def _finish(self, intent: BookingIntent, status: str, booking_id: str | None) -> str:

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from connectors.base import Connector
 from connectors.schedule import Business, load_businesses
+from voice_agent.booking.confirmations import Confirmations
 from voice_agent.booking.connector_cache import ConnectorCache
 from voice_agent.booking.outbox import Outbox
 from voice_agent.config import Settings
@@ -48,6 +49,7 @@ class Runtime:
     ready: bool = False
     active_calls: int = 0
     _connectors: ConnectorCache | None = None
+    confirmations: Confirmations | None = None  # texts, when sms_from is set
     _reconciler: asyncio.Task[None] | None = None
 
     @property
@@ -63,6 +65,7 @@ class Runtime:
         self.engine = make_engine(s.db_url)
         await asyncio.to_thread(upgrade, self.engine)
         self.businesses = load_businesses(s.businesses_dir)
+        self.confirmations = confirmations_for(s, self.engine, self.businesses)
         self.models = await asyncio.to_thread(assemble_all, s.models_dir, s.llm_embedded)
         # Every file checked against its recorded sha256 right before it is loaded: a
         # mismatch (ModelIntegrityError) stops the start, nothing is loaded.
@@ -123,7 +126,9 @@ class Runtime:
         from voice_agent.booking.reconciler import OutboxReconciler
 
         assert self.engine is not None
-        reconciler = OutboxReconciler(self.engine, self.businesses, self.connector_for)
+        texts = self.confirmations
+        reconciler = OutboxReconciler(self.engine, self.businesses, self.connector_for,
+                                      sms=texts.sms if texts else None, confirmations=texts)
         await reconciler.run_forever(self.settings.reconcile_interval_s)
 
     async def stop(self) -> None:
@@ -136,6 +141,8 @@ class Runtime:
             await self.llm.close()
         if self._connectors is not None:
             await self._connectors.aclose()
+        if self.confirmations is not None:
+            await self.confirmations.aclose()  # texts in flight get a moment to go out
         await asyncio.gather(*(s.stop() for s in self.sidecars), return_exceptions=True)
         if self.engine is not None:
             self.engine.dispose()
@@ -178,8 +185,23 @@ class Runtime:
     @property
     def outbox(self) -> Outbox:
         assert self.engine is not None
-        return Outbox(self.engine)
+        return Outbox(self.engine, confirmations=self.confirmations)
 
     @property
     def prompts_dir(self) -> Path:
         return self.settings.prompts_dir
+
+
+def confirmations_for(settings: Settings, engine: Engine,
+                      businesses: dict[str, Business]) -> Confirmations | None:
+    """Texts through Twilio Messaging when a sending number is configured."""
+    if not settings.sms_from:
+        return None
+    from voice_agent.booking.sms import TwilioSms
+    from voice_agent.dialog.prompt import load_replies
+
+    sms = TwilioSms(account_sid=settings.twilio_account_sid,
+                    auth_token=settings.twilio_auth_token, sender=settings.sms_from,
+                    base_url=settings.twilio_api_base_url)
+    return Confirmations(engine=engine, sms=sms, texts=load_replies(settings.prompts_dir),
+                         businesses=businesses)
