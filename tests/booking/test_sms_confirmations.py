@@ -235,3 +235,32 @@ def test_the_promises_exist_only_with_texts() -> None:
     assert {k for k, v in texted.items() if "a text" in v} == {
         "booked", "booked_goodbye", "booking_pending", "booking_pending_goodbye",
         "rescheduled", "rescheduled_goodbye", "cancelled", "cancelled_goodbye"}
+
+
+async def test_a_move_and_a_cancel_in_the_call_are_texted_as_promised(
+        tmp_path: Path, twilio: TwilioMessagesRecorder) -> None:
+    from tests.dialog.test_existing_bookings import FRI_HAIRCUT, WED_HAIRCUT
+    from tests.dialog.test_existing_bookings import rig as bookings_rig
+
+    async with bookings_rig(tmp_path, calendar=[WED_HAIRCUT, FRI_HAIRCUT]) as r:
+        texts = confirmations(r, twilio)
+        with_texts(r, texts)
+        r.manager.greeting()
+        await r.say("Hi, I'd like to reschedule my haircut on Wednesday")
+        await r.say("Friday at 4 please")
+        moved = await r.say("Yes, please.")
+        assert moved.agent_text.startswith(
+            "Done, your haircut is now on Friday, November 27 at 4 PM. I'll send you a text "
+            "to confirm it.")
+        await r.say("I'd also like to cancel my haircut on Friday at 11")
+        asked = await r.say("The one at 11 AM.")
+        assert asked.agent_text.endswith("Shall I go ahead and cancel it?"), asked.agent_text
+        cancelled = await r.say("Yes, please cancel it.")
+        assert "is cancelled. I'll send you a text to confirm it." in cancelled.agent_text
+        await texts.drain()
+        assert [m["Body"] for m in twilio.accepted] == [
+            "Bella Hair Studio: your Haircut has been moved to Friday 27 November at 4 PM.",
+            "Bella Hair Studio: your Haircut on Friday 27 November at 11 AM has been "
+            "cancelled."]
+        assert {m["To"] for m in twilio.accepted} == {CALLER}
+        await texts.aclose()
