@@ -7,8 +7,9 @@ audio, no models). The LLM is a deterministic stand-in served over httpx's MockT
 server, so every call leaves a background task behind unless the end of the call cancels it.
 Each call books a haircut a week after the previous one (its pinned clock moves on).
 
-Prints, at call 1, N/2 and N: resident memory, asyncio tasks, open file descriptors and live
-DialogProcessor objects (after a GC), then how many calls booked.
+Prints, at call 1, N/2 and N: resident memory, asyncio tasks, open file descriptors, live
+DialogProcessor objects (after a GC) and LLM requests still hanging, then how many calls
+booked.
 
     .venv/bin/python scripts/soak.py --calls 200
 """
@@ -56,6 +57,7 @@ from voice_agent.store.db import make_engine, upgrade  # noqa: E402
 from voice_agent.store.models import BookingIntent  # noqa: E402
 
 NY = ZoneInfo("America/New_York")
+STUCK: list[Any] = []  # the stand-in LLM's requests still hanging
 FIRST_NOW = datetime(2026, 11, 23, 9, 0, tzinfo=NY)  # a Monday
 CALLER = "+15551230001"
 LINES = ["My name is Dana Smith, I'd like a haircut next Tuesday at 3 pm.",
@@ -63,15 +65,23 @@ LINES = ["My name is Dana Smith, I'd like a haircut next Tuesday at 3 pm.",
 
 
 class StandInLLM:
-    """Deterministic chat completions; the prefill (max_tokens=1) hangs when stuck."""
+    """Deterministic chat completions; the prefill (max_tokens=1) hangs when stuck. A stuck
+    request is held by the stand-in, as an open connection to a real server holds it (an
+    unreferenced one would just be garbage-collected, hiding the leak)."""
 
     def __init__(self, *, stuck_prefill: bool) -> None:
         self.stuck_prefill = stuck_prefill
+        self.stuck: list[asyncio.Event] = []
 
     async def handler(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         if body.get("max_tokens") == 1 and self.stuck_prefill:
-            await asyncio.Event().wait()
+            never = asyncio.Event()
+            self.stuck.append(never)
+            try:
+                await never.wait()
+            finally:  # cancelled: the connection is given back
+                self.stuck.remove(never)
         message = {"role": "assistant", "content": "Sorry, could you say that once more?"}
         return httpx.Response(200, json={
             "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
@@ -90,7 +100,8 @@ def sample(call: int) -> dict[str, Any]:
     gc.collect()
     return {"call": call, "rss_mib": round(rss_mib(), 1), "tasks": len(asyncio.all_tasks()),
             "fds": len(os.listdir("/proc/self/fd")),
-            "processors": sum(isinstance(o, DialogProcessor) for o in gc.get_objects())}
+            "processors": sum(isinstance(o, DialogProcessor) for o in gc.get_objects()),
+            "stuck_llm_requests": len(STUCK)}
 
 
 def frames_for(lines: list[str], pause_s: float) -> list[Any]:
@@ -138,15 +149,18 @@ async def main(calls: int, stuck_prefill: bool, pause_s: float) -> None:
         llm = openai.AsyncOpenAI(base_url="http://llm.soak/v1", api_key="x", http_client=http,
                                  max_retries=0)
         marks = {1, max(1, calls // 2), calls}
+        global STUCK
+        STUCK = stand_in.stuck
         started = time.monotonic()
-        print(f"{'call':>5} {'rss_mib':>8} {'tasks':>6} {'fds':>5} {'processors':>10}")
+        print(f"{'call':>5} {'rss_mib':>8} {'tasks':>6} {'fds':>5} {'processors':>10} "
+              f"{'stuck_llm':>9}", flush=True)
         for i in range(1, calls + 1):
             await one_call(i, business=business, store_engine=store_engine, calendar=calendar,
                            llm=llm, pause_s=pause_s)
             if i in marks:
                 s = sample(i)
                 print(f"{s['call']:>5} {s['rss_mib']:>8} {s['tasks']:>6} {s['fds']:>5} "
-                      f"{s['processors']:>10}", flush=True)
+                      f"{s['processors']:>10} {s['stuck_llm_requests']:>9}", flush=True)
         with Session(store_engine) as session:
             intents = session.exec(select(BookingIntent).where(
                 BookingIntent.action == "book")).all()
