@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from urllib.parse import parse_qs
 import pytest
 from sqlmodel import Session, select
 
+from connectors.base import Booking
 from connectors.builtin import BuiltinCalendar
 from connectors.fake import FaultyConnector
 from connectors.resilience import ConnectOptions, ResilientConnector
@@ -264,3 +266,27 @@ async def test_a_move_and_a_cancel_in_the_call_are_texted_as_promised(
             "cancelled."]
         assert {m["To"] for m in twilio.accepted} == {CALLER}
         await texts.aclose()
+
+
+async def test_the_runtime_texts_only_with_a_sending_number(tmp_path: Path) -> None:
+    from connectors.schedule import load_businesses
+    from voice_agent.config import Settings
+    from voice_agent.runtime.container import confirmations_for
+    from voice_agent.store.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path}/x.db")
+    businesses = load_businesses(Settings(_env_file=None).businesses_dir)
+    try:
+        assert confirmations_for(Settings(_env_file=None), engine, businesses) is None
+        texts = confirmations_for(Settings(_env_file=None, sms_from=SENDER,
+                                           twilio_api_base_url="http://127.0.0.1:9"),
+                                  engine, businesses)
+        assert texts is not None and texts.sms.sender == SENDER
+        booking = Booking(id="b1", business="demo-salon", service="haircut", start=TUE_3PM,
+                          end=TUE_3PM + timedelta(minutes=30), name="Dana Smith",
+                          phone=CALLER, staff="Maria", status="booked")
+        assert texts.body("booked", businesses["demo-salon"], booking) == BOOKED_TEXT
+        await texts.aclose()
+    finally:
+        engine.dispose()
+
