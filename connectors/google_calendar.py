@@ -32,6 +32,7 @@ import asyncio
 import base64
 import dataclasses
 import hashlib
+import json
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -39,7 +40,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connectors.base import (
     BOOKED,
@@ -90,6 +91,12 @@ class GoogleCalendarSecrets(StrictModel):
 
     access_token: SecretStr | None = Field(default=None, min_length=1)
     service_account_json: SecretStr | None = Field(default=None, min_length=2)
+
+    @field_validator("service_account_json", mode="before")
+    @classmethod
+    def _key_file_as_given(cls, value: Any) -> Any:
+        """The key file's JSON as a string, or as the object itself (``--secrets-file``)."""
+        return json.dumps(value) if isinstance(value, dict) else value
 
     @model_validator(mode="after")
     def _one_credential(self) -> GoogleCalendarSecrets:

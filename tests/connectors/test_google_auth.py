@@ -136,6 +136,8 @@ def test_secrets_take_exactly_one_credential(recorder: GoogleRecorder) -> None:
     _, secrets = KIND.validate({"delegated_user": "owner@salon.example"},
                                {"service_account_json": key})
     assert "PRIVATE" not in repr(secrets)
+    _, as_object = KIND.validate({}, {"service_account_json": json.loads(key)})  # a JSON file
+    assert json.loads(as_object.service_account_json.get_secret_value()) == json.loads(key)
 
 
 def test_a_malformed_key_is_refused_at_build(salon: Business) -> None:
