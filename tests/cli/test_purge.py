@@ -140,3 +140,19 @@ def test_a_recording_path_outside_the_recordings_dir_is_never_deleted(env: Path)
     engine.dispose()
     CliRunner().invoke(app, ["purge", "--older-than", "30"])
     assert outside.exists()
+
+
+async def test_the_server_applies_the_retention_settings(env: Path) -> None:
+    """``serve`` purges at start and daily when a retention period is set."""
+    from voice_agent.config import Settings
+    from voice_agent.runtime.container import Runtime
+
+    ids = seed(env)
+    runtime = Runtime(Settings(_env_file=None, data_dir=env, recordings_retention_days=30))
+    runtime.engine = make_engine(f"sqlite:///{env}/voice_agent.db")
+    try:
+        report = await runtime.purge_expired()
+    finally:
+        runtime.engine.dispose()
+    assert (report.recordings_deleted, report.transcript_rows_deleted) == (1, 0)
+    assert state(env)[ids["old"]] == (False, 2, False)  # transcripts: no period set, kept

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import httpx
@@ -32,6 +34,7 @@ from voice_agent.store.db import make_engine, upgrade
 from voice_agent.store.secret_box import secret_box_for
 
 log = logging.getLogger(__name__)
+PURGE_INTERVAL_S = 24 * 3600
 
 
 @dataclass
@@ -51,6 +54,7 @@ class Runtime:
     _connectors: ConnectorCache | None = None
     confirmations: Confirmations | None = None  # texts, when sms_from is set
     _reconciler: asyncio.Task[None] | None = None
+    _purger: asyncio.Task[None] | None = None
 
     @property
     def connectors(self) -> ConnectorCache:
@@ -108,6 +112,8 @@ class Runtime:
         await self._warm_llm()
         if s.reconcile_interval_s > 0:
             self._reconciler = asyncio.create_task(self._reconcile_loop(), name="reconciler")
+        if s.recordings_retention_days or s.transcripts_retention_days:
+            self._purger = asyncio.create_task(self._purge_loop(), name="retention")
         self.ready = True
         log.info("runtime ready: llm=%s tts=%s", self.llm_base_url, self.tts_base_url)
 
@@ -131,10 +137,36 @@ class Runtime:
                                       sms=texts.sms if texts else None, confirmations=texts)
         await reconciler.run_forever(self.settings.reconcile_interval_s)
 
+    async def purge_expired(self) -> Any:
+        """Delete recordings and transcripts past the retention settings (a PurgeReport)."""
+        from voice_agent.store.models import utcnow
+        from voice_agent.store.retention import purge
+
+        assert self.engine is not None
+        s, now = self.settings, utcnow()
+
+        def before(days: int | None) -> Any:
+            return now - timedelta(days=days) if days else None
+
+        return await asyncio.to_thread(
+            purge, self.engine, s.recordings_dir,
+            recordings_before=before(s.recordings_retention_days),
+            transcripts_before=before(s.transcripts_retention_days))
+
+    async def _purge_loop(self) -> None:
+        """Retention applied at start and then daily, on every worker (idempotent)."""
+        while True:
+            try:
+                await self.purge_expired()
+            except Exception:
+                log.exception("retention purge failed")
+            await asyncio.sleep(PURGE_INTERVAL_S)
+
     async def stop(self) -> None:
         self.ready = False
-        if self._reconciler is not None:
-            self._reconciler.cancel()
+        for task in (self._reconciler, self._purger):
+            if task is not None:
+                task.cancel()
         if self.http is not None:
             await self.http.close()
         if self.llm is not None:
