@@ -44,7 +44,7 @@ class StaticToken:
     def __init__(self, token: str) -> None:
         self._token = token
 
-    async def token(self, *, force: bool = False) -> str:
+    async def token(self, *, failed: str | None = None) -> str:
         return self._token
 
 
@@ -75,13 +75,12 @@ class ServiceAccountTokens:
         return (self._token is not None and self._expiry is not None
                 and self.clock() < self._expiry - REFRESH_MARGIN)
 
-    async def token(self, *, force: bool = False) -> str:
-        stale = self._token
+    async def token(self, *, failed: str | None = None) -> str:
+        """The current token, refreshed first when it is near its expiry or when it is the
+        one Google just refused (``failed``); a token another request refreshed meanwhile
+        is used as it is."""
         async with self._lock:
-            # Another request refreshed while we waited: use its token (also after a 401,
-            # unless the token that failed is still the current one).
-            if (force and self._token is not None and self._token != stale) or (
-                    not force and self._fresh()):
+            if self._fresh() and (failed is None or failed != self._token):
                 assert self._token is not None
                 return self._token
             await asyncio.to_thread(self._refresh)
@@ -120,10 +119,11 @@ class GoogleTokenAuth(httpx.Auth):
 
     async def async_auth_flow(self, request: httpx.Request
                               ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        request.headers["Authorization"] = f"Bearer {await self.tokens.token()}"
+        used = await self.tokens.token()
+        request.headers["Authorization"] = f"Bearer {used}"
         response = yield request
         if response.status_code == 401 and self.tokens.can_refresh:
-            request.headers["Authorization"] = f"Bearer {await self.tokens.token(force=True)}"
+            request.headers["Authorization"] = f"Bearer {await self.tokens.token(failed=used)}"
             yield request
 
     def sync_auth_flow(self, request: httpx.Request) -> Any:  # pragma: no cover

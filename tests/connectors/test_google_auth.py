@@ -101,6 +101,14 @@ async def test_concurrent_requests_share_one_refresh(connector: GoogleCalendarCo
     assert len(recorder.token_requests) == 1
 
 
+async def test_concurrent_401s_share_one_refresh(connector: GoogleCalendarConnector,
+                                                 recorder: GoogleRecorder) -> None:
+    await connector.health_check()
+    recorder.valid.clear()
+    await asyncio.gather(*(connector.health_check() for _ in range(5)))
+    assert len(recorder.token_requests) == 2  # the first mint and one refresh for all five
+
+
 async def test_a_refused_key_is_a_clear_error_without_key_material(
         connector: GoogleCalendarConnector, recorder: GoogleRecorder) -> None:
     recorder.token_error = (400, {"error": "invalid_grant",
