@@ -10,20 +10,29 @@ and ``extendedProperties.private``; ``GET``/``PATCH``/``DELETE /calendars/{id}/e
 ``GET /calendars/{id}/events`` filters on repeatable ``privateExtendedProperty=name=value``,
 ``singleEvents``, ``timeMin`` and pages by ``nextPageToken``; ``GET /calendars/{id}`` (health).
 
-Auth is a bearer OAuth access token (secret ``access_token``). Refreshing it is the deployer's
-job (a service account or token broker rewriting the secret): this connector never refreshes.
+Auth (:mod:`connectors.google_auth`): a service-account key (secret ``service_account_json``,
+optionally acting for a Workspace user, setting ``delegated_user``) whose access token is
+refreshed before it expires and once on a 401; or a bare ``access_token`` that something else
+keeps fresh (a token broker rewriting the secret), which this connector cannot refresh.
 
-The event id is derived from the idempotency key, so a repeated insert answers 409 instead of
-making a second event. Google cannot refuse an overlapping insert: ``book`` checks freeBusy
-first, which narrows but does not close the race between two callers taking one slot at once.
+The event id is derived from the idempotency key (one per outbox intent), and a create is
+conditional: ``book`` first looks the id up on every calendar of the business, and an insert
+that answers 409 (the id exists: the answer of an earlier attempt was lost) is taken as
+"already booked by us" only once the event's private ``va_key`` shows it is this key's. A
+retried create therefore never makes a second event, on the same calendar or on another
+staff member's. Google cannot refuse an overlapping insert of a *different* booking:
+``book`` checks freeBusy first, which narrows but does not close the race between two
+callers taking one slot at once.
 Booking ids are ``"<calendar id>|<event id>"``; a reschedule stays on the same calendar.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import hashlib
+import json
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -31,7 +40,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connectors.base import (
     BOOKED,
@@ -48,6 +57,7 @@ from connectors.base import (
     clean_name,
     clean_phone,
 )
+from connectors.google_auth import GoogleTokenAuth, ServiceAccountTokens, StaticToken
 from connectors.http import JsonApi, JsonResponse, dig
 from connectors.registry import BuildContext, ConnectorKind, StrictModel
 from connectors.schedule import Business
@@ -71,10 +81,28 @@ class GoogleCalendarSettings(StrictModel):
                           pattern=r"^https?://\S+$")
     calendars: dict[str, str] = Field(default_factory=dict)  # staff member -> calendar id
     calendar_id: str | None = Field(default=None, min_length=1)  # everyone else's calendar
+    # domain-wide delegation: the service account acts as this Workspace user
+    delegated_user: str | None = Field(default=None, min_length=3)
 
 
 class GoogleCalendarSecrets(StrictModel):
-    access_token: SecretStr = Field(min_length=1)
+    """Exactly one of: a service-account key file's JSON (refreshed by us), or an access
+    token refreshed by someone else."""
+
+    access_token: SecretStr | None = Field(default=None, min_length=1)
+    service_account_json: SecretStr | None = Field(default=None, min_length=2)
+
+    @field_validator("service_account_json", mode="before")
+    @classmethod
+    def _key_file_as_given(cls, value: Any) -> Any:
+        """The key file's JSON as a string, or as the object itself (``--secrets-file``)."""
+        return json.dumps(value) if isinstance(value, dict) else value
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> GoogleCalendarSecrets:
+        if (self.access_token is None) == (self.service_account_json is None):
+            raise ValueError("give exactly one of access_token or service_account_json")
+        return self
 
 
 def event_id_for(business: str, key: str) -> str:
@@ -127,10 +155,18 @@ class GoogleCalendarConnector:
             self.calendar_of[member] = calendar
         self.business = business
         self.settings = settings
+        if secrets.service_account_json is not None:
+            tokens: StaticToken | ServiceAccountTokens = ServiceAccountTokens(
+                secrets.service_account_json.get_secret_value(),
+                subject=settings.delegated_user, timeout_s=timeout_s)
+        else:
+            assert secrets.access_token is not None
+            tokens = StaticToken(secrets.access_token.get_secret_value())
+        self.tokens = tokens
         self._api = JsonApi(
             provider="google calendar",
             base_url=settings.base_url,
-            headers={"Authorization": f"Bearer {secrets.access_token.get_secret_value()}"},
+            auth=GoogleTokenAuth(tokens),
             timeout_s=timeout_s,
             transport=transport,
         )
@@ -171,13 +207,19 @@ class GoogleCalendarConnector:
             raise InvalidRequestError("a booking needs the caller's name and phone number")
         event_id = event_id_for(self.business.name, idempotency_key)
         begin, finish = start.astimezone(UTC), start.astimezone(UTC) + svc.duration
-        busy = await self._busy([self.calendar_of[m] for m in candidates], begin, finish)
+        # The create is conditional on this key having no event yet, on *any* of the
+        # business's calendars: a retry whose first attempt landed on another staff member's
+        # calendar (its answer lost, that member busy then and free now) must find it there,
+        # not book a second one. Looked up alongside the freeBusy query, not after it.
+        busy, *earlier = await asyncio.gather(
+            self._busy([self.calendar_of[m] for m in candidates], begin, finish),
+            *(self._event(c, event_id) for c in self._calendars))
+        for calendar, existing in zip(self._calendars, earlier, strict=True):
+            if existing is not None:
+                return self._ours(calendar, existing, idempotency_key)
         for member in candidates:
             calendar = self.calendar_of[member]
             if any(b < finish and begin < e for b, e in busy[calendar]):
-                existing = await self._event(calendar, event_id)  # our own, from a retry?
-                if existing is not None:
-                    return self._require(calendar, existing)
                 continue
             body = {
                 "id": event_id,
@@ -191,8 +233,12 @@ class GoogleCalendarConnector:
             }
             resp = await self._request("POST", f"{self._path(calendar)}/events", json_body=body,
                                        ok_statuses=(409,))
-            if resp.status_code == 409:  # the id exists: this key was booked before
-                return await self._get(f"{calendar}|{event_id}")
+            if resp.status_code == 409:  # the id exists: booked by us meanwhile (a retry)?
+                existing = await self._event(calendar, event_id)
+                if existing is None:  # 409 for an id nobody can read: not ours to claim
+                    raise ConnectorError("google calendar answered 409 for an event it "
+                                         "cannot show", retryable=True)
+                return self._ours(calendar, existing, idempotency_key)
             return self._require(calendar, resp.data)
         when = start.astimezone(self.business.tz).strftime("%A %d %B at %H:%M")
         who = candidates[0] if self.business.staff and len(candidates) == 1 else None
@@ -342,6 +388,15 @@ class GoogleCalendarConnector:
             params["pageToken"] = token
         return items
 
+    def _ours(self, calendar: str, event: Any, idempotency_key: str) -> Booking:
+        """An event holding this key's id is the booking this key made: verified by its
+        private properties (business and key), never assumed from the id alone."""
+        props = (event.get("extendedProperties") or {}).get("private") or {}
+        if props.get("va_key") != idempotency_key:
+            raise ConnectorError("google calendar: an event with this booking's id exists "
+                                 "but was not made for it")
+        return self._require(calendar, event)
+
     def _require(self, calendar: str, event: Any, booking_id: str | None = None) -> Booking:
         booking = self._to_booking(calendar, event)
         if booking is None:  # an event the agent didn't make
@@ -382,7 +437,8 @@ def _build(ctx: BuildContext, settings: Any, secrets: Any) -> GoogleCalendarConn
 
 KIND = ConnectorKind(
     name="google_calendar",
-    description="Google Calendar (API v3): one calendar per staff member, OAuth access token",
+    description="Google Calendar (API v3): one calendar per staff member, service-account key "
+                "(refreshed) or OAuth access token",
     settings_model=GoogleCalendarSettings,
     secrets_model=GoogleCalendarSecrets,
     build=_build,

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
         "https://api.twilio.com", validation_alias=_alias("TWILIO_API_BASE_URL")
     )
     twilio_hang_up: bool = True
+    # Confirmations by text (Twilio Messaging, at twilio_api_base_url): the number they are
+    # sent from. Unset: no texts, and the agent never promises one.
+    sms_from: str | None = Field(default=None, validation_alias=_alias("SMS_FROM"))
     default_business: str = "demo-salon"
     transfer_number: str | None = Field(
         default=None,
@@ -184,6 +187,11 @@ class Settings(BaseSettings):
     # /docs, /redoc and /openapi.json. Off by default: the schema maps the whole operator API
     # for anyone who can reach the server. Turn on only where the server is private.
     api_docs: bool = False
+
+    # Retention (``voice-agent purge``): call recordings and transcripts (turn rows) older
+    # than this many days are deleted; None keeps them. Call rows and bookings stay.
+    recordings_retention_days: int | None = Field(default=None, ge=1)
+    transcripts_retention_days: int | None = Field(default=None, ge=1)
 
     max_ws_message_bytes: int = 64 * 1024
     max_call_seconds: int = 1800

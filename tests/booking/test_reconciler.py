@@ -26,8 +26,9 @@ from voice_agent.store.models import BookingIntent, utcnow
 from voice_agent.store.review import ReviewItem
 
 FAST = ConnectOptions(timeout=0.2, max_retry=1, retry_interval=0.01, max_backoff=0.05)
-PENDING_REPLY = ("I've noted your request for a haircut on Tuesday, December 1 at 3 PM. A "
-                 "colleague will confirm it by text shortly. Is there anything else?")
+PENDING_REPLY = ("I've noted your request for a haircut on Tuesday, December 1 at 3 PM. It "
+                 "isn't confirmed yet; a colleague will call you if there's any problem with "
+                 "it. Is there anything else?")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

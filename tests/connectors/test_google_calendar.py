@@ -518,11 +518,12 @@ async def test_free_busy_missing_fields_is_malformed(
 
 
 async def test_inserted_event_missing_fields_is_malformed(gcal: Any, fake: FakeGoogle) -> None:
-    connector = gcal()
-    fake.fail_next += [
-        httpx.Response(200, json={"calendars": {MARIA: {"busy": []}, TOM: {"busy": []}}}),
-        httpx.Response(200, json={"kind": "calendar#event", "status": "confirmed"}),
-    ]
+    def broken_insert(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/events"):
+            return httpx.Response(200, json={"kind": "calendar#event", "status": "confirmed"})
+        return fake.handler(request)
+
+    connector = gcal(handler=broken_insert)
     with pytest.raises(MalformedResponseError):
         await connector.book(service="haircut", start=sat(10), name="Ann", phone=PHONE,
                              idempotency_key=key())
@@ -599,3 +600,78 @@ async def test_business_without_staff_uses_the_implicit_member(gcal: Any) -> Non
     booking = await connector.book(service="checkup", start=friday, name="Ann", phone=PHONE,
                                    idempotency_key=key())
     assert booking.staff is None and booking.start.tzinfo == LONDON
+
+
+# -- conditional create: a retried create never double-books --------------------------------
+
+
+def lose_first_insert_answer(fake: FakeGoogle, then: Any = None) -> Any:
+    """The first insert reaches Google (the event is made) but its answer is lost (503);
+    ``then`` runs right after, e.g. to change the calendars before the retry."""
+    lost = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        response = fake.handler(request)
+        if request.method == "POST" and request.url.path.endswith("/events") and not lost:
+            lost.append(request)
+            if then is not None:
+                then()
+            return google_error(503, "backendError", "Backend Error")
+        return response
+
+    return handler
+
+
+async def test_a_retried_create_on_another_calendar_is_not_doubled(
+    gcal: Any, fake: FakeGoogle
+) -> None:
+    """First attempt: Maria is busy, the booking goes to Tom, the answer is lost. Before the
+    retry Maria's appointment is cancelled: a check-then-insert retry would now book Maria
+    too (event ids are unique per calendar only). The key's id is found on Tom's calendar."""
+    fake.add_foreign(MARIA, sat(10), sat(11))
+    (foreign,) = fake.calendars[MARIA].values()
+
+    def maria_frees_up() -> None:
+        foreign["status"] = "cancelled"
+
+    resilient = ResilientConnector(
+        gcal(handler=lose_first_insert_answer(fake, maria_frees_up)), kind="google_calendar",
+        options=ConnectOptions(max_retry=2, retry_interval=0.01))
+    booking = await resilient.book(service="haircut", start=sat(10), name="Ann", phone=PHONE,
+                                   idempotency_key="retry-me")
+    assert booking.staff == "Tom" and booking.id.startswith(f"{TOM}|")
+    ours = [e for e in fake.events() if e.get("extendedProperties")]
+    assert len(ours) == 1 and len(fake.posted()) == 1  # one insert, none on Maria's calendar
+
+
+async def test_a_retried_create_answering_409_is_verified_as_ours(
+    gcal: Any, fake: FakeGoogle
+) -> None:
+    """The event already exists when the retry inserts (made between the lookup and the
+    insert): Google answers 409 and the event, read back, carries this key."""
+    event_id = event_id_for("demo-salon", "raced")
+
+    def made_meanwhile(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/events"):
+            fake.handler(request)  # the earlier attempt's insert lands first
+        return fake.handler(request)
+
+    booking = await gcal(handler=made_meanwhile).book(
+        service="haircut", start=sat(10), name="Ann", phone=PHONE, idempotency_key="raced")
+    assert booking.id == f"{MARIA}|{event_id}" and len(fake.events()) == 1
+    assert [r.url.path for r in fake.posted()] == [f"/calendar/v3/calendars/{MARIA}/events"] * 2
+
+
+async def test_an_event_with_our_id_but_another_key_is_not_taken_for_ours(
+    gcal: Any, fake: FakeGoogle
+) -> None:
+    event_id = event_id_for("demo-salon", "mine")
+    fake.calendars[TOM][event_id] = {
+        "kind": "calendar#event", "id": event_id, "status": "confirmed",
+        "start": {"dateTime": sat(10).isoformat()}, "end": {"dateTime": sat(10, 30).isoformat()},
+        "extendedProperties": {"private": {"va_business": "demo-salon", "va_key": "other",
+                                           "va_service": "haircut"}}}
+    with pytest.raises(ConnectorError, match="not made for it"):
+        await gcal().book(service="haircut", start=sat(10), name="Ann", phone=PHONE,
+                          idempotency_key="mine")
+    assert fake.posted() == []

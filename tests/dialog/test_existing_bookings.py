@@ -514,7 +514,8 @@ async def test_a_failing_cancel_is_noted_honestly_and_finished_by_the_reconciler
         t = await r.say("Yes, please cancel it.")
         assert t.agent_text == (
             "I've noted that you'd like to cancel your haircut on Friday, November 27 at 11 AM. "
-            "A colleague will confirm it by text shortly. Is there anything else?"
+            "A colleague will take care of it and call you if there's any problem. Is there "
+            "anything else?"
         )
         assert not t.end_call
         [intent] = r.intents()

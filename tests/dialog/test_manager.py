@@ -343,8 +343,9 @@ async def test_connector_failure_leaves_pending_intent(tmp_path: Path) -> None:
         assert t.agent_text == CONFIRM_TUE_3PM
         t = await r.say("Yes please, book it.")
         assert t.agent_text == (
-            "I've noted your request for a haircut on Tuesday, December 1 at 3 PM. A colleague "
-            "will confirm it by text shortly. Is there anything else?"
+            "I've noted your request for a haircut on Tuesday, December 1 at 3 PM. It isn't "
+            "confirmed yet; a colleague will call you if there's any problem with it. Is there "
+            "anything else?"
         )
         [book] = t.tool_calls
         assert book["name"] == "book_appointment" and book["status"] == "failed"

@@ -40,8 +40,9 @@ async def test_mumbled_slot_goes_to_review_and_caller_is_told(tmp_path: Path) ->
     async with rig(tmp_path) as r:
         turn = await _book(r, logprob=-1.6)  # exp(-1.6) = 0.2 < threshold 0.45
         assert turn.agent_text == (
-            "I've noted your request for a haircut on Tuesday, December 1 at 3 PM. A colleague "
-            "will confirm it by text shortly. Is there anything else?")
+            "I've noted your request for a haircut on Tuesday, December 1 at 3 PM. It isn't "
+            "confirmed yet; a colleague will call you if there's any problem with it. Is there "
+            "anything else?")
         assert r.manager.state.outcome == "pending_review"
         assert await r.calendar.find_bookings(phone="+15551230001") == []
         with Session(r.store) as session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from pathlib import Path
 
@@ -82,3 +83,104 @@ def test_whisper_assembly_repairs_a_truncated_model(tmp_path) -> None:
     assemble_whisper(tmp_path)
     assert model_bin.stat().st_size == size
     assert not list(tmp_path.rglob("*.partial"))
+
+
+# -- integrity: every model file against its recorded sha256 -----------------------------------
+
+
+def _copy_of_the_models(tmp_path: Path) -> models.ModelPaths:
+    """The assembled models as a separate tree: small files copied (so they can be
+    tampered with), large ones symlinked (hashed through the link, never altered)."""
+    real = assemble_all(Settings(_env_file=None).models_dir)
+    whisper = tmp_path / models.WHISPER_DIR
+    whisper.mkdir()
+    for name in models.WHISPER_SHA256:
+        src = real.whisper_dir / name
+        if name == "model.bin":
+            (whisper / name).symlink_to(src)
+        else:
+            (whisper / name).write_bytes(src.read_bytes())
+    piper = tmp_path / "piper"
+    piper.mkdir()
+    (piper / real.piper_config.name).write_bytes(real.piper_config.read_bytes())
+    (piper / real.piper_model.name).symlink_to(real.piper_model)
+    gguf = tmp_path / real.llm_gguf.name
+    gguf.symlink_to(real.llm_gguf)
+    return models.ModelPaths(whisper, gguf, piper / real.piper_model.name,
+                             piper / real.piper_config.name)
+
+
+def _flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_the_untampered_copy_verifies(tmp_path: Path) -> None:
+    models.verify_model_files(_copy_of_the_models(tmp_path))
+
+
+@pytest.mark.parametrize("which", ["whisper_config", "whisper_tokenizer", "piper_config",
+                                   "gguf"])
+def test_a_tampered_model_file_is_refused(tmp_path: Path, which: str) -> None:
+    paths = _copy_of_the_models(tmp_path)
+    if which == "gguf":  # same size, different bytes: a swapped model
+        size = paths.llm_gguf.stat().st_size
+        paths.llm_gguf.unlink()
+        with paths.llm_gguf.open("wb") as fh:
+            fh.truncate(size)
+        target = paths.llm_gguf
+    else:
+        target = {"whisper_config": paths.whisper_dir / "config.json",
+                  "whisper_tokenizer": paths.whisper_dir / "tokenizer.json",
+                  "piper_config": paths.piper_config}[which]
+        _flip_a_byte(target)
+    with pytest.raises(models.ModelIntegrityError) as info:
+        models.verify_model_files(paths)
+    message = str(info.value)
+    assert str(target) in message and "recorded sha256" in message
+    assert "Refusing" in message
+
+
+def test_assembly_refuses_a_tampered_whisper_file_and_removes_it(tmp_path: Path) -> None:
+    """A file whose stamp is current is not re-hashed at assembly, but one altered after
+    assembly (size kept, mtime changed) is, and is removed rather than left to load."""
+    real_dir = Settings(_env_file=None).models_dir
+    assemble_all(real_dir)
+    target = tmp_path / models.WHISPER_DIR
+    target.mkdir()
+    (target / "model.bin").symlink_to(real_dir / models.WHISPER_DIR / "model.bin")
+    models.assemble_whisper(tmp_path)  # copies the small files, verifies all four
+    vocabulary = target / "vocabulary.txt"
+    _flip_a_byte(vocabulary)
+    with pytest.raises(models.ModelIntegrityError, match=r"vocabulary\.txt"):
+        models.assemble_whisper(tmp_path)
+    assert not vocabulary.exists()
+    models.assemble_whisper(tmp_path)  # the next assembly copies a good one again
+    assert models._sha256(vocabulary) == models.WHISPER_SHA256["vocabulary.txt"]
+
+
+async def test_the_runtime_refuses_to_start_on_a_tampered_model(tmp_path: Path) -> None:
+    from voice_agent.runtime.container import Runtime
+
+    models_dir = tmp_path / "models"
+    models_dir.mkdir()
+    paths = _copy_of_the_models(models_dir)
+    real_dir = Settings(_env_file=None).models_dir
+    stamp = real_dir / models.EMBEDDED_LLMS[models.DEFAULT_LLM].file
+    (models_dir / stamp.with_suffix(".sha256").name).write_text(
+        stamp.with_suffix(".sha256").read_text())
+    models.assemble_whisper(models_dir)  # stamps written: assembly itself will skip them
+    config = paths.whisper_dir / "config.json"
+    before = config.stat()
+    _flip_a_byte(config)  # ... and set its mtime back, so the stamp still looks current
+    os.utime(config, ns=(before.st_atime_ns, before.st_mtime_ns))
+    runtime = Runtime(Settings(_env_file=None, data_dir=tmp_path / "data",
+                               models_dir=models_dir, env="dev"))
+    try:
+        with pytest.raises(models.ModelIntegrityError, match=r"config\.json"):
+            await runtime.start()
+        assert runtime.whisper is None and runtime.sidecars == [] and not runtime.ready
+        assert config.exists()  # refused by the check before loading, not by assembly
+    finally:
+        await runtime.stop()

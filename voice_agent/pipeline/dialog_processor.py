@@ -31,6 +31,8 @@ from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
+    CancelFrame,
+    EndFrame,
     EndWorkerFrame,
     ErrorFrame,
     Frame,
@@ -64,6 +66,7 @@ MAX_BACKCHANNEL_WORDS = 2
 SPELLING_VAD_STOP_S = 0.8
 SPELLING_PAUSE_S = 1.0  # after the VAD's own, longer, stop
 MAX_KEYS = 20
+END_GRACE_S = 10.0  # a turn in flight at the end of the call (it may be writing a booking)
 
 
 @dataclass
@@ -168,6 +171,9 @@ class DialogProcessor(FrameProcessor):
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._bot_speaking = False
             await self.push_frame(frame, direction)
+        elif isinstance(frame, (EndFrame, CancelFrame)):
+            await self.push_frame(frame, direction)
+            await self._stop_tasks()
         elif isinstance(frame, ErrorFrame) and direction == FrameDirection.UPSTREAM:
             await self.push_frame(frame, direction)
             if frame.processor is not None and isinstance(frame.processor, TTSService):
@@ -226,6 +232,24 @@ class DialogProcessor(FrameProcessor):
             if self._clock is not None:
                 self._clock.turn_end = time.time()
             self._spawn(self._answer(text, stats))
+
+    async def _stop_tasks(self) -> None:
+        """At the end of the call nothing of it may outlive it: timers are cancelled, a turn
+        in flight gets ``END_GRACE_S`` to finish (its booking is then written, or left
+        pending in the outbox), and every task still running is cancelled and awaited."""
+        for timer in (self._turn_timer, self._barge_timer, self._keys_timer):
+            if timer is not None:
+                timer.cancel()
+        self._turn_timer = self._barge_timer = self._keys_timer = None
+        def running() -> list[asyncio.Task[None]]:
+            return [t for t in self._tasks if not t.done() and t is not asyncio.current_task()]
+
+        if running() and self._lock.locked():
+            await asyncio.wait(running(), timeout=END_GRACE_S)
+        tasks = running()  # including what the finished turn spawned
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)

@@ -12,7 +12,9 @@ import logging
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import httpx
@@ -23,6 +25,7 @@ from sqlalchemy import Engine
 from connectors.base import Connector
 from connectors.schedule import Business, load_businesses
 from voice_agent import metrics
+from voice_agent.booking.confirmations import Confirmations
 from voice_agent.booking.connector_cache import ConnectorCache
 from voice_agent.booking.outbox import Outbox
 from voice_agent.config import Settings
@@ -30,7 +33,7 @@ from voice_agent.dialog.prompt import load_replies
 from voice_agent.dialog.replies import fixed_sentences
 from voice_agent.pipeline.call import CallResources
 from voice_agent.pipeline.phrase_cache import PhraseCache
-from voice_agent.runtime.model_files import ModelPaths, assemble_all
+from voice_agent.runtime.model_files import ModelPaths, assemble_all, verify_model_files
 from voice_agent.runtime.sidecars import Sidecar, free_port, llm_sidecar, piper_sidecar
 from voice_agent.store.calls import CallStore
 from voice_agent.store.db import make_engine, upgrade
@@ -40,6 +43,7 @@ from voice_agent.telephony.admission import Admission
 from voice_agent.telephony.stream_token import StreamTokens
 
 log = logging.getLogger(__name__)
+PURGE_INTERVAL_S = 24 * 3600
 
 
 @dataclass
@@ -59,7 +63,9 @@ class Runtime:
     phrases: PhraseCache | None = None
     _connectors: ConnectorCache | None = None
     _stream_tokens: StreamTokens | None = None
+    confirmations: Confirmations | None = None  # texts, when sms_from is set
     _reconciler: asyncio.Task[None] | None = None
+    _purger: asyncio.Task[None] | None = None
 
     def __post_init__(self) -> None:
         self.admission = Admission(self.settings.max_concurrent_calls)
@@ -89,7 +95,11 @@ class Runtime:
         self.engine = make_engine(s.db_url)
         await asyncio.to_thread(upgrade, self.engine)
         self.businesses = load_businesses(s.businesses_dir)
+        self.confirmations = confirmations_for(s, self.engine, self.businesses)
         self.models = await asyncio.to_thread(assemble_all, s.models_dir, s.llm_embedded)
+        # Every file checked against its recorded sha256 right before it is loaded: a
+        # mismatch (ModelIntegrityError) stops the start, nothing is loaded.
+        await asyncio.to_thread(verify_model_files, self.models, s.llm_embedded)
         from voice_agent.pipeline.whisper_model import load_whisper
 
         started = time.monotonic()
@@ -131,6 +141,8 @@ class Runtime:
         await self._make_phrase_cache()
         if s.reconcile_interval_s > 0:
             self._reconciler = asyncio.create_task(self._reconcile_loop(), name="reconciler")
+        if s.recordings_retention_days or s.transcripts_retention_days:
+            self._purger = asyncio.create_task(self._purge_loop(), name="retention")
         self.ready = True
         log.info("runtime ready: llm=%s tts=%s", self.llm_base_url, self.tts_base_url)
 
@@ -164,19 +176,49 @@ class Runtime:
         from voice_agent.booking.reconciler import OutboxReconciler
 
         assert self.engine is not None
-        reconciler = OutboxReconciler(self.engine, self.businesses, self.connector_for)
+        texts = self.confirmations
+        reconciler = OutboxReconciler(self.engine, self.businesses, self.connector_for,
+                                      sms=texts.sms if texts else None, confirmations=texts)
         await reconciler.run_forever(self.settings.reconcile_interval_s)
+
+    async def purge_expired(self) -> Any:
+        """Delete recordings and transcripts past the retention settings (a PurgeReport)."""
+        from voice_agent.store.models import utcnow
+        from voice_agent.store.retention import purge
+
+        assert self.engine is not None
+        s, now = self.settings, utcnow()
+
+        def before(days: int | None) -> Any:
+            return now - timedelta(days=days) if days else None
+
+        return await asyncio.to_thread(
+            purge, self.engine, s.recordings_dir,
+            recordings_before=before(s.recordings_retention_days),
+            transcripts_before=before(s.transcripts_retention_days))
+
+    async def _purge_loop(self) -> None:
+        """Retention applied at start and then daily, on every worker (idempotent)."""
+        while True:
+            try:
+                await self.purge_expired()
+            except Exception:
+                log.exception("retention purge failed")
+            await asyncio.sleep(PURGE_INTERVAL_S)
 
     async def stop(self) -> None:
         self.ready = False
-        if self._reconciler is not None:
-            self._reconciler.cancel()
+        for task in (self._reconciler, self._purger):
+            if task is not None:
+                task.cancel()
         if self.http is not None:
             await self.http.close()
         if self.llm is not None:
             await self.llm.close()
         if self._connectors is not None:
             await self._connectors.aclose()
+        if self.confirmations is not None:
+            await self.confirmations.aclose()  # texts in flight get a moment to go out
         await asyncio.gather(*(s.stop() for s in self.sidecars), return_exceptions=True)
         if self.engine is not None:
             self.engine.dispose()
@@ -223,7 +265,7 @@ class Runtime:
     @property
     def outbox(self) -> Outbox:
         assert self.engine is not None
-        return Outbox(self.engine)
+        return Outbox(self.engine, confirmations=self.confirmations)
 
     @property
     def prompts_dir(self) -> Path:
@@ -235,3 +277,18 @@ async def _timed(model: str, start: Awaitable[None]) -> None:
     started = time.monotonic()
     await start
     metrics.observe_model_load(model, time.monotonic() - started)
+
+
+def confirmations_for(settings: Settings, engine: Engine,
+                      businesses: dict[str, Business]) -> Confirmations | None:
+    """Texts through Twilio Messaging when a sending number is configured."""
+    if not settings.sms_from:
+        return None
+    from voice_agent.booking.sms import TwilioSms
+    from voice_agent.dialog.prompt import load_replies
+
+    sms = TwilioSms(account_sid=settings.twilio_account_sid,
+                    auth_token=settings.twilio_auth_token, sender=settings.sms_from,
+                    base_url=settings.twilio_api_base_url)
+    return Confirmations(engine=engine, sms=sms, texts=load_replies(settings.prompts_dir),
+                         businesses=businesses)

