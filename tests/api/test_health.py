@@ -22,7 +22,8 @@ def test_readyz_green_when_ready(make_client) -> None:
         resp = client.get("/readyz")
     assert resp.status_code == 200
     assert resp.json() == {"ready": True, "models_loaded": False, "sidecars": {},
-                           "active_calls": 0, "at_capacity": False}
+                           "active_calls": 0, "at_capacity": False,
+                           "draining": False}
 
 
 def test_readyz_red_until_ready(make_client) -> None:

@@ -220,3 +220,13 @@ def test_above_the_admission_limit_the_caller_hears_lines_are_busy(make_client) 
     assert "lines are busy" in answers[limit].text
     stream_of(again.text)
     assert ready.status_code == 503 and ready.json()["at_capacity"] is True
+
+
+def test_a_draining_worker_turns_new_calls_away(make_client) -> None:
+    with make_client() as client:
+        client.runtime.draining = True
+        resp = client.post(URL, data=PARAMS, headers=sign(URL, PARAMS))
+        ready = client.get("/readyz")
+    assert_hangup(resp)
+    assert "lines are busy" in resp.text
+    assert ready.status_code == 503 and ready.json()["draining"] is True

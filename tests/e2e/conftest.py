@@ -3,6 +3,7 @@ Twilio's REST API that records the requests the server sends it (hang-ups)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -71,10 +72,12 @@ class AgentServer:
     log_path: Path
 
 
-@pytest.fixture(scope="module")
-def agent_server(tmp_path_factory: pytest.TempPathFactory,
-                 twilio_rest: TwilioRestRecorder) -> Iterator[AgentServer]:
-    data_dir = tmp_path_factory.mktemp("agent")
+@contextlib.contextmanager
+def launch_agent_server(data_dir: Path, twilio_rest_url: str,
+                        **settings: str) -> Iterator[AgentServer]:
+    """``voice-agent serve`` in a subprocess on the embedded models, ready; ``settings`` are
+    extra ``VOICE_AGENT_*`` values (by setting name). Stopped with SIGINT afterwards."""
+    data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("VOICE_AGENT_") and k not in ("LLM_BASE_URL", "TTS_BASE_URL",
@@ -86,8 +89,8 @@ def agent_server(tmp_path_factory: pytest.TempPathFactory,
         "VOICE_AGENT_MODELS_DIR": str(REPO_ROOT / ".models"),
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_API_BASE_URL": twilio_rest.url,
-    }
+        "TWILIO_API_BASE_URL": twilio_rest_url,
+    } | {f"VOICE_AGENT_{name.upper()}": value for name, value in settings.items()}
     log_path = data_dir / "server.log"
     with log_path.open("wb") as log_file:
         proc = subprocess.Popen(
@@ -100,15 +103,25 @@ def agent_server(tmp_path_factory: pytest.TempPathFactory,
     except RuntimeError:
         proc.kill()
         raise
-    settings = Settings(data_dir=data_dir, twilio_auth_token=AUTH_TOKEN,
-                        twilio_account_sid=ACCOUNT_SID, models_dir=REPO_ROOT / ".models")
-    yield AgentServer(url=url, settings=settings, proc=proc, log_path=log_path)
-    proc.send_signal(signal.SIGINT)
+    config = Settings(data_dir=data_dir, twilio_auth_token=AUTH_TOKEN,
+                      twilio_account_sid=ACCOUNT_SID, models_dir=REPO_ROOT / ".models")
     try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        yield AgentServer(url=url, settings=config, proc=proc, log_path=log_path)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def agent_server(tmp_path_factory: pytest.TempPathFactory,
+                 twilio_rest: TwilioRestRecorder) -> Iterator[AgentServer]:
+    with launch_agent_server(tmp_path_factory.mktemp("agent"), twilio_rest.url) as server:
+        yield server
 
 
 def sidecar_pids(server: AgentServer, module: str) -> list[int]:

@@ -98,6 +98,7 @@ def serve(
     import uvicorn
 
     from voice_agent.api.app import create_app
+    from voice_agent.api.serving import DrainingServer
     from voice_agent.store.private_files import PRIVATE_UMASK
 
     settings = get_settings()
@@ -111,11 +112,13 @@ def serve(
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from None
         log.warning(DEV_MODE_BANNER)
-    uvicorn.run(
-        create_app(settings), host=bind, port=port or settings.port,
-        log_level=log_level.lower(), ws_max_size=4 * settings.max_ws_message_bytes,
-        log_config=None,
+    app_ = create_app(settings)
+    config = uvicorn.Config(
+        app_, host=bind, port=port or settings.port, log_level=log_level.lower(),
+        ws_max_size=4 * settings.max_ws_message_bytes, log_config=None,
     )
+    DrainingServer(config, runtime_of=lambda: getattr(app_.state, "runtime", None),
+                   deadline_s=settings.drain_deadline_s).run()
 
 
 def main() -> None:  # pragma: no cover

@@ -245,6 +245,9 @@ class DialogManager:
     def apology(self) -> str:
         return self.policy.words.render(Say("apology_technical"))
 
+    def shutdown_goodbye(self) -> str:
+        return self.policy.words.render(Say("shutdown_goodbye"))
+
     # -- steps ---------------------------------------------------------------------------
     async def _run(self, decision: Decision, turn: TurnResult) -> Say | str:
         if isinstance(decision, Say):

@@ -10,6 +10,7 @@ tomorrow); everything this call needs from its worker comes in as :class:`CallRe
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -68,6 +69,7 @@ class CallResources:
     outbox: Outbox
     tts_healthy: Callable[[], Awaitable[bool]]
     phrases: PhraseCache | None = None  # fixed sentences' audio, shared by the worker's calls
+    closing: asyncio.Event | None = None  # set when the worker's drain deadline has passed
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ async def run_call(resources: CallResources, transport: BaseTransport, leg: Call
         manager=manager, store=store, call_id=call.id, clock=clock,
         prompt_hash=prompt.sha256, tts_ready=resources.tts_healthy,
         speech_timeout_s=s.user_speech_timeout_s, vad_params=vad_params, played=played,
+        closing=resources.closing,
     )
     recorder = AudioBufferProcessor(sample_rate=RECORDING_RATE, num_channels=2,
                                     buffer_size=RECORDING_CHUNK_BYTES)

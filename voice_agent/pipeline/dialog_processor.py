@@ -91,6 +91,7 @@ class DialogProcessor(FrameProcessor):
         speech_timeout_s: float = 0.6,
         vad_params: VADParams | None = None,
         played: PlayedMarks | None = None,
+        closing: asyncio.Event | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -122,12 +123,15 @@ class DialogProcessor(FrameProcessor):
         self._keys = ""
         self._keys_timer: asyncio.TimerHandle | None = None
         self.outcome = CallOutcome()
+        self._closing = closing  # set when the worker shuts down: end this call politely
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, StartFrame):
             await self.push_frame(frame, direction)
             self._spawn(self._manager.prefill())
+            if self._closing is not None:
+                self._spawn(self._close_when_told(self._closing))
             await self._say(self._manager.greeting())
         elif isinstance(frame, TranscriptionFrame):
             # Consumed here: TTS would otherwise speak the caller's own words.
@@ -271,6 +275,24 @@ class DialogProcessor(FrameProcessor):
         for sentence in _SENTENCES.findall(text) or [text]:
             if sentence.strip():
                 await self.push_frame(TTSSpeakFrame(sentence.strip()))
+
+    async def _close_when_told(self, closing: asyncio.Event) -> None:
+        """The worker is shutting down and its drain deadline passed: after the turn being
+        answered (if any), say goodbye, keep what the caller wanted as a callback, and end
+        the call with every turn stored."""
+        await closing.wait()
+        async with self._lock:
+            if self._ending:
+                return
+            await self._manager.record_callback("worker shutting down")
+            text = self._manager.shutdown_goodbye()
+            row = Turn(call_id=self._call_id, index=self._turn_index, caller_text=None,
+                       agent_text=text, prompt_hash=self._prompt_hash,
+                       policy_events=[{"event": "shutdown"}])
+            self._turn_index += 1
+            await self._finish_turn(row)
+            await self._say(text)
+            await self._end_call("shutdown")
 
     async def _end_call(self, reason: str) -> None:
         if self._ending:

@@ -59,6 +59,8 @@ class Runtime:
     llm: openai.AsyncOpenAI | None = None
     http: aiohttp.ClientSession | None = None
     ready: bool = False
+    draining: bool = False  # shutting down: no new calls, the calls in progress may finish
+    closing: asyncio.Event = field(default_factory=asyncio.Event)  # ... their time is up
     admission: Admission = field(init=False)
     phrases: PhraseCache | None = None
     _connectors: ConnectorCache | None = None
@@ -206,6 +208,25 @@ class Runtime:
                 log.exception("retention purge failed")
             await asyncio.sleep(PURGE_INTERVAL_S)
 
+    async def drain(self, deadline_s: float, *, goodbye_s: float = 20.0) -> int:
+        """Stop taking calls; let those in progress finish for up to ``deadline_s``; then
+        have each say goodbye and hang up (its request kept as a callback), waiting up to
+        ``goodbye_s`` for that. Returns how many calls had to be ended."""
+        self.draining = True
+        log.warning("draining: %d call(s) in progress, deadline %.0f s", self.active_calls,
+                    deadline_s)
+        loop = asyncio.get_running_loop()
+        ended = 0
+        for wait_s, close in ((deadline_s, False), (goodbye_s, True)):
+            if close and self.active_calls:
+                ended = self.active_calls
+                log.warning("drain deadline passed: ending %d call(s) politely", ended)
+                self.closing.set()
+            until = loop.time() + wait_s
+            while self.active_calls and loop.time() < until:  # noqa: ASYNC110  (a count, no event)
+                await asyncio.sleep(0.1)
+        return ended
+
     async def stop(self) -> None:
         self.ready = False
         for task in (self._reconciler, self._purger):
@@ -254,7 +275,7 @@ class Runtime:
             settings=self.settings, whisper=self.whisper, llm=self.llm, http=self.http,
             tts_base_url=self.tts_base_url, piper_voice=self.models.piper_model.stem,
             connector_for=self.connector_for, call_store=self.call_store, outbox=self.outbox,
-            tts_healthy=self.tts_healthy, phrases=self.phrases,
+            tts_healthy=self.tts_healthy, phrases=self.phrases, closing=self.closing,
         )
 
     @property

@@ -28,9 +28,10 @@ async def healthz() -> dict[str, str]:
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     sidecars = {s.name: await s.healthy() for s in runtime.sidecars}
     full = runtime.admission.full  # at capacity: new calls should go to another worker
-    ready = runtime.ready and all(sidecars.values()) and not full
+    ready = runtime.ready and all(sidecars.values()) and not full and not runtime.draining
     body = {"ready": ready, "models_loaded": runtime.whisper is not None, "sidecars": sidecars,
-            "active_calls": runtime.active_calls, "at_capacity": full}
+            "active_calls": runtime.active_calls, "at_capacity": full,
+            "draining": runtime.draining}
     return JSONResponse(body, status_code=200 if ready else 503)
 
 

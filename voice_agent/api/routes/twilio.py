@@ -61,6 +61,9 @@ async def voice_webhook(request: Request, runtime: RuntimeDep) -> Response:
         return Response(hangup_twiml("Sorry, we cannot take your call right now."),
                         media_type=TWIML)
     caller = params.get("From", "")[:32]
+    if runtime.draining:  # shutting down: the load balancer sends new calls elsewhere
+        log.warning("call %s refused: the worker is draining", call_sid)
+        return Response(hangup_twiml(s.capacity_message), media_type=TWIML)
     if not runtime.admission.admit(call_sid):
         log.warning("call %s refused: %d of %d places in use", call_sid,
                     runtime.admission.in_use, runtime.admission.limit)
