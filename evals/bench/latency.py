@@ -205,18 +205,16 @@ def _f(v: Any) -> str:
 
 
 def print_table(document: dict[str, Any], console: Console) -> None:
+    """Ours, stock and ours/stock as ``p50 / p95 / p99`` per stage (fits 100 columns)."""
     ours, stock, ratio = document["ours"], document.get("stock") or {}, document.get("ratio") or {}
     n_scripts = len(document.get("scripts") or [])
-    table = Table(title=f"end of caller speech -> first agent audio (s), {n_scripts} scripts; "
-                  f"ours {ours['total']['n']} turns, stock "
-                  f"{(stock.get('total') or {}).get('n', 0)} turns")
-    table.add_column("stage")
-    for who in ("ours", "stock", "ours/stock"):
-        for p in PERCENTILES:
-            table.add_column(f"{who} {p}", justify="right")
+    table = Table(title=f"end of caller speech -> first agent audio (s), {n_scripts} scripts: "
+                  "p50 / p95 / p99")
+    for col in ("stage", "ours", "stock", "ours/stock", "n ours", "n stock"):
+        table.add_column(col, justify="left" if col == "stage" else "right")
     for name in REPORTED:
-        row = [name]
-        for src in (ours, stock, ratio):
-            row += [_f((src.get(name) or {}).get(p)) for p in PERCENTILES]
-        table.add_row(*row)
+        cells = [" / ".join(_f((src.get(name) or {}).get(p)) for p in PERCENTILES)
+                 for src in (ours, stock, ratio)]
+        table.add_row(name, *cells, str((ours.get(name) or {}).get("n", "-")),
+                      str((stock.get(name) or {}).get("n", "-")))
     console.print(table)

@@ -34,15 +34,19 @@ __all__ = [
 STAGES = ("turn_decision", "stt", "dialog", "connector", "tts")
 REPORTED = (*STAGES, "overhead", "total", "caller_side")
 PERCENTILES = ("p50", "p95", "p99")
+MIN_RATIO_BASE_S = 0.010
 
 # UserBotLatencyObserver contribution keys (pipecat 1.14) grouped into our stages; what is
-# left of its total (output transport, the "pipeline" hops) is stock's overhead.
+# left of its total (output transport, the "pipeline" hops) is stock's overhead. Stock streams
+# the LLM into the TTS, whose "sentence aggregation" is the wait for the LLM's first whole
+# sentence: it belongs to the dialog stage (ours ends when the reply text is decided).
 STOCK_KEYS: dict[str, tuple[str, ...]] = {
     "turn_decision": ("endpointing_wait", "turn_detection", "waiting_for_user"),
     "stt": ("transcription",),
-    "dialog": ("first_request", "llm_inference", "turn_completion", "awaiting_speakable_text"),
+    "dialog": ("first_request", "llm_inference", "turn_completion", "awaiting_speakable_text",
+               "sentence_aggregation"),
     "connector": ("llm_tool_call", "function_handler"),
-    "tts": ("sentence_aggregation", "speech_synthesis"),
+    "tts": ("speech_synthesis",),
 }
 
 
@@ -102,13 +106,15 @@ def summarize(turns: Iterable[Mapping[str, float]], caller_side: Iterable[float]
 
 def ratios(ours: Mapping[str, Mapping[str, Any]], stock: Mapping[str, Mapping[str, Any]]
            ) -> dict[str, dict[str, float | None]]:
-    """ours / stock per stage and percentile (None where either is missing or stock is 0)."""
+    """ours / stock per stage and percentile; None where either is missing or stock's value is
+    under 10 ms (a ratio of two frame hops says nothing)."""
     out: dict[str, dict[str, float | None]] = {}
     for name in REPORTED:
         row: dict[str, float | None] = {}
         for p in PERCENTILES:
             a, b = (ours.get(name) or {}).get(p), (stock.get(name) or {}).get(p)
-            row[p] = round(a / b, 3) if a is not None and b not in (None, 0) else None
+            ok = a is not None and b is not None and b >= MIN_RATIO_BASE_S
+            row[p] = round(a / b, 3) if ok else None
         out[name] = row
     return out
 

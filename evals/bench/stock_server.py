@@ -18,9 +18,10 @@ Differences from the example, each because the simulator or this box needs it: t
 answered at ``/telephony/twilio/voice`` with the business and the pinned clock as ``<Parameter>``s
 (the example ignores both); no signature or token is checked; replies are capped at our
 ``llm_max_tokens`` (as ours are: a 0.5B model left uncapped can talk for minutes);
-``auto_hang_up=False`` (no Twilio
-account behind a local run); the greeting instruction is a ``system`` message, since
-llama.cpp's server accepts no ``developer`` role. It books nothing.
+``auto_hang_up=False`` (no Twilio account behind a local run); the LLM service says
+``supports_developer_role = False``, as pipecat's ``OLLamaLLMService`` does, since llama.cpp's
+server accepts no ``developer`` role (so the example's greeting instruction goes as "user").
+It books nothing.
 
 Run as its own process (``stock_server()`` below does): ``python -m evals.bench.stock_server
 --port P --data-dir D``; settings (models, LLM/TTS URLs, STT device) come from the environment
@@ -154,7 +155,12 @@ async def run_stock_bot(websocket: WebSocket, cfg: StockConfig) -> None:
     async with aiohttp.ClientSession() as http:
         tts = PiperHttpTTSService(base_url=f"{cfg.tts_base_url}/synthesize", aiohttp_session=http,
                                   settings=PiperHttpTTSService.Settings(voice=cfg.piper_voice))
-        llm = OpenAILLMService(api_key=cfg.llm_api_key, base_url=cfg.llm_base_url,
+        class LlamaCppLLMService(OpenAILLMService):
+            # llama.cpp's server has no "developer" role: pipecat's own switch for such
+            # OpenAI-compatible servers (its OLLamaLLMService sets the same) sends it as "user".
+            supports_developer_role = False
+
+        llm = LlamaCppLLMService(api_key=cfg.llm_api_key, base_url=cfg.llm_base_url,
                                settings=OpenAILLMService.Settings(
                                    model=cfg.llm_model, max_tokens=cfg.llm_max_tokens,
                                    system_instruction=f"{prompt.text}\n\n{prompt.clock}"))
@@ -177,7 +183,7 @@ async def run_stock_bot(websocket: WebSocket, cfg: StockConfig) -> None:
 
         @transport.event_handler("on_client_connected")
         async def _on_connected(_transport: Any, _client: Any) -> None:
-            context.add_message({"role": "system",
+            context.add_message({"role": "developer",
                                  "content": "Please introduce yourself to the user."})
             await worker.queue_frames([LLMRunFrame()])
 

@@ -66,7 +66,8 @@ def test_stock_stages_from_a_breakdown():
         {"key": "endpointing_wait", "duration_secs": 0.2},
         {"key": "transcription", "duration_secs": 0.8},
         {"key": "turn_detection", "duration_secs": 0.5},
-        {"key": "llm_inference", "duration_secs": 1.0},
+        {"key": "llm_inference", "duration_secs": 0.6},
+        {"key": "sentence_aggregation", "duration_secs": 0.4},
         {"key": "speech_synthesis", "duration_secs": 0.3},
         {"key": "output_transport", "duration_secs": 0.1},
         {"key": "pipeline", "duration_secs": 0.1}]}
@@ -178,3 +179,12 @@ def test_stock_not_ready_until_configured(tmp_path: Path):
 
     with TestClient(create_app(lambda: None, never)) as client:
         assert client.get("/readyz").status_code == 503
+
+
+def test_the_servers_busy_twiml_is_what_load_counts_as_refused():
+    from voice_agent.telephony.twilio_webhook import hangup_twiml
+
+    with pytest.raises(tm.MessageError) as err:  # what the simulated caller does with it
+        tm.parse_twiml_stream(hangup_twiml("All our lines are busy."))
+    exc = SimCallerError(f"webhook http://x answered unusable TwiML: {err.value}")
+    assert classify_failure(exc) == "refused"
