@@ -41,6 +41,9 @@ def bench_latency(
     llm_url: LlmOpt = None,
     stock: Annotated[bool, typer.Option(help="Also run stock pipecat on the same scripts.")
                      ] = True,
+    rebuild: Annotated[bool, typer.Option(
+        help="Place no call: recompute bench.json and report.html from the run already in "
+        "--out (its turn rows, stock breakdowns and caller-side figures).")] = False,
 ) -> None:
     """End of caller speech -> first agent audio, by stage: ours vs stock pipecat.
 
@@ -54,6 +57,16 @@ def bench_latency(
     from evals.bench.report import write_html
 
     configure_logging("WARNING")
+    if rebuild:
+        from evals.bench.latency import rebuild_document
+
+        if not (out / "bench.json").is_file():
+            console.print(f"[red]no bench.json in {out}[/]")
+            raise typer.Exit(2)
+        document = rebuild_document(out)
+        print_table(document, console)
+        console.print(f"rebuilt {out / 'bench.json'} and {write_html(document, out)}")
+        return
     paths = _scripts(scripts, script)
     console.print(f"{len(paths)} scripts: " + ", ".join(p.stem for p in paths), highlight=False)
     try:

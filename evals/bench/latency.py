@@ -33,7 +33,7 @@ from evals.bench.stats import (
 )
 from evals.script import load_script
 
-__all__ = ["LatencyRun", "pick_scripts", "print_table", "run_latency_bench"]
+__all__ = ["LatencyRun", "pick_scripts", "print_table", "rebuild_document", "run_latency_bench"]
 
 CALLS_DIR = Path(__file__).resolve().parents[1] / "calls"
 
@@ -103,6 +103,7 @@ async def _run_ours(scripts: Sequence[Path], data_dir: Path, env: dict[str, str]
                 run.turns += stages
                 run.caller_side += caller
                 run.calls.append({"id": call.script.id, "category": path.parent.name,
+                                  "call_sid": call.result.call_sid,
                                   "outcome_correct": call.verdict.outcome_correct,
                                   "turns": [{"latency": s} for s in stages],
                                   "caller_side": caller})
@@ -200,6 +201,49 @@ async def run_latency_bench(*, scripts: Sequence[Path], out: Path, profile: str 
     return LatencyRun(document, ours, stock_run)
 
 
+def rebuild_document(out: Path) -> dict[str, Any]:
+    """``out/bench.json`` again from what the run left under ``out`` (our turn rows in
+    ``ours/voice_agent.db``, stock's breakdowns in ``stock/stock-latency.jsonl``, the caller-side
+    figures in the old ``bench.json``), with the stage arithmetic of this code: no call placed."""
+    import json
+
+    from sqlmodel import Session, select
+
+    from evals.bench.stock_server import read_breakdowns
+    from voice_agent.config import Settings
+    from voice_agent.store.db import make_engine
+    from voice_agent.store.models import Call, Turn
+
+    old = json.loads((out / "bench.json").read_text(encoding="utf-8"))
+    calls = old.get("calls") or {}
+    settings = Settings(data_dir=(out / "ours").resolve(), database_url=None)
+    engine = make_engine(settings.db_url)
+    try:
+        with Session(engine) as session:
+            sid_of = {c.id: c.provider_call_id for c in session.exec(select(Call)).all()}
+            rows = [(sid_of.get(t.call_id), t.model_dump()) for t in session.exec(
+                select(Turn).order_by(Turn.call_id, Turn.index)).all()]  # type: ignore[arg-type]
+    finally:
+        engine.dispose()
+    ours = [(sid, s) for sid, t in rows
+            if (s := ours_turn_stages(t, vad_stop_secs=settings.vad_stop_secs))]
+    stock = [(r.get("call_sid"), s) for r in read_breakdowns((out / "stock").resolve())
+             if (s := stock_turn_stages(r))]
+    for who, turns in (("ours", ours), ("stock", stock)):
+        for call in calls.get(who) or []:
+            if call.get("call_sid"):
+                call["turns"] = [{"latency": s} for sid, s in turns if sid == call["call_sid"]]
+    caller = {who: [v for c in calls.get(who) or [] for v in c.get("caller_side") or []]
+              for who in ("ours", "stock")}
+    has_stock = bool(stock or calls.get("stock"))
+    return bench_document(
+        ours=summarize([s for _, s in ours], caller["ours"]),
+        stock=summarize([s for _, s in stock], caller["stock"]) if has_stock else None,
+        machine=old.get("machine") or {}, models=old.get("models") or {},
+        scripts=old.get("scripts") or [],
+        extra={"seconds": old.get("seconds"), "calls": calls, "rebuilt": True})
+
+
 def _f(v: Any) -> str:
     return "-" if v is None else f"{v:.2f}"
 
@@ -217,4 +261,4 @@ def print_table(document: dict[str, Any], console: Console) -> None:
                  for src in (ours, stock, ratio)]
         table.add_row(name, *cells, str((ours.get(name) or {}).get("n", "-")),
                       str((stock.get(name) or {}).get("n", "-")))
-    console.print(table)
+    console.print(table, width=max(console.width, 104))  # no wrapping in a log

@@ -83,7 +83,8 @@ async def _one_call(path: Path, *, url: str, settings: Any, engine: Any, tag: st
     stages = [s for t in call.turns
               if (s := ours_turn_stages(t.model_dump(), vad_stop_secs=settings.vad_stop_secs))]
     return {"id": call.script.id, "status": "completed",
-            "correct": call.verdict.outcome_correct, "totals": [s["total"] for s in stages],
+            "correct": call.verdict.outcome_correct, "outcome": call.outcome_text,
+            "problems": call.verdict.problems[:3], "totals": [s["total"] for s in stages],
             "caller_side": [t.latency_s for t in call.result.turns if t.latency_s is not None]}
 
 
@@ -139,4 +140,4 @@ def print_load_table(doc: dict[str, Any], console: Console) -> None:
         table.add_row(*(str(x) for x in (
             lv["concurrency"], lv["calls"], lv["completed"], lv["refused"], lv["failed"],
             lv["booking_correct"], t["p50"], t["p95"], t["p99"], cs["p95"])))
-    console.print(table)
+    console.print(table, width=max(console.width, 104))  # no wrapping in a log

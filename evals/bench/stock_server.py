@@ -20,8 +20,8 @@ answered at ``/telephony/twilio/voice`` with the business and the pinned clock a
 ``llm_max_tokens`` (as ours are: a 0.5B model left uncapped can talk for minutes);
 ``auto_hang_up=False`` (no Twilio account behind a local run); the LLM service says
 ``supports_developer_role = False``, as pipecat's ``OLLamaLLMService`` does, since llama.cpp's
-server accepts no ``developer`` role (so the example's greeting instruction goes as "user").
-It books nothing.
+server accepts no ``developer`` role (so the example's greeting instruction goes as "user");
+the LLM gets the same one-token warm-up request before readiness as ours. It books nothing.
 
 Run as its own process (``stock_server()`` below does): ``python -m evals.bench.stock_server
 --port P --data-dir D``; settings (models, LLM/TTS URLs, STT device) come from the environment
@@ -225,6 +225,7 @@ def _serve(port: int, data_dir: Path) -> None:  # pragma: no cover - runs in the
             sidecars.append(tts)
             tts_url = tts.base_url
         await asyncio.gather(*(sc.start() for sc in sidecars))
+        await _warm_llm(llm_url, s.llm_model, s.llm_api_key)
         state["config"] = StockConfig(
             whisper_dir=str(models.whisper_dir), stt_device=s.stt_device,
             stt_compute_type=s.stt_compute_type, llm_base_url=llm_url, llm_model=s.llm_model,
@@ -239,6 +240,21 @@ def _serve(port: int, data_dir: Path) -> None:  # pragma: no cover - runs in the
 
     app = create_app(lambda: state.get("config"), run_stock_bot, lifespan)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+async def _warm_llm(base_url: str, model: str, api_key: str) -> None:
+    """The tiny request ``voice-agent serve`` makes before readiness, so neither agent's first
+    caller pays the model's cold start (a failure is left for the first call to show)."""
+    import openai
+
+    client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=120, max_retries=1)
+    try:
+        await client.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": "Hi"}], max_tokens=1)
+    except openai.OpenAIError:
+        pass
+    finally:
+        await client.close()
 
 
 @contextlib.contextmanager

@@ -188,3 +188,38 @@ def test_the_servers_busy_twiml_is_what_load_counts_as_refused():
         tm.parse_twiml_stream(hangup_twiml("All our lines are busy."))
     exc = SimCallerError(f"webhook http://x answered unusable TwiML: {err.value}")
     assert classify_failure(exc) == "refused"
+
+
+def test_rebuild_from_a_finished_run(tmp_path: Path):
+    from sqlmodel import Session
+
+    from evals.bench.latency import rebuild_document
+    from evals.bench.stock_server import LATENCY_FILE
+    from voice_agent.config import Settings
+    from voice_agent.store.db import make_engine, upgrade
+    from voice_agent.store.models import Call, Turn
+
+    engine = make_engine(Settings(data_dir=tmp_path / "ours", database_url=None).db_url)
+    upgrade(engine)
+    with Session(engine) as session:
+        call = Call(provider_call_id="CA1", business="demo-salon")
+        session.add(call)
+        session.commit()
+        turn = {k: v for k, v in _turn().items() if k != "stt_segments" and k != "policy_events"}
+        session.add(Turn(call_id=call.id, index=0, stt_segments=[{"seconds": 0.6}], **turn))
+        session.commit()
+    engine.dispose()
+    (tmp_path / "stock").mkdir()
+    (tmp_path / "stock" / LATENCY_FILE).write_text(json.dumps(
+        {"call_sid": "CA2", "measured_from": "user_silence", "total_secs": 2.0,
+         "contributions": [{"key": "llm_inference", "duration_secs": 2.0}]}) + "\n")
+    (tmp_path / "bench.json").write_text(json.dumps({
+        "scripts": ["a.yaml"], "machine": {"cpus": 2}, "models": {},
+        "calls": {"ours": [{"id": "a", "call_sid": "CA1", "caller_side": [2.5], "turns": []}],
+                  "stock": [{"id": "a", "call_sid": "CA2", "caller_side": [2.1], "turns": []}]}}))
+    doc = rebuild_document(tmp_path)
+    assert doc["ours"]["total"]["p50"] == pytest.approx(2.35)
+    assert doc["ours"]["caller_side"]["p50"] == pytest.approx(2.5)
+    assert doc["stock"]["dialog"]["p50"] == pytest.approx(2.0)
+    assert doc["ratio"]["total"]["p50"] == pytest.approx(2.35 / 2.0, abs=1e-3)
+    assert len(doc["calls"]["ours"][0]["turns"]) == 1 and doc["rebuilt"] is True
