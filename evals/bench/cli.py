@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +11,8 @@ from rich.console import Console
 
 from voice_agent.logging_utils import configure_logging
 
-console = Console()
+# Wide enough for the tables when the output goes to a log rather than a terminal.
+console = Console(width=None if sys.stdout.isatty() else 110)
 bench_app = typer.Typer(help="Latency and load benchmarks over simulated phone calls.")
 
 ScriptsOpt = Annotated[int, typer.Option(

@@ -261,4 +261,4 @@ def print_table(document: dict[str, Any], console: Console) -> None:
                  for src in (ours, stock, ratio)]
         table.add_row(name, *cells, str((ours.get(name) or {}).get("n", "-")),
                       str((stock.get(name) or {}).get("n", "-")))
-    console.print(table, width=max(console.width, 104))  # no wrapping in a log
+    console.print(table)
