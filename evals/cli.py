@@ -1,4 +1,4 @@
-"""``voice-agent call``, ``voice-agent demo`` and ``voice-agent eval ...``: the eval tooling's
+"""``voice-agent call``, ``demo``, ``eval ...`` and ``bench ...``: the eval tooling's
 commands, added to the ``voice-agent`` command through the ``voice_agent.commands`` entry point
 (``pyproject.toml``), so that production code never imports ``evals``.
 """
@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from evals.bench.cli import bench_app
 from voice_agent.config import get_settings
 from voice_agent.logging_utils import configure_logging
 
@@ -20,10 +21,12 @@ eval_app = typer.Typer(help="Replay call scripts, score them, gate regressions."
 
 
 def register(app: typer.Typer) -> None:
-    """Entry point: add ``call``, ``demo`` and the ``eval`` group to the ``voice-agent`` app."""
+    """Entry point: add ``call``, ``demo`` and the ``eval`` and ``bench`` groups to the
+    ``voice-agent`` app."""
     for command in tools.registered_commands:
         app.registered_commands.append(command)
     app.add_typer(eval_app, name="eval")
+    app.add_typer(bench_app, name="bench")
 
 
 @tools.command()

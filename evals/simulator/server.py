@@ -40,13 +40,16 @@ def wait_ready(base_url: str, proc: subprocess.Popen[bytes], timeout_s: float) -
 
 
 @contextlib.contextmanager
-def agent_server(data_dir: Path, port: int = 0, *, console: Console) -> Iterator[str]:
+def agent_server(data_dir: Path, port: int = 0, *, console: Console,
+                 env: dict[str, str] | None = None) -> Iterator[str]:
     """Run ``voice-agent serve`` on the embedded defaults with its data under ``data_dir``;
-    yields the base URL once /readyz is green, stops the server on exit."""
+    yields the base URL once /readyz is green, stops the server on exit. ``env`` adds to
+    (or overrides) the server's environment, e.g. a bench profile's settings."""
     port = port or free_port()
     # No Twilio account behind a local run: the simulated caller sees the hang-up on the socket.
-    env = os.environ | {"VOICE_AGENT_DATA_DIR": str(data_dir), "VOICE_AGENT_ENV": "dev",
-                        "VOICE_AGENT_TWILIO_HANG_UP": "false"}
+    env = os.environ | (env or {}) | {"VOICE_AGENT_DATA_DIR": str(data_dir),
+                                      "VOICE_AGENT_ENV": "dev",
+                                      "VOICE_AGENT_TWILIO_HANG_UP": "false"}
     for key in ("DATABASE_URL", "VOICE_AGENT_DATABASE_URL"):
         env.pop(key, None)
     base_url = f"http://127.0.0.1:{port}"

@@ -26,6 +26,7 @@ from voice_agent.booking.desk import BookingDesk, DeskResult
 from voice_agent.booking.outbox import Outbox
 from voice_agent.dialog import tools as T
 from voice_agent.dialog.confidence import ConfidenceRecord
+from voice_agent.dialog.connector_timing import TimedConnector
 from voice_agent.dialog.keypad import read_keys
 from voice_agent.dialog.listening import Listening, listening_prompt
 from voice_agent.dialog.llm_client import LLMClient, LLMOptions, LLMUnavailableError
@@ -89,7 +90,8 @@ class DialogManager:
         reading: str = "off",
     ) -> None:
         self.business = business
-        self.connector = connector
+        # timed, for the turn record's connector stage (the booking desk shares it)
+        self.connector: Any = TimedConnector(connector)
         self.llm = llm
         self.llm_options = llm_options
         self.prompt = prompt
@@ -98,7 +100,7 @@ class DialogManager:
         self.state = DialogState(caller_phone=caller_phone)
         self.call_id = call_id
         self.client = LLMClient(llm, llm_options, T.tool_schemas(business))
-        self.desk = BookingDesk(business=business, connector=connector, outbox=outbox,
+        self.desk = BookingDesk(business=business, connector=self.connector, outbox=outbox,
                                 call_id=call_id, review_threshold=review_threshold)
         self.messages: list[dict[str, Any]] = prompt.messages()
         self.count_llm_disagreement = count_llm_disagreement
@@ -148,6 +150,7 @@ class DialogManager:
             raise LLMUnavailableError(self.client.error)
         caller_text = caller_text.strip()[:MAX_CALLER_CHARS]
         turn = TurnResult(agent_text="")
+        self.connector.take_timings()  # calls made between turns are not this turn's
         start_len = len(self.messages)
         agent_said = self._last_agent_text()
         self.messages.append({"role": "user", "content": caller_text})
@@ -205,6 +208,7 @@ class DialogManager:
         self.messages.append({"role": "assistant", "content": text})
         turn.agent_text = text
         turn.llm_messages = self.messages[start_len:]
+        turn.policy_events.extend(self.connector.take_timings())
         if turn.end_call:
             self.state.ended = True
         return turn

@@ -11,6 +11,7 @@ at the moment a segment is transcribed, what the dialog expects to hear next
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
@@ -42,6 +43,7 @@ class SharedWhisperSTTService(WhisperSTTService):
             yield TranscriptionFrame("", self._user_id, time_now_iso8601(), None, result={})
             return
         await self.start_processing_metrics()
+        t0 = time.perf_counter()
         try:
             listening = self._prompt() if self._prompt is not None else None
             text, stats = await asyncio.to_thread(
@@ -50,6 +52,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         except Exception as exc:  # an unusable segment must not stall the turn detector
             logger.error(f"{self}: transcription failed: {type(exc).__name__}: {exc}")
             text, stats = "", {"error": type(exc).__name__}
+        stats["seconds"] = round(time.perf_counter() - t0, 4)  # the turn record's STT stage
         await self.stop_processing_metrics()
         # Always one frame per VAD segment, even when empty, so the turn detector downstream
         # can tell that every segment of the turn has been transcribed.
