@@ -90,8 +90,7 @@ class DialogManager:
         reading: str = "off",
     ) -> None:
         self.business = business
-        # timed, for the turn record's connector stage (the booking desk shares it)
-        self.connector: Any = TimedConnector(connector)
+        self.connector: Any = TimedConnector(connector)  # the desk's too: the connector stage
         self.llm = llm
         self.llm_options = llm_options
         self.prompt = prompt
@@ -246,11 +245,8 @@ class DialogManager:
         await self._callback_intent("caller asked for a human", "")
         return Say("transfer_callback", end_call=True, outcome="transferred")
 
-    def apology(self) -> str:
-        return self.policy.words.render(Say("apology_technical"))
-
-    def shutdown_goodbye(self) -> str:
-        return self.policy.words.render(Say("shutdown_goodbye"))
+    def apology(self, key: str = "apology_technical") -> str:  # or "shutdown_goodbye"
+        return self.policy.words.render(Say(key))
 
     # -- steps ---------------------------------------------------------------------------
     async def _run(self, decision: Decision, turn: TurnResult) -> Say | str:

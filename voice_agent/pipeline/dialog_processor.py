@@ -285,7 +285,7 @@ class DialogProcessor(FrameProcessor):
             if self._ending:
                 return
             await self._manager.record_callback("worker shutting down")
-            text = self._manager.shutdown_goodbye()
+            text = self._manager.apology("shutdown_goodbye")
             row = Turn(call_id=self._call_id, index=self._turn_index, caller_text=None,
                        agent_text=text, prompt_hash=self._prompt_hash,
                        policy_events=[{"event": "shutdown"}])
