@@ -1,4 +1,5 @@
-"""A database made by an older release gets the columns a newer one added (nullable only)."""
+"""A database made by a release older than the Alembic baseline (before Alembic) is adopted:
+the tables and nullable columns it lacks are added as those releases did, then migrated."""
 
 from __future__ import annotations
 

@@ -9,9 +9,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from connectors.sql import make_engine as _make_engine
 from voice_agent.store import connector_configs, models, review  # noqa: F401  (tables)
@@ -57,28 +57,12 @@ def make_engine(url: str) -> Engine:
 
 
 def upgrade(engine: Engine) -> None:
-    """Create every table that does not exist yet, and add the nullable columns a newer
-    release introduced to tables that do (idempotent)."""
-    from connectors.builtin import create_calendar_tables
+    """Bring the database to the newest schema revision (Alembic, ``voice_agent.store.
+    migrations``): an empty one is created, one from before Alembic is adopted first; safe to
+    run from several workers at once, and a no-op when already there."""
+    from voice_agent.store.migrations import upgrade as upgrade_to_head
 
-    SQLModel.metadata.create_all(engine)
-    create_calendar_tables(engine)
-    _add_missing_columns(engine)
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    existing = inspect(engine)
-    with engine.begin() as conn:
-        for table in SQLModel.metadata.sorted_tables:
-            if not existing.has_table(table.name):
-                continue
-            have = {c["name"] for c in existing.get_columns(table.name)}
-            for column in table.columns:
-                if column.name in have or not column.nullable or column.primary_key:
-                    continue
-                kind = column.type.compile(dialect=engine.dialect)
-                conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" '
-                                  f"{kind}"))
+    upgrade_to_head(engine)
 
 
 def session(engine: Engine) -> Session:
