@@ -199,6 +199,11 @@ class Settings(BaseSettings):
     # before it is stopped anyway. The deployment's terminationGracePeriodSeconds must cover
     # the preStop sleep plus this (infra/helm checks it). Read by the drain on SIGTERM.
     drain_deadline_s: float = Field(120.0, gt=0)
+    # OpenTelemetry (optional, off by default; `pip install 'voice-agent[tracing]'`): pipecat's
+    # conversation and turn spans, exported over OTLP/HTTP to this traces endpoint, e.g.
+    # http://otel-collector:4318/v1/traces.
+    otel_endpoint: str | None = Field(None, max_length=500)
+    otel_service_name: str = Field("voice-agent", max_length=100)
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

@@ -72,6 +72,20 @@ class CallResources:
     closing: asyncio.Event | None = None  # set when the worker's drain deadline has passed
 
 
+def pipeline_worker(pipeline: Pipeline, *, call_id: str, tracing: bool) -> PipelineWorker:
+    """The call's pipecat worker; with ``tracing`` (an OpenTelemetry exporter configured:
+    ``runtime/tracing.py``) pipecat's conversation and turn spans carry the call's id."""
+    return PipelineWorker(
+        pipeline,
+        params=PipelineParams(
+            audio_in_sample_rate=PIPELINE_SAMPLE_RATE, audio_out_sample_rate=RECORDING_RATE,
+        ),
+        idle_timeout_secs=120,
+        enable_rtvi=False,  # no RTVI client on a phone call (it logged every Twilio mark echo)
+        enable_tracing=tracing, conversation_id=call_id,
+    )
+
+
 @dataclass(frozen=True)
 class CallLeg:
     """Who is calling whom, as the telephony layer saw it."""
@@ -140,14 +154,7 @@ async def run_call(resources: CallResources, transport: BaseTransport, leg: Call
     pipeline = Pipeline([
         transport.input(), vad, stt, dialog, tts, played, output, recorder,
     ])
-    worker = PipelineWorker(
-        pipeline,
-        params=PipelineParams(
-            audio_in_sample_rate=PIPELINE_SAMPLE_RATE, audio_out_sample_rate=RECORDING_RATE,
-        ),
-        idle_timeout_secs=120,
-        enable_rtvi=False,  # no RTVI client on a phone call (it logged every Twilio mark echo)
-    )
+    worker = pipeline_worker(pipeline, call_id=call.id, tracing=bool(s.otel_endpoint))
     recording = StreamingWav(s.recordings_dir / f"{call.id}.wav", sample_rate=RECORDING_RATE)
 
     @recorder.event_handler("on_audio_data")

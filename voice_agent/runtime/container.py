@@ -35,6 +35,7 @@ from voice_agent.pipeline.call import CallResources
 from voice_agent.pipeline.phrase_cache import PhraseCache
 from voice_agent.runtime.model_files import ModelPaths, assemble_all, verify_model_files
 from voice_agent.runtime.sidecars import Sidecar, free_port, llm_sidecar, piper_sidecar
+from voice_agent.runtime.tracing import start_tracing
 from voice_agent.store.calls import CallStore
 from voice_agent.store.db import make_engine, upgrade
 from voice_agent.store.private_files import private_dir
@@ -94,6 +95,7 @@ class Runtime:
         s = self.settings
         private_dir(s.data_dir)
         private_dir(s.recordings_dir)
+        start_tracing(s)  # before any call: OpenTelemetry, when an endpoint is set
         self.engine = make_engine(s.db_url)
         await asyncio.to_thread(upgrade, self.engine)
         self.businesses = load_businesses(s.businesses_dir)
