@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from connectors.yaml_doc import safe_load
+
 __all__ = [
     "IMPLICIT_STAFF",
     "WEEKDAYS",
@@ -85,8 +87,8 @@ class Business(BaseModel):
     def _check_timezone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r} (expected an IANA key)") from None
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America", "A" * 300
+            raise ValueError(f"unknown timezone {value[:60]!r} (expected an IANA key)") from None
         return value
 
     @field_validator("hours")
@@ -208,8 +210,12 @@ class Business(BaseModel):
 
 
 def load_business(path: str | Path) -> Business:
-    with Path(path).open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
+    try:
+        data = safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a business file must be a YAML mapping")
     return Business.model_validate(data)

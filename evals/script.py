@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from connectors.yaml_doc import safe_load
+
 __all__ = [
     "AskKind",
     "CalendarEntry",
@@ -180,7 +182,9 @@ def load_script(path: Path | str) -> CallScript:
     """Read and validate one call script; raise :class:`ScriptError` naming file and field."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ScriptError(f"{path}: not UTF-8 text") from None
     except OSError as exc:
         raise ScriptError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:

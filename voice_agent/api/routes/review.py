@@ -162,6 +162,13 @@ def _recording_file(runtime: Runtime, call: Call | None) -> FilePath | None:
     return path if path.is_relative_to(root) and path.is_file() else None
 
 
+def _unbookable(msg: str) -> HTTPException:
+    """A 422 in the documented shape of every 422 (FastAPI's ``HTTPValidationError``): found
+    by schemathesis, a bare string ``detail`` broke the response schema of approve."""
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[
+        {"loc": ["body", "edits"], "msg": msg, "type": "value_error"}])
+
+
 def _booking_request(business: Business, payload: dict[str, Any]) -> dict[str, Any]:
     """Connector arguments from an intent payload; 422 when it can't be booked as it is."""
     service = payload.get("service")
@@ -170,11 +177,10 @@ def _booking_request(business: Business, payload: dict[str, Any]) -> dict[str, A
         start = _parse_start(str(payload.get("start")))
     except (KeyError, ValueError) as exc:
         detail = str(exc).strip("'\"") if isinstance(exc, KeyError) else str(exc)
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail) from None
+        raise _unbookable(detail) from None
     name, phone = payload.get("name"), payload.get("phone")
     if not (isinstance(name, str) and name.strip() and isinstance(phone, str) and phone.strip()):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            detail="the booking needs the caller's name and phone (edit them)")
+        raise _unbookable("the booking needs the caller's name and phone (edit them)")
     return {"service": service, "start": start, "name": name, "phone": phone,
             "staff": payload.get("staff")}
 
@@ -259,6 +265,8 @@ async def approve_item(
             detail={"intent_id": intent.id, "error": exc.message, "changes": changes},
         )
         log.warning("approving review item %s failed: %s", item.id, type(exc).__name__)
+        if code == status.HTTP_422_UNPROCESSABLE_CONTENT:
+            raise _unbookable(f"cannot book: {exc.message}") from None
         detail = (f"cannot book: {exc.message}" if code != status.HTTP_502_BAD_GATEWAY
                   else f"the calendar did not accept the booking: {exc.message}")
         raise HTTPException(code, detail=detail) from None
