@@ -17,7 +17,7 @@ from pipecat.frames.frames import (
 from pipecat.tests.utils import SleepFrame, run_test
 from sqlmodel import Session, select
 
-from tests.dialog.test_existing_bookings import rig
+from tests.dialog.test_existing_bookings import CALLER, rig
 from voice_agent.pipeline.dialog_processor import DialogProcessor
 from voice_agent.pipeline.turn_clock import TurnClock
 from voice_agent.store.calls import CallStore
@@ -83,3 +83,32 @@ async def test_a_dialog_that_fails_apologises_offers_a_callback_and_ends(tmp_pat
         assert turn.agent_text and said.endswith(turn.agent_text)
         assert [i.payload["why"] for i in intents if i.action == "callback"] == [
             "internal error"]
+
+
+async def test_a_yes_said_just_before_hanging_up_books_the_slot_once(tmp_path: Path) -> None:
+    """The socket drops right after "Yes, please book it." (before the end-of-turn pause):
+    the yes is still a turn, the slot is booked exactly once, and every turn is stored."""
+    async with rig(tmp_path) as r:
+        processor = _processor(r, CallStore(r.store))
+        lines = ["Hi, I'd like to book a haircut.", "Next Tuesday at 3 pm.", "Dana Smith.",
+                 "My mobile is fine."]
+        spoken = [f for line in lines for f in _said_plain(line)]
+        last = [VADUserStartedSpeakingFrame(), SleepFrame(0.05), VADUserStoppedSpeakingFrame(),
+                TranscriptionFrame("Yes, please book it.", "caller", "now", result={})]
+        down, _ = await run_test(processor, frames_to_send=[*spoken, *last])  # then EndFrame
+        with Session(r.store) as session:
+            texts = [t.caller_text for t in session.exec(select(Turn).order_by(Turn.index))]
+        bookings = await r.calendar.find_bookings(phone=CALLER)
+        assert texts[-1] == "Yes, please book it.", texts
+        new = [b for b in bookings if b.name == "Dana Smith"]
+        assert len(new) == 1 and new[0].start.hour == 15, bookings
+        said = [f.text for f in down if isinstance(f, TTSSpeakFrame)]
+        assert not any("booked" in s.lower() or "all set" in s.lower() for s in said[-1:]), (
+            "the reply to the last words was spoken into a closed call")
+
+
+def _said_plain(line: str) -> list[Any]:
+    """A caller line as text mode reads it (no STT confidence: not the phone's heard mode)."""
+    return [VADUserStartedSpeakingFrame(), SleepFrame(0.05), VADUserStoppedSpeakingFrame(),
+            SleepFrame(0.05), TranscriptionFrame(line, "caller", "now", result={}),
+            SleepFrame(1.5)]

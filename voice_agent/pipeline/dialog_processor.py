@@ -124,6 +124,7 @@ class DialogProcessor(FrameProcessor):
         self._keys_timer: asyncio.TimerHandle | None = None
         self.outcome = CallOutcome()
         self._closing = closing  # set when the worker shuts down: end this call politely
+        self._quiet = False  # the caller has hung up: nothing more is spoken
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -176,6 +177,7 @@ class DialogProcessor(FrameProcessor):
             self._bot_speaking = False
             await self.push_frame(frame, direction)
         elif isinstance(frame, (EndFrame, CancelFrame)):
+            await self._answer_last_words()  # before the end reaches the pipeline's sink
             await self.push_frame(frame, direction)
             await self._stop_tasks()
         elif isinstance(frame, ErrorFrame) and direction == FrameDirection.UPSTREAM:
@@ -237,6 +239,19 @@ class DialogProcessor(FrameProcessor):
                 self._clock.turn_end = time.time()
             self._spawn(self._answer(text, stats))
 
+    async def _answer_last_words(self) -> None:
+        """The caller hung up right after speaking ("Yes, book it." and gone): what they said
+        is still a turn. It is read, decided and stored like any other (a yes to a slot then
+        books it, here or in ``flush``), though nobody is left to hear the reply."""
+        if self._ending or not self._turn.texts or self._lock.locked():
+            return
+        if self._turn_timer is not None:
+            self._turn_timer.cancel()
+            self._turn_timer = None
+        text, stats = self._turn.take()
+        self._quiet = True
+        await self._answer(text, stats)
+
     async def _stop_tasks(self) -> None:
         """At the end of the call nothing of it may outlive it: timers are cancelled, a turn
         in flight gets ``END_GRACE_S`` to finish (its booking is then written, or left
@@ -268,6 +283,11 @@ class DialogProcessor(FrameProcessor):
                       mask_text(str(exc))[:200])
 
     async def _say(self, text: str, *, reset_clock: bool = True) -> None:
+        if self._quiet:  # the call is over: the reply is stored, not spoken
+            return
+        await self._speak(text, reset_clock=reset_clock)
+
+    async def _speak(self, text: str, *, reset_clock: bool) -> None:
         """Speak a reply a sentence at a time, so that marks tell which sentences were heard."""
         if reset_clock:
             self._clock.reset_for_reply()
@@ -299,7 +319,8 @@ class DialogProcessor(FrameProcessor):
             return
         self._ending = True
         self.outcome.end_reason = reason
-        await self.push_frame(EndWorkerFrame())
+        if not self._quiet:  # a call the caller already left is ending anyway
+            await self.push_frame(EndWorkerFrame())
 
     async def _answer(self, text: str, stats: list[dict[str, Any]], keys: str | None = None
                       ) -> None:
