@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
@@ -133,3 +134,20 @@ def sidecar_pids(server: AgentServer, module: str) -> list[int]:
         if int(ppid) == server.proc.pid and f"-m {module}" in args:
             pids.append(int(pid))
     return pids
+
+
+DEMO_SCRIPT = REPO_ROOT / "evals" / "calls" / "demo" / "salon-book-basic.yaml"
+
+
+async def answered_demo_call(server: AgentServer) -> tuple[Any, Any]:
+    """The demo script's caller phones ``server`` (signed webhook, Media Stream) and hears
+    the greeting out; returns the started stream client and the Piper caller voice."""
+    from evals.script import load_script
+    from evals.simulator.caller import dial
+    from evals.simulator.caller_voice import make_caller_voice
+
+    client = await dial(server_url=server.url, script=load_script(DEMO_SCRIPT),
+                        auth_token=server.settings.twilio_auth_token)
+    await client.start()
+    assert await client.wait_agent_reply(since_s=0.0, silence_s=1.0), "no greeting"
+    return client, make_caller_voice("piper")

@@ -12,16 +12,11 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
-from evals.script import load_script
-from evals.simulator.caller import dial
-from evals.simulator.caller_voice import make_caller_voice
-from tests.e2e.conftest import launch_agent_server
-from voice_agent.config import REPO_ROOT
+from tests.e2e.conftest import answered_demo_call, launch_agent_server
 from voice_agent.store.db import make_engine
 from voice_agent.store.models import BookingIntent, Call, Turn
 
 pytestmark = pytest.mark.slow
-DEMO = REPO_ROOT / "evals" / "calls" / "demo" / "salon-book-basic.yaml"
 DEADLINE_S = 4.0
 
 
@@ -29,13 +24,8 @@ async def test_sigterm_mid_call_drains_and_ends_the_call_politely(tmp_path: Path
                                                                   twilio_rest) -> None:
     with launch_agent_server(tmp_path / "agent", twilio_rest.url,
                              drain_deadline_s=str(DEADLINE_S)) as server:
-        script = load_script(DEMO)
-        client = await dial(server_url=server.url, script=script,
-                            auth_token=server.settings.twilio_auth_token)
-        voice = make_caller_voice("piper")
-        await client.start()
+        client, voice = await answered_demo_call(server)
         try:
-            assert await client.wait_agent_reply(since_s=0.0, silence_s=1.0)
             end = await client.speak(await voice.synthesize("Hi, I'd like to book a haircut."))
             assert await client.wait_agent_reply(since_s=end, silence_s=1.0)
             signalled = client.now()
