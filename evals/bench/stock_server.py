@@ -35,8 +35,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -50,8 +48,7 @@ from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 from rich.console import Console
 
-from evals.simulator.server import READY_TIMEOUT_S, wait_ready
-from voice_agent.config import REPO_ROOT
+from evals.simulator.server import server_process
 from voice_agent.runtime.sidecars import free_port
 from voice_agent.telephony.twilio_webhook import connect_stream_twiml, stream_url
 
@@ -269,22 +266,12 @@ def stock_server(data_dir: Path, *, console: Console, port: int = 0,
     log_path = data_dir / "stock-server.log"
     console.print(f"[dim]starting stock pipecat on {base_url} (log: {log_path})[/]")
     t0 = time.monotonic()
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "evals.bench.stock_server", "--port", str(port),
-             "--data-dir", str(data_dir)],
-            env=os.environ | (env or {}) | {"VOICE_AGENT_ENV": "dev"}, stdout=log_file,
-            stderr=subprocess.STDOUT, cwd=REPO_ROOT)
-        try:
-            wait_ready(base_url, proc, READY_TIMEOUT_S)
-            console.print(f"[dim]stock pipecat ready in {time.monotonic() - t0:.1f} s[/]")
-            yield base_url
-        finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with server_process([sys.executable, "-m", "evals.bench.stock_server", "--port", str(port),
+                         "--data-dir", str(data_dir)], base_url=base_url,
+                        env=os.environ | (env or {}) | {"VOICE_AGENT_ENV": "dev"},
+                        log_path=log_path):
+        console.print(f"[dim]stock pipecat ready in {time.monotonic() - t0:.1f} s[/]")
+        yield base_url
 
 
 def read_breakdowns(data_dir: Path) -> list[dict[str, Any]]:

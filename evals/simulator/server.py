@@ -40,6 +40,28 @@ def wait_ready(base_url: str, proc: subprocess.Popen[bytes], timeout_s: float) -
 
 
 @contextlib.contextmanager
+def server_process(argv: list[str], *, base_url: str, env: dict[str, str], log_path: Path,
+                   ready_timeout_s: float = READY_TIMEOUT_S) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``argv`` (a server answering ``/readyz``) from the repository, its output in
+    ``log_path``; yields the process once ``base_url`` is ready; on exit stops it with SIGINT
+    (so it stops its sidecars) and kills it if it has not exited within 30 s."""
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(argv, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+                                cwd=REPO_ROOT)
+        try:
+            wait_ready(base_url, proc, ready_timeout_s)
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@contextlib.contextmanager
 def agent_server(data_dir: Path, port: int = 0, *, console: Console,
                  env: dict[str, str] | None = None) -> Iterator[str]:
     """Run ``voice-agent serve`` on the embedded defaults with its data under ``data_dir``;
@@ -56,19 +78,8 @@ def agent_server(data_dir: Path, port: int = 0, *, console: Console,
     server_log = data_dir / "server.log"
     console.print(f"[dim]starting the agent server on {base_url} (log: {server_log})[/]")
     t0 = time.monotonic()
-    with server_log.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "voice_agent", "serve", "--port", str(port)],
-            env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
-        )
-        try:
-            wait_ready(base_url, proc, READY_TIMEOUT_S)
-            console.print(f"[dim]server ready in {time.monotonic() - t0:.1f} s "
-                          "(whisper loaded, LLM and Piper sidecars healthy)[/]")
-            yield base_url
-        finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with server_process([sys.executable, "-m", "voice_agent", "serve", "--port", str(port)],
+                        base_url=base_url, env=env, log_path=server_log):
+        console.print(f"[dim]server ready in {time.monotonic() - t0:.1f} s "
+                      "(whisper loaded, LLM and Piper sidecars healthy)[/]")
+        yield base_url

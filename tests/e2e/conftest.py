@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -19,7 +18,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from evals.simulator.server import wait_ready
+from evals.simulator.server import server_process
 from tests.conftest import TEST_SECRET_KEY
 from voice_agent.config import REPO_ROOT, Settings
 from voice_agent.runtime.sidecars import free_port
@@ -93,29 +92,12 @@ def launch_agent_server(data_dir: Path, twilio_rest_url: str,
         "TWILIO_API_BASE_URL": twilio_rest_url,
     } | {f"VOICE_AGENT_{name.upper()}": value for name, value in settings.items()}
     log_path = data_dir / "server.log"
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "voice_agent", "serve", "--port", str(port)],
-            env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, proc, 600)
-    except RuntimeError:
-        proc.kill()
-        raise
     config = Settings(data_dir=data_dir, twilio_auth_token=AUTH_TOKEN,
                       twilio_account_sid=ACCOUNT_SID, models_dir=REPO_ROOT / ".models")
-    try:
+    with server_process([sys.executable, "-m", "voice_agent", "serve", "--port", str(port)],
+                        base_url=url, env=env, log_path=log_path) as proc:
         yield AgentServer(url=url, settings=config, proc=proc, log_path=log_path)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")
