@@ -21,6 +21,7 @@ from connectors.base import (
     SlotUnavailableError,
 )
 from connectors.caldav import KIND, CalDavCalendar, CalDavSecrets, CalDavSettings
+from connectors.resilience import ConnectOptions, ResilientConnector
 from connectors.schedule import load_business
 from tests.connectors.radicale_server import Radicale, radicale_server
 
@@ -268,7 +269,12 @@ async def test_wrong_password_is_a_clear_non_retryable_error(radicale, calendars
 
 
 async def _race(radicale, calendars, requests: list[dict]) -> Counter:
-    workers = [make_connector(radicale, calendars) for _ in range(5)]  # five "agent workers"
+    # Five "agent workers", each behind the resilience layer as in production: 50 connections
+    # at once overflow Radicale's accept backlog on a busy 2-core box now and then, and a
+    # connection it resets is a retryable ConnectorError (a retried book finds its own event
+    # by the idempotency key, so a retry never books twice).
+    workers = [ResilientConnector(make_connector(radicale, calendars), kind=KIND,
+                                  options=ConnectOptions.patient()) for _ in range(5)]
     try:
         results = await asyncio.gather(
             *(workers[i % 5].book(**req) for i, req in enumerate(requests)),
