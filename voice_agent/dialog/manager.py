@@ -48,6 +48,7 @@ from voice_agent.dialog.replies import Say
 from voice_agent.dialog.reply_guard import reply_problem, transfer_justified
 from voice_agent.dialog.state import Availability, DialogState
 from voice_agent.dialog.timeparse import describe_day, describe_time
+from voice_agent.dialog.unclear import ask_to_repeat_if_unclear
 from voice_agent.dialog.understanding import Understanding
 
 log = logging.getLogger(__name__)
@@ -153,8 +154,7 @@ class DialogManager:
         start_len = len(self.messages)
         agent_said = self._last_agent_text()
         self.messages.append({"role": "user", "content": caller_text})
-        if stt_avg_logprob is not None:
-            self.state.heard = True  # a phone line: names are spelled, not just heard
+        self.state.heard |= stt_avg_logprob is not None  # a phone line: names are spelled
         if keys is not None:  # exact: no reading to merge, no STT doubt
             u, conflicts = read_keys(keys, self.state.asked), []
             turn.policy_events.append({"event": "keypad", "asked": self.state.asked,
@@ -181,7 +181,8 @@ class DialogManager:
                                    "asked_before": self.state.asked})
         if isinstance(decision, Find):
             decision = await self._find(decision, u, turn)
-        say = await self._run(decision, turn)
+        say = ask_to_repeat_if_unclear(await self._run(decision, turn), self.state,
+                                       stt_avg_logprob, turn.policy_events)
         if isinstance(say, Say) and say.key in _DONE_REPLIES and u.done and not say.end_call:
             # "No, that's all" in the same breath as the last answer: finish and say goodbye.
             say = Say(f"{say.key}_goodbye", say.args, end_call=True)

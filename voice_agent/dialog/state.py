@@ -64,6 +64,7 @@ class DialogState:
     heard: bool = False  # the caller's words come from speech recognition (a phone line)
     name_spelled: bool = False  # the caller spelled the name on the booking
     spell_asked: bool = False  # the agent asked for the spelling (once per call)
+    repeat_asked: set[str] = field(default_factory=set)  # questions asked again as "repeat"
     name_logprob: float | None = None  # STT confidence of the turn the name was heard in
     spelling: dict[str, object] | None = None  # the letters heard and their distance to the name
 

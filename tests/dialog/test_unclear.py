@@ -1,0 +1,70 @@
+"""A turn heard badly that leaves a slot to ask for: the caller is asked to repeat it, once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from voice_agent.dialog.unclear import UNCLEAR_LOGPROB
+
+from .test_existing_bookings import rig
+
+BAD_LINE = UNCLEAR_LOGPROB - 0.3
+CLEAR = UNCLEAR_LOGPROB + 0.2
+
+
+def _events(turn, kind: str) -> list[dict]:
+    return [e for e in turn.policy_events if e["event"] == kind]
+
+
+async def test_a_badly_heard_request_with_no_day_asks_to_repeat_the_day(tmp_path: Path) -> None:
+    """"Hi, can I book a haircut tomorrow at 4?" heard with the day garbled."""
+    async with rig(tmp_path) as r:
+        r.manager.greeting()
+        turn = await r.manager.handle_turn("I can't help you, haircut, the model last four.",
+                                           stt_avg_logprob=BAD_LINE)
+        assert turn.agent_text == ("Sure, a haircut. The line isn't very clear, so could you "
+                                   "repeat the day you'd like?")
+        assert r.manager.state.asked == "date"
+        [event] = _events(turn, "ask_to_repeat")
+        assert event["instead_of"] == "ask_day"
+        again = await r.manager.handle_turn("Next Tuesday at 3 pm.", stt_avg_logprob=CLEAR)
+        assert "3 PM on Tuesday, December 1 is free" in again.agent_text
+
+
+async def test_the_same_request_heard_clearly_gets_the_plain_question(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        r.manager.greeting()
+        turn = await r.manager.handle_turn("Hi, I'd like to book a haircut.",
+                                           stt_avg_logprob=CLEAR)
+        assert turn.agent_text == "Sure, a haircut. What day would you like to come in?"
+        assert _events(turn, "ask_to_repeat") == []
+
+
+async def test_typed_text_is_never_doubted(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        r.manager.greeting()
+        turn = await r.manager.handle_turn("Hi, I'd like to book a haircut.")
+        assert turn.agent_text == "Sure, a haircut. What day would you like to come in?"
+
+
+async def test_a_badly_heard_service_is_asked_for_again_as_a_repeat(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        r.manager.greeting()
+        turn = await r.manager.handle_turn("Hi, I'd like to book a, uh, for tomorrow morning.",
+                                           stt_avg_logprob=BAD_LINE)
+        assert turn.agent_text.startswith("I'm sorry, the line isn't very clear. Could you "
+                                          "repeat which service you'd like? We offer ")
+        assert r.manager.state.asked == "service"
+
+
+async def test_asked_to_repeat_once_then_the_plain_question(tmp_path: Path) -> None:
+    """A caller on a bad line is not asked to repeat the same thing over and over."""
+    async with rig(tmp_path) as r:
+        r.manager.greeting()
+        first = await r.manager.handle_turn("Haircut, the model last four.",
+                                            stt_avg_logprob=BAD_LINE)
+        assert _events(first, "ask_to_repeat")
+        second = await r.manager.handle_turn("A haircut, the model last four.",
+                                             stt_avg_logprob=BAD_LINE)
+        assert _events(second, "ask_to_repeat") == []
+        assert "repeat" not in second.agent_text
