@@ -68,3 +68,19 @@ async def test_asked_to_repeat_once_then_the_plain_question(tmp_path: Path) -> N
                                              stt_avg_logprob=BAD_LINE)
         assert _events(second, "ask_to_repeat") == []
         assert "repeat" not in second.agent_text
+
+
+async def test_a_badly_heard_day_and_time_offers_the_day_s_times_and_asks_for_the_time_again(
+        tmp_path: Path) -> None:
+    """"A haircut tomorrow at 4" heard as "haircut, tomorrow, last four": the day is known,
+    the time was garbled; the offer stands and the time is asked for again."""
+    async with rig(tmp_path) as r:
+        r.manager.greeting()
+        turn = await r.manager.handle_turn("Haircut, next Tuesday, last four.",
+                                           stt_avg_logprob=BAD_LINE)
+        assert turn.agent_text.startswith("On Tuesday, December 1 I have ")
+        assert turn.agent_text.endswith("The line isn't very clear, so could you repeat the "
+                                        "time you'd like?")
+        assert r.manager.state.asked == "time"
+        [event] = _events(turn, "ask_to_repeat")
+        assert event["instead_of"] == "offer_times"

@@ -29,7 +29,8 @@ UNCLEAR_LOGPROB = -0.3
 
 # The policy's question for a slot the caller may already have said -> the same question
 # asking for it to be repeated.
-REPEAT_KEYS = {"ask_day": "repeat_day", "ask_service": "repeat_service"}
+REPEAT_KEYS = {"ask_day": "repeat_day", "ask_service": "repeat_service",
+               "offer_times": "repeat_time"}
 
 
 def ask_to_repeat_if_unclear(say: Any, state: DialogState, stt_avg_logprob: float | None,
