@@ -47,8 +47,10 @@ class HangingPrefill(FakeLLM):
 
 
 def speak(line: str) -> list:
+    # 3 s for the reply and the prefill to start: 1 s was not always enough on a 2-core box
+    # busy with other work (the test failed once while three other jobs shared the cores).
     return [VADUserStartedSpeakingFrame(), SleepFrame(0.05), VADUserStoppedSpeakingFrame(),
-            SleepFrame(0.05), TranscriptionFrame(line, "caller", "now"), SleepFrame(1.0)]
+            SleepFrame(0.05), TranscriptionFrame(line, "caller", "now"), SleepFrame(3.0)]
 
 
 async def _run(tmp_path: Path, *, cancel: bool) -> None:
