@@ -55,6 +55,7 @@ class BookingDesk:
         self.outbox = outbox
         self.call_id = call_id
         self.review_threshold = review_threshold
+        self._names_on_file: list[str] | None = None  # the caller's record, once looked up
 
     async def book(self, *, service: str, start: datetime, name: str, phone: str,
                    staff: str | None, confidence: dict[str, Any]) -> DeskResult:
@@ -116,6 +117,21 @@ class BookingDesk:
         await self._finish(intent, "done", booking_id=booking.id)
         await self._confirm("cancelled", booking)
         return DeskResult("done", booking=booking)
+
+    async def names_on_file(self, phone: str | None) -> list[str]:
+        """The names on the bookings held for ``phone`` (the caller's record), fetched once
+        per call; nothing when there is no number or the calendar cannot say: a lookup
+        that fails only means the name is spelled as usual."""
+        if self._names_on_file is None:
+            self._names_on_file = []
+            if phone:
+                try:
+                    found = await self.connector.find_bookings(phone=phone)
+                except (ConnectorError, ValueError) as exc:
+                    log.info("names on file not looked up: %s", exc)
+                else:
+                    self._names_on_file = list(dict.fromkeys(b.name for b in found if b.name))
+        return self._names_on_file
 
     async def callback(self, why: str, detail: str, *, wanted: dict[str, Any],
                        status: str = "callback") -> None:

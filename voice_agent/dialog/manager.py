@@ -104,13 +104,11 @@ class DialogManager:
                                 call_id=call_id, review_threshold=review_threshold)
         self.messages: list[dict[str, Any]] = prompt.messages()
         self.count_llm_disagreement = count_llm_disagreement
-        # Ask the LLM for each tool call the policy makes anyway, to log agreement (off by
-        # default: on a CPU each costs seconds, and the typed reading is the LLM's part).
+        # Ask the LLM for each policy tool call too, to log agreement (off: seconds on a CPU).
         self.propose_tools = propose_tools
         self.proposals = ToolProposals(self.client, self._chat, self._llm_disagreed)
-        # The LLM's typed reading of each turn: "always" (a production LLM server),
-        # "when_unsure" (only when the fast reading does not settle the question pending),
-        # or "off" (the embedded CPU default: measured to add seconds and no accuracy).
+        # The LLM's typed reading of each turn: "always" (a production LLM server), "when_unsure"
+        # (the fast reading does not settle the question pending) or "off" (the CPU default).
         self.reader = reader
         self.reading = reading if reader is not None else "off"
         self.confidence = ConfidenceRecord()  # of the booking being assembled
@@ -154,7 +152,9 @@ class DialogManager:
         start_len = len(self.messages)
         agent_said = self._last_agent_text()
         self.messages.append({"role": "user", "content": caller_text})
-        self.state.heard |= stt_avg_logprob is not None  # a phone line: names are spelled
+        if stt_avg_logprob is not None:  # a phone line: names are spelled or found on file
+            self.state.heard = True
+            self.state.names_on_file = await self.desk.names_on_file(self.state.caller_phone)
         if keys is not None:  # exact: no reading to merge, no STT doubt
             u, conflicts = read_keys(keys, self.state.asked), []
             turn.policy_events.append({"event": "keypad", "asked": self.state.asked,

@@ -25,6 +25,7 @@ from connectors.schedule import Business
 from voice_agent.dialog.changes import ExistingBookings
 from voice_agent.dialog.keypad import spoken_digits
 from voice_agent.dialog.merge import Conflict
+from voice_agent.dialog.on_file import name_on_file
 from voice_agent.dialog.replies import ReplyRenderer, Say, join_words, with_article
 from voice_agent.dialog.spelling import bears_out, letter_distance
 from voice_agent.dialog.state import Availability, DialogState
@@ -266,6 +267,9 @@ class BookingPolicy(ExistingBookings):
                 # Typed, a spelling is the name; heard, it is checked at the spelling step.
                 state.name_spelled = u.name_spelled and not state.heard
             state.name = u.name
+            record = name_on_file(u.name, state.names_on_file) if state.heard else None
+            if record is not None:  # heard as the caller's record writes it: that spelling
+                state.name, state.name_spelled, state.name_on_file = record, True, True
         if u.phone:
             state.phone = u.phone
             state.phone_settled = True

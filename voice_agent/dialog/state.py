@@ -65,6 +65,8 @@ class DialogState:
     name_spelled: bool = False  # the caller spelled the name on the booking
     spell_asked: bool = False  # the agent asked for the spelling (once per call)
     repeat_asked: set[str] = field(default_factory=set)  # questions asked again as "repeat"
+    names_on_file: list[str] = field(default_factory=list)  # on the caller's number's bookings
+    name_on_file: bool = False  # the name was taken as the caller's record writes it
     name_logprob: float | None = None  # STT confidence of the turn the name was heard in
     spelling: dict[str, object] | None = None  # the letters heard and their distance to the name
 
