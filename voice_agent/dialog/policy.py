@@ -152,8 +152,9 @@ class BookingPolicy(ExistingBookings):
                 return Say("ask_anything_else", asked="anything")
             return Say("ask_anything_else", asked="anything") if u.affirm and not (
                 re.search(r"\bthank", u.text.lower())) else Say("goodbye", end_call=True)
-        if u.done and not u.has_slot_info and not u.affirm:
-            return Say("goodbye", end_call=True)
+        if u.done and not u.has_slot_info and not (u.affirm and (
+                state.offer is not None or u.wants_booking)):
+            return Say("goodbye", end_call=True)  # "right, okay, that's all I wanted, bye"
 
         picked = self._picked_option(state, u)
         if picked is not None:
@@ -280,10 +281,15 @@ class BookingPolicy(ExistingBookings):
         return bool(fresh and state.offered_times)
 
     def _picked_option(self, state: DialogState, u: Understanding) -> Slot | None:
-        """"The second one", "the later one": one of the times just offered."""
-        if u.option is None or not self._offered(state) or u.tod or u.day:
+        """"The second one", "the later one", "ten's fine": one of the times just offered
+        (a bare hour only when exactly one offered time is on that hour)."""
+        if not self._offered(state) or u.tod or u.day:
             return None
         times = state.offered_times
+        if u.option is None:
+            on_hour = [s for s in times if u.bare_hour and s.start.minute == 0
+                       and s.start.hour % 12 == u.bare_hour % 12]
+            return on_hour[0] if len(on_hour) == 1 else None
         index = len(times) - 1 if u.option == -1 else u.option - 1
         return times[index] if 0 <= index < len(times) else None
 

@@ -16,9 +16,11 @@ from voice_agent.dialog.names import extract_phone, read_name
 from voice_agent.dialog.spelling import spelled_letters
 from voice_agent.dialog.timeparse import (
     TimeOfDay,
+    bare_hour,
     mentioned_days,
     parse_date,
     parse_time,
+    shift_days,
     target_days,
 )
 
@@ -42,10 +44,18 @@ _UNSURE = re.compile(
 )
 # Asking for a person: a strong noun, or a request verb aimed at a person. Not "find someone
 # in Santa Rosa" or "is someone else available" (a caller looking for a provider or a slot).
+_PERSON = (r"(?:someone|somebody|anyone|anybody|a person|a colleague|one of your \w+|"
+           r"(?:the|a|your) (?:\w+ )?(?:manager|owner|boss|dentist|stylist))")
 _HUMAN = re.compile(
     r"\b(human|real person|live person|actual person|representative|operator|receptionist|"
     r"front desk|staff member|(the|a|your) manager|"
-    r"(speak|talk|chat) (to|with) (someone|somebody|a person|a colleague|one of your \w+)|"
+    rf"(speak|talk|chat|have a word|a word) (to|with) {_PERSON}|"
+    r"(anyone|anybody|someone|somebody) (there |in )?(i|we) (can|could) (actually )?"
+    r"(speak|talk|chat) (to|with)|"
+    r"(rather|prefer to|want to|like to) (not )?(speak|talk|deal) (to|with) (a|an|the) "
+    r"(person|people|human)|"
+    r"(not|rather not|don'?t want to) (do this |talk |speak )?(with|to) (a|an|this) "
+    r"(machine|robot|bot|computer|automated \w+)|"
     r"(put|transfer|connect|pass) me (through |over )?(to|with)|"
     r"(get|give) me (someone|somebody|a person))\b"
 )
@@ -114,8 +124,11 @@ _CLOCK = (r"(?:(?:about|around) )?(?:\d{1,2}(?::\d\d)?(?:\s?[ap]\.?m\.?)?|noon|m
           r"half past \w+|quarter (?:past|to) \w+|one|two|three|four|five|six|seven|eight|"
           r"nine|ten|eleven|twelve)\b(?:\s?[ap]\.?m\.?|"
           r"\s+(?:in the|this) (?:morning|afternoon|evening)|\s+o'?clock)?")
-_AFTER = re.compile(rf"\b(?:after|later than|no earlier than|not before)\s+({_CLOCK})")
-_BEFORE = re.compile(rf"\b(?:before|earlier than|no later than|not after|until)\s+({_CLOCK})")
+# "not before 11" is a lower bound, not an upper one; "no later than 3" an upper one.
+_AFTER = re.compile(rf"\b(?<!not )(?<!no )(?:after|later than|no earlier than|not before)"
+                    rf"\s+({_CLOCK})")
+_BEFORE = re.compile(rf"\b(?<!not )(?<!no )(?:before|earlier than|no later than|not after|"
+                     rf"until)\s+({_CLOCK})")
 _BETWEEN = re.compile(rf"\bbetween\s+({_CLOCK})\s+and\s+({_CLOCK})")
 # "cancel the haircut but keep the colour": what follows names a booking to leave alone.
 _KEEP = re.compile(r"\b(?:keep(?:ing)?|hold on to|not the|but not|except)\b")
@@ -182,6 +195,8 @@ class Understanding:
     tentative: str | None = None  # a yes / no / option only the LLM heard: ask, don't act
     keep_service: str | None = None  # "... keep the colour": a booking to leave alone
     keep_days: list[date] = field(default_factory=list)
+    shift_days: int | None = None  # "push it back a fortnight": +14 from the booking's day
+    bare_hour: int | None = None  # "ten's fine": an hour alone, for one of the times offered
 
     @property
     def has_slot_info(self) -> bool:
@@ -207,7 +222,7 @@ def _bound(pattern: re.Pattern[str], text: str) -> time | None:
     m = pattern.search(text)
     if not m:
         return None
-    tod = parse_time("at " + m.group(1) if re.match(r"\d", m.group(1)) else m.group(1))
+    tod = parse_time("at " + m.group(1))  # "after six" is 18:00 as "after 6" is
     return tod.exact if tod and tod.exact else None
 
 
@@ -272,6 +287,7 @@ def understand(text: str, business: Business, today: date, *, asked: str | None)
     u.days = mentioned_days(dated, today)
     u.target_days = target_days(dated, today)
     u.tod = parse_time(lowered)
+    u.shift_days = shift_days(dated)
     u.constraint = _constraint(lowered)
     if u.constraint is not None and u.tod is not None and u.tod.exact in (
             u.constraint.after, u.constraint.before):
@@ -294,6 +310,8 @@ def understand(text: str, business: Business, today: date, *, asked: str | None)
         first = re.match(r"\W*(\w+)", lowered)
         u.affirm = bool(first and _AFFIRM.match(first.group(1)))
         u.deny = not u.affirm
+    if u.tod is None and u.constraint is None and not u.deny:
+        u.bare_hour = bare_hour(lowered)
     option = _OPTION.search(lowered)
     if option:
         u.option = _OPTION_INDEX[next(g for g in option.groups() if g)]
