@@ -77,6 +77,9 @@ _NATO_WORD = "|".join(NATO_LETTERS)
 _NATO_RUN = re.compile(rf"\b(?:(?:{_NATO_WORD})[\s,.-]+){{2,}}(?:{_NATO_WORD})\b", re.IGNORECASE)
 _NAME_CHARS = re.compile(rf"(?:{_L}|['\-\s,])")
 _MARK = "\u2063"  # where a spelling stood (an invisible separator: never part of a word)
+# A title before a name: said, but not part of the name on a booking when the full name is given.
+_TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "doctor", "sir", "madam", "master",
+                     "mister", "missus"})
 
 
 @dataclass(frozen=True)
@@ -123,12 +126,23 @@ def _clean(raw: str, spelled: list[str] = ()) -> list[str]:
         low = word.lower()
         if low == "then" and words and 0 < i + 1 < len(parts) and parts[i + 1].lower() in spelled:
             continue
+        if low.rstrip(".") in _TITLES and not words:
+            words.append(word.rstrip("."))
+            continue
         if low in NEVER_IN_NAMES or not re.fullmatch(_WORD, word):
             break
         if low in (w.lower() for w in words):
+            if len(words) > 1 and words[-1].lower() != low and (
+                    words[0].lower() == low or words[0].lower() in _TITLES):
+                # "Mr Kowalczyk, Tomasz Kowalczyk": the surname said again after the
+                # first name; the name is what the caller restated
+                words = [w for w in words if w.lower() != low and w.lower() not in _TITLES]
+                words.append(word)
             continue
         words.append(word)
-    return words if 0 < len(words) <= 4 else []
+    if len(words) > 2 and words[0].lower() in _TITLES:
+        words = words[1:]  # "Mrs Patricia O'Neill" is Patricia O'Neill; "Mrs O'Neill" stays
+    return words if 0 < len(words) <= 4 and words[-1].lower() not in _TITLES else []
 
 
 def fold(word: str) -> str:
@@ -203,9 +217,11 @@ def _bare_name(text: str, spelled: list[str]) -> list[str]:
     bare = _FILLER.sub("", text)
     bare = re.sub(r"\b(?:thanks|thank you|please)\b.*$", "", bare, flags=re.IGNORECASE)
     bare = "".join(ch if _NAME_CHARS.fullmatch(ch) else " " for ch in bare).strip(" ,")
-    parts = [w for w in re.split(_GAP, bare) if w and w.lower() != "then"]
+    parts = [w for w in re.split(_GAP, bare)
+             if w and w.lower() != "then" and w.lower().rstrip(".") not in _TITLES]
     words = _clean(bare, spelled)  # the whole answer must be the name
-    if words and len(words) == len(dict.fromkeys(w.lower() for w in parts)) and all(
+    named = [w for w in words if w.lower() not in _TITLES]
+    if words and len(named) == len(dict.fromkeys(w.lower() for w in parts)) and all(
             len(w) > 1 for w in words):
         return words
     return []
