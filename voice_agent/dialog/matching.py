@@ -55,6 +55,32 @@ def _best(words: list[str], terms: list[str]) -> tuple[float, str, str]:
     return best
 
 
+# What a caller describes instead of naming a service ("I've cracked a tooth", "it's agony"):
+# each description stands for a word a business may list as an alias, and names a service only
+# where the business does ("pain" is the dental practice's emergency alias, not the salon's).
+_DESCRIBED: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(
+        r"\b(?:in agony|agonising|agonizing|(?:it |really |so )?(?:hurts|hurting|aching|throbbing)|"
+        r"swollen|swelling|abscess|(?:cracked|chipped|broken|broke|knocked out|lost) "
+        r"(?:a |my |one of my )?(?:tooth|teeth|front tooth|filling|crown)|"
+        r"(?:tooth|filling|crown)(?:'s| has| is)? (?:cracked|chipped|broken|fallen out|came out|"
+        r"killing me))\b"),
+     "pain"),
+)
+
+
+def _described(text: str, business: Business) -> Match | None:
+    lowered = text.casefold()
+    for pattern, word in _DESCRIBED:
+        m = pattern.search(lowered)
+        if m is None:
+            continue
+        for service in business.services:
+            if word in service.match_terms():
+                return Match(service.id, m.group(0), float(FUZZY_MIN_SCORE))
+    return None
+
+
 def match_service(text: str, business: Business) -> Match | None:
     exact = business.find_service(text)
     if exact is not None:
@@ -66,7 +92,7 @@ def match_service(text: str, business: Business) -> Match | None:
         scored.append((score, service, gram))
     score, service, gram = max(scored, key=lambda s: s[0])
     if score < FUZZY_MIN_SCORE:
-        return None
+        return _described(text, business)  # named by what it is for, or not at all
     return Match(service.id, gram, round(score, 1))
 
 
