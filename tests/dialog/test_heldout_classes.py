@@ -1,0 +1,297 @@
+"""Classes of failure the held-out call scripts (``evals/calls/heldout/``) found, one test
+group per mechanism, each with phrasings beyond the scripts' own: relative dates ("the Monday
+after next", "a fortnight on Friday"), a weekday left out of a week ("next week, any day but
+Monday"), self-repairs ("hang on", "on second thought"), minutes past / to the hour, parts of
+day callers name ("lunchtime", "after work"), bounds with spelled hours ("not before eleven"),
+a bare hour naming an offered time ("ten's fine"), titles in names, asking for a person,
+a service described rather than named, a goodbye said with "right, okay", and a booking moved
+by an amount ("push it back a fortnight"). Today is Monday 2026-11-23 (demo-salon, 09:00).
+"""
+
+from __future__ import annotations
+
+from datetime import date, time
+
+import pytest
+
+from connectors.schedule import Business, load_business
+from voice_agent.config import DEFAULT_BUSINESSES_DIR
+from voice_agent.dialog.policy import Check, Find
+from voice_agent.dialog.prompt import load_replies
+from voice_agent.dialog.replies import Say
+from voice_agent.dialog.timeparse import TimeOfDay, parse_date, parse_time, shift_days
+from voice_agent.dialog.understanding import Constraint, understand
+
+from .test_caller_classes import WED_2PM, afternoon_offer
+from .test_policy import PROMPTS, TODAY, TOMORROW, Call, at, free_slots
+
+
+@pytest.fixture(scope="module")
+def salon() -> Business:
+    return load_business(DEFAULT_BUSINESSES_DIR / "demo-salon.yaml")
+
+
+@pytest.fixture(scope="module")
+def dental() -> Business:
+    return load_business(DEFAULT_BUSINESSES_DIR / "demo-dental.yaml")
+
+
+@pytest.fixture
+def call(salon: Business) -> Call:
+    return Call(salon, load_replies(PROMPTS))
+
+
+# -- relative dates ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("the Monday after next", date(2026, 12, 7)),  # next Monday is the 30th
+    ("Thursday after next, around 3", date(2026, 12, 10)),
+    ("the week after next", date(2026, 12, 7)),
+    ("Tuesday the week after next", date(2026, 12, 8)),
+    ("in a fortnight", date(2026, 12, 7)),
+    ("a fortnight on Friday", date(2026, 12, 11)),  # Friday 27th + 14
+    ("Friday fortnight", date(2026, 12, 11)),
+    ("a week today", date(2026, 11, 30)),
+    ("a week tomorrow", date(2026, 12, 1)),
+    ("a fortnight tomorrow", date(2026, 12, 8)),
+    ("a week on Thursday", date(2026, 12, 3)),  # unchanged: bare Thursday (26th) + 7
+    ("one day on Friday", date(2026, 11, 27)),  # not an offset: just Friday
+    ("two days from tomorrow", date(2026, 11, 26)),
+])
+def test_relative_dates(text: str, expected: date) -> None:
+    assert parse_date(text, TODAY) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("sometime next week, any day except Monday", date(2026, 12, 1)),
+    ("next week apart from Monday", date(2026, 12, 1)),
+    ("any day but Monday next week", date(2026, 12, 1)),
+    ("the week after next, other than Monday", date(2026, 12, 8)),
+    ("Tuesday, not Monday", date(2026, 11, 24)),
+    ("next week", date(2026, 11, 30)),  # nothing left out: the week's first day, as before
+])
+def test_a_weekday_left_out_of_a_week(text: str, expected: date) -> None:
+    assert parse_date(text, TODAY) == expected
+
+
+# -- self-repairs --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "day", "clock"), [
+    ("Wednesday, oh no, hang on, Thursday's better, about half two", date(2026, 11, 26),
+     time(14, 30)),
+    ("Friday at 2, hold on, make it 3", date(2026, 11, 27), time(15)),
+    ("Tuesday at 10. On second thought, Wednesday at 11", date(2026, 11, 25), time(11)),
+    ("Wednesday, no, no, Thursday at 4", date(2026, 11, 26), time(16)),
+    ("Friday at 2, come to think of it, Saturday at noon", date(2026, 11, 28), time(12)),
+])
+def test_a_repair_marker_replaces_what_came_before(text: str, day: date, clock: time) -> None:
+    assert parse_date(text, TODAY) == day
+    tod = parse_time(text)
+    assert tod is not None and tod.exact == clock
+
+
+def test_hold_on_to_is_not_a_repair() -> None:
+    assert parse_date("Cancel Friday but hold on to the Tuesday one", TODAY) is not None
+    assert parse_time("at 3, hold on to that") == TimeOfDay(exact=time(15))
+
+
+# -- minutes past and to the hour ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "clock"), [
+    ("at ten past nine", time(9, 10)),  # not 10:00
+    ("twenty to three", time(14, 40)),
+    ("twenty-five past four", time(16, 25)),
+    ("ten after eleven", time(11, 10)),
+    ("five to twelve", time(11, 55)),
+    ("at 20 past 4", time(16, 20)),
+    ("twenty past two in the afternoon", time(14, 20)),
+    ("quarter to five", time(16, 45)),  # unchanged
+])
+def test_minutes_past_and_to(text: str, clock: time) -> None:
+    tod = parse_time(text)
+    assert tod is not None and tod.exact == clock
+
+
+@pytest.mark.parametrize("text", ["open from ten to four", "5 to 7"])
+def test_a_range_is_not_minutes_to(text: str) -> None:
+    tod = parse_time(text)
+    assert tod is None or tod.exact not in (time(15, 50), time(18, 55))
+
+
+# -- parts of day callers name -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "part", "clock"), [
+    ("tomorrow lunchtime", "lunchtime", None),
+    ("over lunch, about one", "lunchtime", time(13)),
+    ("in my lunch hour", "lunchtime", None),
+    ("after work", "evening", None),
+    ("after work, say half six", "evening", time(18, 30)),
+])
+def test_parts_of_day(text: str, part: str, clock: time | None) -> None:
+    assert parse_time(text) == TimeOfDay(exact=clock, part=part)
+
+
+def test_lunchtime_offers_only_lunchtime_times(call: Call) -> None:
+    d = call.say("Anything for a haircut tomorrow lunchtime?")
+    say = call.check(d, free_slots(call.business, TOMORROW))
+    assert say.key == "offer_times"
+    assert all(time(12) <= s.start.time() < time(14) for s in call.state.offered_times)
+
+
+# -- bounds with spelled hours -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "constraint"), [
+    ("but not before eleven", Constraint("after", after=time(11))),
+    ("after six, really", Constraint("after", after=time(18))),
+    ("no later than three", Constraint("before", before=time(15))),
+    ("not after four", Constraint("before", before=time(16))),
+    ("anything after two is fine", Constraint("after", after=time(14))),
+    ("no earlier than ten", Constraint("after", after=time(10))),
+])
+def test_bounds_with_spelled_hours(salon: Business, text: str, constraint: Constraint) -> None:
+    assert understand(text, salon, TODAY, asked="time").constraint == constraint
+
+
+def test_not_before_eleven_offers_nothing_earlier(call: Call) -> None:
+    d = call.say("A haircut on Saturday, but not before eleven")
+    call.check(d, free_slots(call.business, date(2026, 11, 28)))
+    assert call.state.offered_times
+    assert all(s.start.time() >= time(11) for s in call.state.offered_times)
+
+
+# -- a bare hour naming an offered time ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "hour"), [
+    ("two's fine", 14), ("Let's go with twelve.", 12), ("12 works for me", 12),
+    ("I'll take two, thanks", 14),
+])
+def test_a_bare_hour_takes_the_offered_time_on_it(call: Call, text: str, hour: int) -> None:
+    afternoon_offer(call)  # 12 PM, 2 PM and 4:30 PM
+    d = call.say(text)
+    assert isinstance(d, Say) and d.key == "slot_free_ask_name"
+    assert call.state.offer is not None and call.state.offer.start == at(TOMORROW, hour)
+
+
+@pytest.mark.parametrize("text", [
+    "four's fine",  # 4:30 was offered, not 4: no guess
+    "not two", "two or twelve, either", "rather than two", "two people",
+])
+def test_a_bare_hour_that_is_not_one_offered_time_holds_nothing(call: Call, text: str) -> None:
+    afternoon_offer(call)
+    call.say(text)
+    assert call.state.offer is None
+
+
+# -- names with titles ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("It's Mrs Patricia O'Neill.", "Patricia O'Neill"),
+    ("My name is Mr. John Smith", "John Smith"),
+    ("Dr Amy Chen", "Amy Chen"),
+    ("It's Mr Kowalczyk, Tomasz Kowalczyk. That's K-O-W-A-L-C-Z-Y-K.", "Tomasz Kowalczyk"),
+    ("Smith, John Smith.", "John Smith"),
+    ("Mrs O'Neill", "Mrs O'Neill"),  # a title and a surname: that is how she is known
+    ("Miss Jones", "Miss Jones"),
+    ("Dana Smith", "Dana Smith"),
+])
+def test_titles_and_restated_surnames(salon: Business, text: str, name: str) -> None:
+    assert understand(text, salon, TODAY, asked="name").name == name
+
+
+# -- asking for a person ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    "Is there anyone there I can actually talk to?",
+    "Could I have a word with the practice manager?",
+    "Is there somebody I could speak with?",
+    "I'd rather talk to a person, to be honest.",
+    "I don't want to talk to a machine.",
+    "Can I speak to the owner please?",
+])
+def test_asking_for_a_person(salon: Business, text: str) -> None:
+    assert understand(text, salon, TODAY, asked="anything").wants_human
+
+
+@pytest.mark.parametrize("text", [
+    "I'm the office manager, booking for my boss", "Is anyone free at 3?",
+    "Can anyone do a colour on Friday?",
+])
+def test_not_asking_for_a_person(salon: Business, text: str) -> None:
+    assert not understand(text, salon, TODAY, asked="anything").wants_human
+
+
+# -- a service described, not named ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    "I've cracked a tooth and I'm in agony", "I chipped my front tooth last night",
+    "My filling's fallen out", "My tooth is killing me", "the side of my face is swollen",
+])
+def test_a_described_need_names_the_service_whose_alias_it_is(dental: Business,
+                                                              text: str) -> None:
+    u = understand(text, dental, TODAY, asked="anything")
+    assert u.service is not None and u.service.id == "emergency"
+
+
+def test_a_description_names_nothing_where_no_service_has_that_alias(salon: Business) -> None:
+    assert understand("I've cracked a tooth and I'm in agony", salon, TODAY,
+                      asked="anything").service is None
+
+
+def test_a_named_service_wins_over_a_description(dental: Business) -> None:
+    u = understand("My tooth hurts a bit, I'd like a check-up", dental, TODAY, asked="anything")
+    assert u.service is not None and u.service.id == "checkup"
+
+
+# -- a goodbye said with "right, okay" ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    "Right, okay. No, that's all I wanted, cheers, bye.",
+    "Okay great, that's everything, thanks.",
+])
+def test_done_with_an_acknowledgement_is_a_goodbye(call: Call, text: str) -> None:
+    call.say("Do you do gel nails?")
+    d = call.say(text)
+    assert isinstance(d, Say) and d.key == "goodbye" and d.end_call
+
+
+# -- a booking moved by an amount --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "days"), [
+    ("push it back a fortnight", 14), ("could I push it back a week", 7),
+    ("bring it forward a week", -7), ("move it a couple of days later", 2),
+    ("put it back two weeks", 14), ("a week later if you can", 7),
+    ("I need it for two weeks", None), ("move it to a week on Friday", None),
+])
+def test_shift_days(text: str, days: int | None) -> None:
+    assert shift_days(text) == days
+
+
+def test_push_it_back_a_week_same_time(call: Call) -> None:
+    text = "Could I push my haircut back a week? Same time."
+    assert isinstance(call.say(text), Find)
+    wed = date(2026, 12, 2)
+    assert call.find([WED_2PM], text) == Check("haircut", wed, at(wed, 14))
+
+
+def test_bring_it_forward_a_day(call: Call) -> None:
+    text = "Can I bring my haircut forward a day, same time?"
+    call.say(text)
+    assert call.find([WED_2PM], text) == Check("haircut", TOMORROW, at(TOMORROW, 14))
+
+
+def test_a_shift_into_the_past_asks_where_to(call: Call) -> None:
+    text = "Can you bring my haircut forward a week?"
+    call.say(text)
+    say = call.find([WED_2PM], text)
+    assert isinstance(say, Say) and say.key == "ask_new_day"
