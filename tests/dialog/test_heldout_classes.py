@@ -2,7 +2,7 @@
 group per mechanism, each with phrasings beyond the scripts' own: relative dates ("the Monday
 after next", "a fortnight on Friday"), a weekday left out of a week ("next week, any day but
 Monday"), self-repairs ("hang on", "on second thought"), minutes past / to the hour, parts of
-day callers name ("lunchtime", "after work"), bounds with spelled hours ("not before eleven"),
+day callers name ("lunchtime"), bounds with spelled hours ("not before eleven"),
 a bare hour naming an offered time ("ten's fine"), titles in names, asking for a person,
 a service described rather than named, a goodbye said with "right, okay", and a booking moved
 by an amount ("push it back a fortnight"). Today is Monday 2026-11-23 (demo-salon, 09:00).
@@ -128,8 +128,7 @@ def test_a_range_is_not_minutes_to(text: str) -> None:
     ("tomorrow lunchtime", "lunchtime", None),
     ("over lunch, about one", "lunchtime", time(13)),
     ("in my lunch hour", "lunchtime", None),
-    ("after work", "evening", None),
-    ("after work, say half six", "evening", time(18, 30)),
+    ("after work, say half six", None, time(18, 30)),  # not a part of day: see below
 ])
 def test_parts_of_day(text: str, part: str, clock: time | None) -> None:
     assert parse_time(text) == TimeOfDay(exact=clock, part=part)
@@ -155,6 +154,31 @@ def test_lunchtime_offers_only_lunchtime_times(call: Call) -> None:
 ])
 def test_bounds_with_spelled_hours(salon: Business, text: str, constraint: Constraint) -> None:
     assert understand(text, salon, TODAY, asked="time").constraint == constraint
+
+
+@pytest.mark.parametrize(("text", "constraint"), [
+    ("I can't get away before twelve", Constraint("after", after=time(12))),
+    ("I'm busy until 2", Constraint("after", after=time(14))),
+    ("I'm at work until half four", Constraint("after", after=time(16, 30))),
+    ("I can't do anything after 4", Constraint("before", before=time(16))),
+    ("anything before noon, I'm free all morning", Constraint("before", before=time(12))),
+    ("I'm busy in the morning, but anything before 3 is fine", Constraint(
+        "before", before=time(15))),
+    ("I've got a meeting until 2", Constraint("after", after=time(14))),
+])
+def test_a_bound_the_caller_cannot_make_is_the_other_side(salon: Business, text: str,
+                                                         constraint: Constraint) -> None:
+    assert understand(text, salon, TODAY, asked="time").constraint == constraint
+
+
+@pytest.mark.parametrize("text", [
+    "2:30, not 2. I've got a meeting till 2.", "half two, as I can't get there before two",
+    "Can we say 3:30? I'm at work until 3",
+])
+def test_a_time_given_with_its_reason_is_the_time(salon: Business, text: str) -> None:
+    u = understand(text, salon, TODAY, asked="confirm")
+    assert u.constraint is None and u.tod is not None and u.tod.exact in (
+        time(14, 30), time(15, 30))
 
 
 def test_not_before_eleven_offers_nothing_earlier(call: Call) -> None:

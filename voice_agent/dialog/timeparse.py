@@ -48,10 +48,10 @@ _HOUR_WORD = "|".join(_NUMBER_WORDS)
 PARTS_OF_DAY = {"morning": (time(0), time(12)), "afternoon": (time(12), time(17)),
                 "evening": (time(17), time(23, 59)), "night": (time(17), time(23, 59)),
                 "lunchtime": (time(12), time(14))}
-# How callers name a part of day besides its own word: "lunch", "over lunch", "after work".
+# How callers name a part of day besides its own word: "lunch", "over lunch". ("After work"
+# is not one: a practice that closes at 5 has no evening, and the caller means its latest.)
 _PART_WORDS = ((re.compile(r"\b(?:lunch ?time|lunch ?hour|(?:over|at|around|for) lunch)\b"),
-                "lunchtime"),
-               (re.compile(r"\bafter (?:work|the office|my shift)\b"), "evening"))
+                "lunchtime"),)
 # A caller correcting themselves mid-sentence: what follows the marker replaces what came before
 # ("Thursday, no sorry, Friday at 10"; "at 2, I mean 2:30").
 REPAIR = re.compile(
@@ -89,7 +89,7 @@ def _norm(text: str) -> str:
     text = re.sub(rf"\b(morning|afternoon|evening|night)(?: at| around)? "
                   rf"(\d{{1,2}}(?::\d\d)?|{_HOUR_WORD})\b(?!\s*(?::|am|pm|oclock|[/.]\d))",
                   r"\2 in the \1", text)
-    for pattern, part in _PART_WORDS:  # "over lunch", "after work": a part of day
+    for pattern, part in _PART_WORDS:  # "over lunch": a part of day
         text = pattern.sub(part, text)
     # "8 at night", "8 in the night", "11 tonight": pm
     text = re.sub(rf"\b(\d{{1,2}}(?::\d\d)?|{_HOUR_WORD}) (?:at|in the) night\b",

@@ -121,14 +121,19 @@ _LATEST = re.compile(r"\b(?:latest|last (?:available|appointment|slot|opening)|"
                      r"as late as (?:possible|you can))\b")
 # A bound word directly followed by a clock time ("after 3", "before half past ten").
 _CLOCK = (r"(?:(?:about|around) )?(?:\d{1,2}(?::\d\d)?(?:\s?[ap]\.?m\.?)?|noon|midday|"
-          r"half past \w+|quarter (?:past|to) \w+|one|two|three|four|five|six|seven|eight|"
-          r"nine|ten|eleven|twelve)\b(?:\s?[ap]\.?m\.?|"
+          r"half (?:past )?(?!an?\b|hour\b)\w+|quarter (?:past|to) \w+|one|two|three|four|"
+          r"five|six|seven|eight|nine|ten|eleven|twelve)\b(?:\s?[ap]\.?m\.?|"
           r"\s+(?:in the|this) (?:morning|afternoon|evening)|\s+o'?clock)?")
 # "not before 11" is a lower bound, not an upper one; "no later than 3" an upper one.
 _AFTER = re.compile(rf"\b(?<!not )(?<!no )(?:after|later than|no earlier than|not before)"
                     rf"\s+({_CLOCK})")
 _BEFORE = re.compile(rf"\b(?<!not )(?<!no )(?:before|earlier than|no later than|not after|"
                      rf"until)\s+({_CLOCK})")
+# Said before a bound, the caller cannot come on that side of it: "I can't get away before
+# twelve" is after 12, "I'm busy until 2" after 2, "I can't do anything after 4" before 4.
+_CANNOT = re.compile(r"\b(?:can'?t|cannot|can not|won'?t|not able to|unable to|not free|"
+                     r"busy|working|at work|tied up|stuck|(?:a|in|my) (?:meeting|class|lesson|"
+                     r"shift)|at school)\b")
 _BETWEEN = re.compile(rf"\bbetween\s+({_CLOCK})\s+and\s+({_CLOCK})")
 # "cancel the haircut but keep the colour": what follows names a booking to leave alone.
 _KEEP = re.compile(r"\b(?:keep(?:ing)?|hold on to|not the|but not|except)\b")
@@ -217,13 +222,17 @@ _SERVICE_REQUEST = re.compile(
 )
 
 
-def _bound(pattern: re.Pattern[str], text: str) -> time | None:
-    """The clock time right after a bound word ("after 3", "before noon")."""
+def _bound(pattern: re.Pattern[str], text: str) -> tuple[time | None, bool]:
+    """The clock time right after a bound word ("after 3", "before noon"), and whether the
+    caller said they cannot make it then ("I can't get away before twelve")."""
     m = pattern.search(text)
     if not m:
-        return None
+        return None, False
     tod = parse_time("at " + m.group(1))  # "after six" is 18:00 as "after 6" is
-    return tod.exact if tod and tod.exact else None
+    if not (tod and tod.exact):
+        return None, False
+    clause = re.split(r"[.,;!?]|\b(?:but|so|and)\b", text[:m.start()])[-1]
+    return tod.exact, bool(_CANNOT.search(clause))
 
 
 def _constraint(lowered: str) -> Constraint | None:
@@ -233,7 +242,11 @@ def _constraint(lowered: str) -> Constraint | None:
         hi = parse_time("at " + between.group(2))
         if lo and lo.exact and hi and hi.exact:
             return Constraint("between", after=lo.exact, before=hi.exact)
-    after, before = _bound(_AFTER, lowered), _bound(_BEFORE, lowered)
+    (after, not_after), (before, not_before) = _bound(_AFTER, lowered), _bound(_BEFORE, lowered)
+    if not_before and before is not None:  # "I can't get there before 12", "busy until 2"
+        after, before = before if after is None else max(after, before), None
+    elif not_after and after is not None:  # "I can't do anything after 4"
+        after, before = None, after if before is None else min(after, before)
     if _EARLIEST.search(lowered):
         return Constraint("earliest", after=after, before=before)
     if _LATEST.search(lowered):
@@ -243,6 +256,10 @@ def _constraint(lowered: str) -> Constraint | None:
     if before is not None:
         return Constraint("before", before=before)
     return None
+
+
+def _within(clock: time, c: Constraint) -> bool:
+    return (c.after is None or clock >= c.after) and (c.before is None or clock < c.before)
 
 
 def _split_keep(lowered: str) -> tuple[str, str]:
@@ -292,6 +309,10 @@ def understand(text: str, business: Business, today: date, *, asked: str | None)
     if u.constraint is not None and u.tod is not None and u.tod.exact in (
             u.constraint.after, u.constraint.before):
         u.tod = TimeOfDay(part=u.tod.part) if u.tod.part else None  # a bound, not the time
+    elif u.constraint is not None and u.tod is not None and u.tod.exact is not None and (
+            u.constraint.kind in ("after", "before", "between")) and _within(
+            u.tod.exact, u.constraint):
+        u.constraint = None  # "2:30, I've got a meeting till 2": the time, and why
     name = read_name(text, asked=asked in ("name", "spell"))
     u.name, u.for_other, u.name_spelled = name.name, name.for_other, name.spelled
     u.spelled_letters = spelled_letters(text)
