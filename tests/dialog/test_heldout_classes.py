@@ -319,3 +319,60 @@ def test_a_shift_into_the_past_asks_where_to(call: Call) -> None:
     call.say(text)
     say = call.find([WED_2PM], text)
     assert isinstance(say, Say) and say.key == "ask_new_day"
+
+
+# -- a weekday with its date --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Saturday the fifth", date(2026, 12, 5)),  # not this Saturday, the 28th
+    ("Saturday, the 5th, at eleven", date(2026, 12, 5)),
+    ("Tuesday 8th", date(2026, 12, 8)),
+    ("Friday the fifth", None),  # the 5th is a Saturday: the day or the date is wrong
+    ("this Sunday at 6 until the 4th", date(2026, 11, 29)),  # a date, then another
+    ("Saturday December 5th", date(2026, 12, 5)),
+])
+def test_a_weekday_said_with_its_date(text: str, expected: date | None) -> None:
+    assert parse_date(text, TODAY) == expected
+
+
+# -- hedged times ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "clock"), [
+    ("about 2ish", time(14)), ("around two-ish", time(14)), ("at 3:30 ish", time(15, 30)),
+    ("elevenish in the morning", time(11)),
+])
+def test_a_hedged_hour_is_the_hour(text: str, clock: time) -> None:
+    tod = parse_time(text)
+    assert tod is not None and tod.exact == clock
+
+
+# -- "the earlier of the two", "the first of those" ----------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "option"), [
+    ("go for the earlier of the two", 1), ("the first of those is fine", 1),
+    ("the last of them, please", -1), ("the second of the three", 2),
+])
+def test_an_option_named_of_those_offered(salon: Business, text: str, option: int) -> None:
+    u = understand(text, salon, TODAY, asked="time")
+    assert u.option == option and u.day is None and u.bare_hour is None
+
+
+def test_the_earlier_of_two_alternatives_is_not_two_oclock(call: Call) -> None:
+    afternoon_offer(call)  # 12 PM, 2 PM and 4:30 PM
+    call.say("the earlier of the two")
+    assert call.state.offer is not None and call.state.offer.start == at(TOMORROW, 12)
+
+
+# -- the name given in parts ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("Surname's Oyelaran-Smith, first name Bola", "Bola Oyelaran-Smith"),
+    ("My first name is Ana and my surname is Lopez, L O P E Z", "Ana Lopez"),
+    ("last name Nguyen, first name Thi", "Thi Nguyen"),
+])
+def test_a_name_given_surname_and_first_name(salon: Business, text: str, name: str) -> None:
+    assert understand(text, salon, TODAY, asked="name").name == name

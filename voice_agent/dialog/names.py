@@ -172,11 +172,32 @@ def _apply_spelling(spoken: list[str], spelled: list[str]) -> list[str]:
     return out + extra
 
 
+_SURNAME = re.compile(rf"\b(?:surname|last name|family name)(?:'s| is|:)?\s+({_WORD})",
+                      re.IGNORECASE)
+_FORENAME = re.compile(rf"\b(?:first name|forename|christian name|given name)(?:'s| is|:)?\s+"
+                       rf"({_WORD})", re.IGNORECASE)
+
+
+def _named_parts(text: str) -> list[str]:
+    """"Surname's Oyelaran-Smith, first name Bola": the name in its usual order."""
+    surname, forename = _SURNAME.search(text), _FORENAME.search(text)
+    if not (surname and forename):
+        return []
+    words = [forename.group(1), surname.group(1)]
+    return words if all(w.lower() not in NEVER_IN_NAMES for w in words) else []
+
+
 def read_name(text: str, *, asked: bool) -> NameReading:
     """The name on the booking, if the text gives one."""
     lowered = text.replace("’", "'")
     spelled, rest = spelled_words(lowered)
     rest_l = rest.lower()
+    parts = _named_parts(rest)
+    if parts:
+        if spelled:
+            parts = _apply_spelling(parts, spelled)
+        return NameReading(" ".join(_title(w) for w in parts), spelled=bool(spelled),
+                           for_other=bool(_FOR_OTHER.search(rest_l)))
     for_other = _FOR_OTHER.search(rest_l)
     spoken: list[str] = []
     if for_other and for_other.group(1):

@@ -45,6 +45,7 @@ _ORDINAL_WORDS = {
     "thirtieth": 30, "thirty first": 31, "thirty-first": 31,
 }
 _HOUR_WORD = "|".join(_NUMBER_WORDS)
+_ORDINAL_ALT = "|".join(sorted(_ORDINAL_WORDS, key=len, reverse=True))
 PARTS_OF_DAY = {"morning": (time(0), time(12)), "afternoon": (time(12), time(17)),
                 "evening": (time(17), time(23, 59)), "night": (time(17), time(23, 59)),
                 "lunchtime": (time(12), time(14))}
@@ -82,6 +83,8 @@ def _norm(text: str) -> str:
     text = re.sub(r"(?<![a-z])([ap])\.\s?m\.?", r"\1m", text)  # p.m. -> pm, also "3p.m."
     text = re.sub(r"\bo\s?'?\s?clock\b", "oclock", text)
     text = re.sub(r"\bhalf pass\b", "half past", text)  # a common STT slip
+    # a hedged hour: "2ish", "two-ish", "about 3:30 ish" is the hour said
+    text = re.sub(rf"\b(\d{{1,2}}(?::\d\d)?|{_HOUR_WORD})\s?-?\s?ish\b", r"\1", text)
     # British "half ten" is half past ten (not "half an hour", "half past", "half day").
     text = re.sub(rf"\bhalf (?!past\b|an?\b|hour\b|day\b)(\d{{1,2}}|{_HOUR_WORD})\b",
                   r"half past \1", text)
@@ -110,7 +113,8 @@ def _ordinal_day(text: str) -> int | None:
     month = _month_in(text) is not None
     for word in sorted(_ORDINAL_WORDS, key=len, reverse=True):
         if not re.search(rf"\b{word}\b", text) or re.search(
-                rf"{word} (time|one|thing|available|opening|free|slot|appointment)", text):
+                rf"{word} (time|one|thing|available|opening|free|slot|appointment|of (?:those|"
+                rf"them|these|the (?:two|three|times|ones|options|slots)))", text):
             continue
         if month or re.search(rf"\bthe {word}\b|\b{word} of\b", text):
             return _ORDINAL_WORDS[word]
@@ -291,6 +295,13 @@ def _plain_date(text: str, today: date) -> date | None:
                 return d
         return None
     weekday = _weekday_in(t)
+    if weekday is not None and day is not None and re.search(
+            rf"\b{WEEKDAYS[weekday]},?\s+(?:the\s+)?(?:\d{{1,2}}(?:st|nd|rd|th)|{_ORDINAL_ALT})\b",
+            t):
+        # "Saturday the fifth": the next 5th, if it is a Saturday; otherwise the caller has
+        # the day or the date wrong, and neither is taken
+        d = _next_day_of_month(day, today)
+        return d if d is not None and d.weekday() == weekday else None
     if weekday is not None:
         delta = (weekday - today.weekday()) % 7
         if re.search(rf"\bthis {WEEKDAYS[weekday]}", t) or re.search(r"\bthis (com|week)", t):
@@ -305,17 +316,21 @@ def _plain_date(text: str, today: date) -> date | None:
             return next_monday + timedelta(days=weekday)
         return today + timedelta(days=delta or 7)
     if day is not None:
-        year, month = today.year, today.month
-        for _ in range(3):
-            d = _safe_date(year, month, day)
-            if d and d >= today:
-                return d
-            month, year = (1, year + 1) if month == 12 else (month + 1, year)
-        return None
+        return _next_day_of_month(day, today)
     if re.search(r"\bweek after next\b", t):
         return today + timedelta(days=14 - today.weekday())
     if re.search(r"\bnext week\b", t):
         return today + timedelta(days=7 - today.weekday())
+    return None
+
+
+def _next_day_of_month(day: int, today: date) -> date | None:
+    year, month = today.year, today.month
+    for _ in range(3):
+        d = _safe_date(year, month, day)
+        if d and d >= today:
+            return d
+        month, year = (1, year + 1) if month == 12 else (month + 1, year)
     return None
 
 
@@ -460,7 +475,7 @@ def describe_time(t: time) -> str:
 # A bare hour, as a caller names one of the times just offered: "ten's fine", "let's go with
 # eleven", "2 works". "One" is left out ("the first one"), and so is a count ("two people").
 _BARE_HOUR = re.compile(
-    r"(?<!option )(?<!number )(?<!not )(?<!than )(?<!of )(?<!\d[:.])"
+    r"(?<!option )(?<!number )(?<!not )(?<!than )(?<!of )(?<!the )(?<!\d[:.])"
     r"\b(1[0-2]|[1-9]|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b(?!\s*(?:[:./]\d|(?:st|nd|rd|th)\b|minutes?|mins?|hours?|hrs?|"
     r"people|persons|of|days?|weeks?|months?|nights?|years?|guests|adults|kids|children|"
     r"tickets|rooms|%|pounds|dollars|quid|bucks))")

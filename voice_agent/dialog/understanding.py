@@ -108,7 +108,9 @@ _ALTERNATIVES = re.compile(
 _OPTION = re.compile(
     r"\b(?:the )?(first|second|third|last|earlier|earliest|later|latest|final|1st|2nd|3rd)"
     r"(?: one| option| time| slot| choice)\b|\boption (one|two|three|1|2|3)\b|"
-    r"\bthe (first|second|third|last|earlier|later)\W*$")
+    r"\bthe (first|second|third|last|earlier|later)\W*$|"
+    r"\b(first|second|third|last|earlier|earliest|later|latest) of (?:those|them|these|"
+    r"the (?:two|three|times|ones|options|slots))\b")
 _OPTION_INDEX = {"first": 1, "1st": 1, "one": 1, "1": 1, "earlier": 1, "earliest": 1,
                  "second": 2, "2nd": 2, "two": 2, "2": 2, "third": 3, "3rd": 3, "three": 3,
                  "3": 3, "last": -1, "final": -1, "later": -1, "latest": -1}
