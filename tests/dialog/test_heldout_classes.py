@@ -376,3 +376,85 @@ def test_the_earlier_of_two_alternatives_is_not_two_oclock(call: Call) -> None:
 ])
 def test_a_name_given_surname_and_first_name(salon: Business, text: str, name: str) -> None:
     assert understand(text, salon, TODAY, asked="name").name == name
+
+
+# -- a yes taken back ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    "Yes, oh wait, could we make it a bit later?", "Yeah, hang on, let me check my diary",
+    "Yes. Actually, no, sorry.", "Sure, hold on a second",
+])
+def test_a_yes_taken_back_is_not_a_yes(salon: Business, text: str) -> None:
+    u = understand(text, salon, TODAY, asked="confirm")
+    assert not u.affirm and u.deny
+
+
+@pytest.mark.parametrize("text", [
+    "Yes, actually, that's perfect", "Yes, hold on to the other one though", "Yes please",
+    "Yes, that sounds great. I can't wait.",
+])
+def test_a_yes_that_stands(salon: Business, text: str) -> None:
+    assert understand(text, salon, TODAY, asked="confirm").affirm
+
+
+def test_a_yes_taken_back_books_nothing(call: Call) -> None:
+    call.check(call.say("A haircut tomorrow at 10"), free_slots(call.business, TOMORROW))
+    call.say("Dana Smith")
+    call.say("The number I'm calling from is fine.")
+    assert call.state.asked == "confirm"
+    d = call.say("Yes, oh wait, could we make it a bit later?")
+    assert isinstance(d, Say) and call.state.offer is None
+
+
+# -- bounds said after the time, ranges ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "constraint"), [
+    ("any time from half two onwards", Constraint("after", after=time(14, 30))),
+    ("3 or later", Constraint("after", after=time(15))),
+    ("4 at the latest", Constraint("before", before=time(16))),
+    ("from ten till twelve is good", Constraint("between", after=time(10), before=time(12))),
+    ("from 9 to 11", Constraint("between", after=time(9), before=time(11))),
+])
+def test_bounds_after_the_time_and_ranges(salon: Business, text: str,
+                                          constraint: Constraint) -> None:
+    assert understand(text, salon, TODAY, asked="time").constraint == constraint
+
+
+@pytest.mark.parametrize(("text", "clock"), [
+    ("ten till twelve is good", None),  # a range or 11:50: not read as either
+    ("twenty till three", time(14, 40)), ("ten to four", time(15, 50)),
+])
+def test_till_only_after_minutes_no_hour_has(text: str, clock: time | None) -> None:
+    tod = parse_time(text)
+    assert (tod.exact if tod else None) == clock
+
+
+@pytest.mark.parametrize(("text", "part"), [
+    ("any time after lunch", "afternoon"), ("mornings are better for me", "morning"),
+    ("afternoons suit me", "afternoon"),
+])
+def test_more_parts_of_day(text: str, part: str) -> None:
+    assert parse_time(text) == TimeOfDay(part=part)
+
+
+def test_cancel_that_is_a_repair_unless_asked_for(salon: Business) -> None:
+    assert parse_time("at 3, cancel that, 4") == TimeOfDay(exact=time(16))
+    asked = understand("I booked a haircut for my son for Saturday, can I cancel that?", salon,
+                       TODAY, asked="anything")
+    assert asked.wants_cancel
+    assert not understand("at 3, cancel that, 4", salon, TODAY, asked="time").wants_cancel
+
+
+@pytest.mark.parametrize("text", ["How long's a cleaning, roughly?", "how long's that take?"])
+def test_how_longs_is_a_duration_question(salon: Business, text: str) -> None:
+    assert understand(text, salon, TODAY, asked="anything").question == "duration"
+
+
+@pytest.mark.parametrize("text", ["I need my roots done", "can you cover my greys on Saturday",
+                                  "I'd like a balayage"])
+def test_a_colour_described(salon: Business, dental: Business, text: str) -> None:
+    u = understand(text, salon, TODAY, asked="anything")
+    assert u.service is not None and u.service.id == "color"
+    assert understand(text, dental, TODAY, asked="anything").service is None

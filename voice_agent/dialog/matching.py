@@ -55,7 +55,7 @@ def _best(words: list[str], terms: list[str]) -> tuple[float, str, str]:
     return best
 
 
-# What a caller describes instead of naming a service ("I've cracked a tooth", "it's agony"):
+# What a caller describes instead of naming a service ("I've cracked a tooth", "my roots done"):
 # each description stands for a word a business may list as an alias, and names a service only
 # where the business does ("pain" is the dental practice's emergency alias, not the salon's).
 _DESCRIBED: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -66,6 +66,10 @@ _DESCRIBED: tuple[tuple[re.Pattern[str], str], ...] = (
         r"(?:tooth|filling|crown)(?:'s| has| is)? (?:cracked|chipped|broken|fallen out|came out|"
         r"killing me))\b"),
      "pain"),
+    (re.compile(r"\b(?:roots? (?:done|touched up|touch-up|sorted)|"
+                r"cover(?:ing)? (?:my |the )?greys?|grey coverage|balayage|lowlights|ombre|"
+                r"tint)\b"),
+     "colour"),
 )
 
 

@@ -51,15 +51,16 @@ PARTS_OF_DAY = {"morning": (time(0), time(12)), "afternoon": (time(12), time(17)
                 "lunchtime": (time(12), time(14))}
 # How callers name a part of day besides its own word: "lunch", "over lunch". ("After work"
 # is not one: a practice that closes at 5 has no evening, and the caller means its latest.)
-_PART_WORDS = ((re.compile(r"\b(?:lunch ?time|lunch ?hour|(?:over|at|around|for) lunch)\b"),
-                "lunchtime"),)
+_PART_WORDS = ((re.compile(r"\bafter lunch\b"), "afternoon"),
+               (re.compile(r"\b(?:lunch ?time|lunch ?hour|(?:over|at|around|for) lunch)\b"),
+                "lunchtime"))
 # A caller correcting themselves mid-sentence: what follows the marker replaces what came before
 # ("Thursday, no sorry, Friday at 10"; "at 2, I mean 2:30").
 REPAIR = re.compile(
     r"\b(?:no[\s,]+(?:i'?m[\s,]+)?(?:sorry|wait|actually)|sorry[\s,]+(?:no|i mean)|i mean|"
     r"i meant|or rather|rather|actually[\s,]+(?:make (?:that|it)|no)|make (?:that|it)|"
     r"scratch that|strike that|wait[\s,]+no|let'?s say|change (?:that|it) to|hang on|"
-    r"hold on(?! to\b)|on second thoughts?|come to think of it|no\s+no)\b")
+    r"hold on(?! to\b)|on second thoughts?|come to think of it|no\s+no|cancel that)\b")
 # "not Tuesday", "not at 3", "I'm busy the 3rd", "I won't be available on the 7th": a day or
 # time the caller does not want.
 _NOT_WANTED = re.compile(
@@ -355,8 +356,10 @@ _TIME_PATTERNS: list[tuple[str, str]] = [
     # "past" / "after" ("5 to 7" is a range), never after "from" ("from ten to four")
     (rf"(?<!from )\b(five|ten|twenty|twenty[- ]five|5|10|20|25)(?: minutes)? (past|after) "
      rf"(\d{{1,2}}|{_HOUR_WORD})\b(?!\s*(?::|minutes|hours|people))", "mins"),
-    (rf"(?<!from )\b(five|ten|twenty|twenty[- ]five)(?: minutes)? (to|til|till) "
-     rf"(\d{{1,2}}|{_HOUR_WORD})\b(?!\s*(?::|minutes|hours|people))", "mins"),
+    # ("ten till twelve" may be a range: "till" only after minutes no hour has)
+    (rf"(?<!from )\b(?:(five|ten|twenty|twenty[- ]five)(?: minutes)? (to)|"
+     rf"(twenty|twenty[- ]five)(?: minutes)? (til|till)) "
+     rf"(\d{{1,2}}|{_HOUR_WORD})\b(?!\s*(?::|minutes|hours|people))", "mins_to"),
     (r"\b(\d{1,2})\s*(am|pm)\b", "h_ap"),
     (rf"\b({_HOUR_WORD}) (thirty|fifteen|forty[- ]five|oclock)\b", "word_min"),
     (rf"\b({_HOUR_WORD})\s*(am|pm)\b", "h_ap"),
@@ -408,7 +411,7 @@ def parse_time(text: str) -> TimeOfDay | None:
 
 def _plain_time(text: str) -> TimeOfDay | None:
     t = _norm(text)
-    part = next((p for p in PARTS_OF_DAY if re.search(rf"\b{p}\b", t)), None)
+    part = next((p for p in PARTS_OF_DAY if re.search(rf"\b{p}s?\b", t)), None)  # "mornings"
     if re.search(r"\btonight\b", t):
         part = "evening"
     ap_any = re.search(r"\b(am|pm)\b", t)
@@ -429,10 +432,11 @@ def _plain_time(text: str) -> TimeOfDay | None:
             hour, minute = _hour(m.group(1)), 15
         elif kind == "qto":  # am/pm is read on the named hour: "quarter to one" is 12:45
             hour, minute, before = _hour(m.group(1)), 0, 15
-        elif kind == "mins":
-            n = _MINUTE_WORDS.get(m.group(1).replace("-", " "), 0) or int(m.group(1))
-            hour = _hour(m.group(3))
-            minute, before = (n, 0) if m.group(2) in ("past", "after") else (0, n)
+        elif kind in ("mins", "mins_to"):
+            said = m.group(1) or m.group(3) if kind == "mins_to" else m.group(1)
+            n = _MINUTE_WORDS.get(said.replace("-", " "), 0) or int(said)
+            hour = _hour(m.group(5) if kind == "mins_to" else m.group(3))
+            minute, before = (n, 0) if kind == "mins" else (0, n)
         elif kind == "word_min":
             hour = _hour(m.group(1))
             word = m.group(2).replace("-", " ")

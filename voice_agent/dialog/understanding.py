@@ -61,7 +61,13 @@ _HUMAN = re.compile(
 )
 # Looser: enough to let the LLM's own transfer_to_human proposal stand.
 HUMAN_HINT = re.compile(r"\b(person|someone|somebody|people|staff|colleague|manager|human)\b")
-_CANCEL = re.compile(r"\b(?:cancel(?!\s+that\b)|call (?:it )?off)")
+# "cancel that" is a self-repair ("3pm, cancel that, 4pm"), unless asked for: "can I cancel that?"
+_CANCEL = re.compile(r"\b(?:(?:(?:can|could) (?:i|you|we)|please|i'?d like to|i want to|i need to|"
+                     r"i'?ll have to|i have to) cancel|cancel(?!\s+that\b)|call (?:it )?off)")
+# A yes taken back by what follows it.
+_TAKEN_BACK = re.compile(r"\b(?:(?<!can't )(?<!cant )(?<!cannot )wait|hang on|hold on(?! to)|"
+                         r"on second thoughts?|"
+                         r"actually,? no|no,? (?:sorry|actually))\b")
 # Cannot come: a cancellation or a move, the caller has not said which.
 _CANT_COME = re.compile(
     r"\b(?:(?:can'?t|cannot|won'?t) make (?:it|my|the|our|that)\b|"
@@ -101,7 +107,8 @@ _ALTERNATIVES = re.compile(
     r"\b(?:something else|anything else (?=available|free|open|on|at|later|earlier)|"
     r"another (?:time|day|one|option|slot|date|flight|table|car)|"
     r"(?:any )?other (?:times|options|days|slots|dates|ones|flights)|any others?|"
-    r"different (?:time|day|date)|anything (?:later|earlier)|(?:a )?(?:later|earlier) "
+    r"different (?:time|day|date)|anything (?:(?:a )?(?:bit |little )?)?(?:later|earlier)|"
+    r"(?:a )?(?:later|earlier) "
     r"(?:one|time|slot|appointment)|look for (?:some ?)?(?:thing|one)? ?(?:else|other)|"
     r"search (?:for )?(?:something|any|another)|find (?:me )?(?:another|something else))\b")
 # Choosing among the times just offered: "the second one", "the later one", "option two".
@@ -119,7 +126,7 @@ _EARLIEST = re.compile(
     r"(?:whatever|whichever)(?:'s| is) (?:first|soonest|earliest)|first (?:one )?(?:you have|"
     r"you've got|after|from)|"
     r"as (?:early|soon) as (?:possible|you can|you have)|asap|next (?:available|free|opening))\b")
-_LATEST = re.compile(r"\b(?:latest|last (?:available|appointment|slot|opening)|"
+_LATEST = re.compile(r"\b(?:(?<!at the )latest|last (?:available|appointment|slot|opening)|"
                      r"as late as (?:possible|you can))\b")
 # A bound word directly followed by a clock time ("after 3", "before half past ten").
 _CLOCK = (r"(?:(?:about|around) )?(?:\d{1,2}(?::\d\d)?(?:\s?[ap]\.?m\.?)?|noon|midday|"
@@ -136,7 +143,11 @@ _BEFORE = re.compile(rf"\b(?<!not )(?<!no )(?:before|earlier than|no later than|
 _CANNOT = re.compile(r"\b(?:can'?t|cannot|can not|won'?t|not able to|unable to|not free|"
                      r"busy|working|at work|tied up|stuck|(?:a|in|my) (?:meeting|class|lesson|"
                      r"shift)|at school)\b")
-_BETWEEN = re.compile(rf"\bbetween\s+({_CLOCK})\s+and\s+({_CLOCK})")
+_BETWEEN = re.compile(rf"\b(?:between\s+({_CLOCK})\s+and|from\s+({_CLOCK})\s+(?:to|till|until))"
+                      rf"\s+({_CLOCK})")
+# A bound said after the time: "from half two onwards", "3 at the latest".
+_AFTER_SUFFIX = re.compile(rf"\b({_CLOCK})\s+(?:onwards|or later|at the earliest|or after)\b")
+_BEFORE_SUFFIX = re.compile(rf"\b({_CLOCK})\s+(?:at the latest|or earlier|or before)\b")
 # "cancel the haircut but keep the colour": what follows names a booking to leave alone.
 _KEEP = re.compile(r"\b(?:keep(?:ing)?|hold on to|not the|but not|except)\b")
 _KEEP_END = re.compile(r"[,.;!?]|\b(?:and|but)\b")
@@ -149,7 +160,8 @@ _QUESTIONS = (
         r"\b(?:what time do you (?:open|close|shut)|when do you (?:open|close|shut)|"
         r"(?:what are|what're) your (?:opening )?hours|opening hours|are you open|"
         r"how late are you open|do you open|open on (?:\w+days?|weekends?))\b")),
-    ("duration", re.compile(r"\bhow long (?:does|do|will|would|is|are)\b|\bhow much time\b")),
+    ("duration", re.compile(r"\bhow long(?:'s| (?:does|do|will|would|is|are))\b|"
+                            r"\bhow much time\b")),
     ("services", re.compile(r"\b(?:do you(?: guys| folks| all)? (?:do|offer|provide)|"
                             r"what (?:services|treatments)"
                             r"|what do you (?:do|offer))\b")),
@@ -240,11 +252,13 @@ def _bound(pattern: re.Pattern[str], text: str) -> tuple[time | None, bool]:
 def _constraint(lowered: str) -> Constraint | None:
     between = _BETWEEN.search(lowered)
     if between:
-        lo = parse_time("at " + between.group(1))
-        hi = parse_time("at " + between.group(2))
+        lo = parse_time("at " + (between.group(1) or between.group(2)))
+        hi = parse_time("at " + between.group(3))
         if lo and lo.exact and hi and hi.exact:
             return Constraint("between", after=lo.exact, before=hi.exact)
     (after, not_after), (before, not_before) = _bound(_AFTER, lowered), _bound(_BEFORE, lowered)
+    after = after if after is not None else _bound(_AFTER_SUFFIX, lowered)[0]
+    before = before if before is not None else _bound(_BEFORE_SUFFIX, lowered)[0]
     if not_before and before is not None:  # "I can't get there before 12", "busy until 2"
         after, before = before if after is None else max(after, before), None
     elif not_after and after is not None:  # "I can't do anything after 4"
@@ -328,8 +342,11 @@ def understand(text: str, business: Business, today: date, *, asked: str | None)
     leading_no = re.match(r"\W*(?:no|nope|nah)\b", lowered) is not None
     u.deny = bool(_DENY.search(lowered) or _WRONG.search(lowered) or _REFUSAL.search(lowered)
                   ) and (leading_no or not u.done)
+    said_yes = _AFFIRM.search(lowered)
+    if u.affirm and said_yes and _TAKEN_BACK.search(lowered, said_yes.end()):
+        u.affirm, u.deny = False, True  # "yes, oh wait, can we make it later?": no yes
     if u.affirm and u.deny:
-        # "no, that's fine" / "yes, actually wait": the first word decides.
+        # "no, that's fine" / "yes, sounds good, don't worry": the first word decides.
         first = re.match(r"\W*(\w+)", lowered)
         u.affirm = bool(first and _AFFIRM.match(first.group(1)))
         u.deny = not u.affirm
