@@ -458,3 +458,62 @@ def test_a_colour_described(salon: Business, dental: Business, text: str) -> Non
     u = understand(text, salon, TODAY, asked="anything")
     assert u.service is not None and u.service.id == "color"
     assert understand(text, dental, TODAY, asked="anything").service is None
+
+
+# -- numbers said in words; another number offered but not caught ----------------------------
+
+
+@pytest.mark.parametrize(("text", "digits"), [
+    ("It's oh seven seven double oh, nine double oh, one two three", "07700900123"),
+    ("zero seven seven zero zero nine zero zero one two three", "07700900123"),
+    ("nine one seven, five five five, oh one four two", "9175550142"),
+    ("my number is two one two five five five oh one nine nine, thanks", "2125550199"),
+    ("Oh, it's 917 555 0142", "9175550142"),
+])
+def test_a_number_said_in_words(salon: Business, text: str, digits: str) -> None:
+    assert understand(text, salon, TODAY, asked="phone").phone == digits
+
+
+def test_another_number_not_caught_is_asked_again(call: Call) -> None:
+    call.check(call.say("A haircut tomorrow at 10"), free_slots(call.business, TOMORROW))
+    call.say("Dana Smith")
+    assert call.state.asked == "phone"
+    d = call.say("Could you use my mobile? It's, erm, hang on")
+    assert isinstance(d, Say) and d.key == "clarify_phone" and d.asked == "phone"
+    d = call.say("07700 900123")
+    assert isinstance(d, Say) and d.key == "confirm" and call.state.phone == "07700900123"
+
+
+@pytest.mark.parametrize("text", ["The number I'm calling from is fine.",
+                                  "This number's fine, it's my cell.", "Yes, my mobile's fine"])
+def test_the_calling_number_is_fine(call: Call, text: str) -> None:
+    call.check(call.say("A haircut tomorrow at 10"), free_slots(call.business, TOMORROW))
+    call.say("Dana Smith")
+    d = call.say(text)
+    assert isinstance(d, Say) and d.key == "confirm"
+
+
+# -- cancels and moves said otherwise; a name that holds a staff name -------------------------
+
+
+@pytest.mark.parametrize("text", [
+    "I won't be needing my appointment on Saturday anymore",
+    "please scrap my booking for Friday", "I don't need my haircut any more",
+])
+def test_other_ways_to_cancel(salon: Business, text: str) -> None:
+    assert understand(text, salon, TODAY, asked="anything").wants_cancel
+
+
+@pytest.mark.parametrize("text", [
+    "I've got an appointment on Thursday, can I switch it to the Friday?",
+    "Could I swap my Thursday one to Saturday?",
+])
+def test_other_ways_to_move(salon: Business, text: str) -> None:
+    assert understand(text, salon, TODAY, asked="anything").wants_reschedule
+
+
+def test_a_name_holding_a_staff_name_is_not_a_staff_request(salon: Business) -> None:
+    u = understand("Ana-Maria Lopez", salon, TODAY, asked="name")
+    assert u.name == "Ana-Maria Lopez" and u.staff is None
+    assert understand("Can I book with Maria on Friday", salon, TODAY,
+                      asked="anything").staff == "Maria"

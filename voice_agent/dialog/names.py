@@ -248,9 +248,32 @@ def _bare_name(text: str, spelled: list[str]) -> list[str]:
     return []
 
 
+_DIGIT_WORDS = {"zero": "0", "oh": "0", "o": "0", "nought": "0", "one": "1", "two": "2",
+                "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
+                "nine": "9"}
+_DIGIT_RUN = re.compile(
+    r"\b(?:(?:double|triple) )?(?:zero|oh|o|nought|one|two|three|four|five|six|seven|eight|nine|"
+    r"\d)(?:[\s,\-]+(?:(?:double|triple) )?(?:zero|oh|o|nought|one|two|three|four|five|six|"
+    r"seven|eight|nine|\d))+\b", re.IGNORECASE)
+
+
+def _spoken_digits(match: re.Match[str]) -> str:
+    """"oh seven seven double oh nine" -> "077009"."""
+    out, repeat = [], 1
+    for word in re.findall(r"[a-z]+|\d", match.group(0).lower()):
+        if word in ("double", "triple"):
+            repeat = 2 if word == "double" else 3
+            continue
+        out.append((_DIGIT_WORDS.get(word) or word) * repeat)
+        repeat = 1
+    return "".join(out)
+
+
 def extract_phone(text: str) -> str | None:
-    # Join digit groups split by spaces, dashes, dots or brackets; other digits in the
-    # sentence ("at 3, my number is ...") stay separate.
+    # A number said in words ("oh seven seven double oh ...") is its digits; join digit groups
+    # split by spaces, dashes, dots or brackets; other digits in the sentence ("at 3, my number
+    # is ...") stay separate.
+    text = _DIGIT_RUN.sub(_spoken_digits, text)
     joined = re.sub(r"(?<=\d)[\s\-.()]+(?=\d)", "", text)
     match = re.search(r"(?<!\d)\+?\d{7,15}(?!\d)", joined)
     return match.group(0) if match else None

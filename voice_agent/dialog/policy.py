@@ -33,6 +33,8 @@ from voice_agent.dialog.understanding import EXISTING_BOOKING_CHANGE, Constraint
 
 MAX_MISUNDERSTANDINGS = 3
 _STOP = re.compile(r"\b(wait|don'?t book|cancel|stop)\b")
+_OTHER_NUMBER = re.compile(r"\b(?:my (?:mobile|cell|other|work|home)|(?:another|other|different) "
+                           r"number|my number is|it'?s \d|use \w+ (?:mobile|cell))")
 MAX_OFFERED_TIMES = 3
 MIN_SPELLED_LETTERS = 3
 
@@ -407,6 +409,10 @@ class BookingPolicy(ExistingBookings):
         if state.asked == "phone":
             if stop:
                 return self._decline(state)
+            if u.phone is None and not u.affirm and _OTHER_NUMBER.search(u.text.lower()) and (
+                    state.misunderstandings < MAX_MISUNDERSTANDINGS - 1):
+                state.misunderstandings += 1  # another number offered, not caught: not ours
+                return Say("clarify_phone", asked="phone")
             if u.phone and state.heard:  # read back in groups: a misheard digit is put right
                 self.lead.append(("phone_read_back", {"digits": spoken_digits(u.phone)}))
             return self._next_for_offer(state)  # the number given, or the caller ID

@@ -63,7 +63,10 @@ _HUMAN = re.compile(
 HUMAN_HINT = re.compile(r"\b(person|someone|somebody|people|staff|colleague|manager|human)\b")
 # "cancel that" is a self-repair ("3pm, cancel that, 4pm"), unless asked for: "can I cancel that?"
 _CANCEL = re.compile(r"\b(?:(?:(?:can|could) (?:i|you|we)|please|i'?d like to|i want to|i need to|"
-                     r"i'?ll have to|i have to) cancel|cancel(?!\s+that\b)|call (?:it )?off)")
+                     r"i'?ll have to|i have to) cancel|cancel(?!\s+that\b)|call (?:it )?off|"
+                     r"scrap (?:it|my|the|our)|won'?t (?:be )?need(?:ing)? (?:it|my|the|our)|"
+                     r"(?:don'?t|no longer) need (?:it|my|the|our)\b[^.?!]{0,30}?\bany ?more|"
+                     r"no longer need (?:it|my|the|our))")
 # A yes taken back by what follows it.
 _TAKEN_BACK = re.compile(r"\b(?:(?<!can't )(?<!cant )(?<!cannot )wait|hang on|hold on(?! to)|"
                          r"on second thoughts?|"
@@ -74,7 +77,8 @@ _CANT_COME = re.compile(
     r"won'?t be able to (?:make|come)|"
     r"can'?t come|can'?t do (?:it|that day|that time) any ?more)")
 _RESCHEDULE = re.compile(
-    r"\b(reschedul\w*|rebook|move (my|the|it|our)|change (my|the) (appointment|booking|time)|"
+    r"\b(reschedul\w*|rebook|(move|switch|swap) (my|the|it|our)|"
+    r"change (my|the) (appointment|booking|time)|"
     r"(push|put) (it|my|the|our)\b[^.?!]{0,40}?\b(back|forward)|"
     r"bring (it|my|the|our)\b[^.?!]{0,40}?\bforward|different (day|time) for my)"
 )
@@ -331,6 +335,8 @@ def understand(text: str, business: Business, today: date, *, asked: str | None)
         u.constraint = None  # "2:30, I've got a meeting till 2": the time, and why
     name = read_name(text, asked=asked in ("name", "spell"))
     u.name, u.for_other, u.name_spelled = name.name, name.for_other, name.spelled
+    if staff and u.name and re.search(rf"\b{re.escape(staff.said)}", u.name.casefold()):
+        u.staff = None  # "Ana-Maria Lopez": a name, not a request for Maria
     u.spelled_letters = spelled_letters(text)
     volunteered = re.search(r"\b(number|reach me|call me (on|at)|my (cell|mobile))\b", lowered)
     u.phone = extract_phone(text) if asked == "phone" or volunteered else None
