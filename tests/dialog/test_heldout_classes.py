@@ -517,3 +517,34 @@ def test_a_name_holding_a_staff_name_is_not_a_staff_request(salon: Business) -> 
     assert u.name == "Ana-Maria Lopez" and u.staff is None
     assert understand("Can I book with Maria on Friday", salon, TODAY,
                       asked="anything").staff == "Maria"
+
+
+# -- more ways to name a day --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("a week Friday", date(2026, 12, 4)),  # British: a week on Friday (the 27th + 7)
+    ("next week Friday", date(2026, 12, 4)),
+    ("the first Monday in December", date(2026, 12, 7)),  # not the 1st, a Tuesday
+    ("the last Friday of January", date(2027, 1, 29)),
+    ("the second Tuesday of December", date(2026, 12, 8)),
+    ("the second week of December, on the Wednesday", None),  # weeks of a month: ask
+    ("the first of December", date(2026, 12, 1)),  # unchanged
+])
+def test_nth_weekdays_and_a_week_friday(text: str, expected: date | None) -> None:
+    assert parse_date(text, TODAY) == expected
+
+
+@pytest.mark.parametrize(("text", "constraint"), [
+    ("any time before I pick the kids up at 3", Constraint("before", before=time(15))),
+    ("after I finish work at 5", Constraint("after", after=time(17))),
+    ("I'm free from 2 on Friday", Constraint("after", after=time(14))),
+    ("from 2 to 4 on Friday", Constraint("between", after=time(14), before=time(16))),
+    ("Saturday morning, the earlier the better", Constraint("earliest")),
+    ("the later the better", Constraint("latest")),
+])
+def test_bounds_around_what_the_caller_does(salon: Business, text: str,
+                                           constraint: Constraint) -> None:
+    u = understand(text, salon, TODAY, asked="anything")
+    assert u.constraint == constraint
+    assert u.tod is None or u.tod.exact is None  # the clock time is a bound, not the time

@@ -117,6 +117,8 @@ def _ordinal_day(text: str) -> int | None:
                 rf"{word} (time|one|thing|available|opening|free|slot|appointment|of (?:those|"
                 rf"them|these|the (?:two|three|times|ones|options|slots)))", text):
             continue
+        if re.search(rf"\b{word} (?:week|weekend|{'|'.join(WEEKDAYS)})", text):
+            continue  # "the second week of December", "the first Monday in June"
         if month or re.search(rf"\bthe {word}\b|\b{word} of\b", text):
             return _ORDINAL_WORDS[word]
     return None
@@ -265,8 +267,33 @@ def target_days(text: str, today: date) -> list[date]:
     return days
 
 
+_NTH = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1}
+_NTH_WEEKDAY = re.compile(rf"\b(first|second|third|fourth|last) ({'|'.join(WEEKDAYS)}) "
+                          rf"(?:in|of) ({'|'.join(MONTHS)})\b")
+# "the second week of December": weeks of a month are counted more than one way: not read.
+_NTH_WEEK = re.compile(r"\b(?:first|second|third|fourth|last|1st|2nd|3rd|4th) week (?:of|in)\b")
+
+
+def _nth_weekday(t: str, today: date) -> date | None:
+    """"The first Monday in December", "the last Friday of January"."""
+    m = _NTH_WEEKDAY.search(t)
+    if m is None:
+        return None
+    n, weekday, month = _NTH[m.group(1)], WEEKDAYS.index(m.group(2)), MONTHS.index(m.group(3)) + 1
+    for year in (today.year, today.year + 1):
+        days = [date(year, month, d) for d in range(1, 32)
+                if _safe_date(year, month, d) and date(year, month, d).weekday() == weekday]
+        found = days[n - 1] if n > 0 else days[-1]
+        if found >= today:
+            return found
+    return None
+
+
 def _plain_date(text: str, today: date) -> date | None:
     t = _norm(text)
+    nth = _nth_weekday(t, today)
+    if nth is not None or _NTH_WEEK.search(t):
+        return nth
     if re.search(r"\bday after tomorrow\b", t):
         return today + timedelta(days=2)
     if re.search(r"\btomorrow\b", t):
@@ -307,7 +334,7 @@ def _plain_date(text: str, today: date) -> date | None:
         delta = (weekday - today.weekday()) % 7
         if re.search(rf"\bthis {WEEKDAYS[weekday]}", t) or re.search(r"\bthis (com|week)", t):
             return today + timedelta(days=delta)
-        if re.search(rf"\b(a )?week (on|from) {WEEKDAYS[weekday]}", t):
+        if re.search(rf"\b(a )?week (on|from) {WEEKDAYS[weekday]}|\ba week {WEEKDAYS[weekday]}", t):
             return today + timedelta(days=(delta or 7) + 7)
         if re.search(rf"\b{WEEKDAYS[weekday]}s? after next\b|\bweek after next\b", t):
             next_monday = today + timedelta(days=7 - today.weekday())

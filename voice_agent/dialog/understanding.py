@@ -129,19 +129,23 @@ _EARLIEST = re.compile(
     r"\b(?:earliest|soonest|first (?:available|opening|free|slot|appointment|thing)|"
     r"(?:whatever|whichever)(?:'s| is) (?:first|soonest|earliest)|first (?:one )?(?:you have|"
     r"you've got|after|from)|"
-    r"as (?:early|soon) as (?:possible|you can|you have)|asap|next (?:available|free|opening))\b")
+    r"as (?:early|soon) as (?:possible|you can|you have)|asap|next (?:available|free|opening)|"
+    r"the (?:earlier|sooner) the better)\b")
 _LATEST = re.compile(r"\b(?:(?<!at the )latest|last (?:available|appointment|slot|opening)|"
-                     r"as late as (?:possible|you can))\b")
+                     r"as late as (?:possible|you can)|the later the better)\b")
 # A bound word directly followed by a clock time ("after 3", "before half past ten").
 _CLOCK = (r"(?:(?:about|around) )?(?:\d{1,2}(?::\d\d)?(?:\s?[ap]\.?m\.?)?|noon|midday|"
           r"half (?:past )?(?!an?\b|hour\b)\w+|quarter (?:past|to) \w+|one|two|three|four|"
           r"five|six|seven|eight|nine|ten|eleven|twelve)\b(?:\s?[ap]\.?m\.?|"
           r"\s+(?:in the|this) (?:morning|afternoon|evening)|\s+o'?clock)?")
 # "not before 11" is a lower bound, not an upper one; "no later than 3" an upper one.
-_AFTER = re.compile(rf"\b(?<!not )(?<!no )(?:after|later than|no earlier than|not before)"
-                    rf"\s+({_CLOCK})")
+# ... or with what the caller does then between: "after I finish work at 5", "before I pick
+# the kids up at 3"; "free from 2" (a range "from 2 to 4" is read first).
+_EVENT = r"(?:i|we|my|the)\b[a-z' ]{1,30}?\b(?:at|by)"
+_AFTER = re.compile(rf"\b(?<!not )(?<!no )(?:after|later than|no earlier than|not before|"
+                    rf"after {_EVENT}|(?<=free )from)\s+({_CLOCK})")
 _BEFORE = re.compile(rf"\b(?<!not )(?<!no )(?:before|earlier than|no later than|not after|"
-                     rf"until)\s+({_CLOCK})")
+                     rf"until|before {_EVENT})\s+({_CLOCK})")
 # Said before a bound, the caller cannot come on that side of it: "I can't get away before
 # twelve" is after 12, "I'm busy until 2" after 2, "I can't do anything after 4" before 4.
 _CANNOT = re.compile(r"\b(?:can'?t|cannot|can not|won'?t|not able to|unable to|not free|"
