@@ -548,3 +548,33 @@ def test_bounds_around_what_the_caller_does(salon: Business, text: str,
     u = understand(text, salon, TODAY, asked="anything")
     assert u.constraint == constraint
     assert u.tod is None or u.tod.exact is None  # the clock time is a bound, not the time
+
+
+# -- what was said before: a day asked about, a move asked for before the owner check ---------
+
+
+def test_a_booking_said_with_an_hours_question_keeps_its_day(call: Call) -> None:
+    d = call.say("I'd like a haircut on Friday at 2, and what time do you close on Friday?")
+    fri = date(2026, 11, 27)
+    assert d == Check("haircut", fri, at(fri, 14))
+    assert call.policy.lead and call.policy.lead[0][0] == "answer_hours_day"
+
+
+def test_a_closed_day_asked_about_is_no_context(call: Call) -> None:
+    call.say("Are you open on Sunday?")
+    d = call.say("A haircut please")
+    assert isinstance(d, Say) and d.key == "ask_day"
+
+
+def test_a_move_found_by_name_goes_where_first_asked(call: Call) -> None:
+    from .test_caller_classes import OTHER_NUMBER, WED
+
+    call.state.caller_phone = OTHER_NUMBER
+    text = "It's Dana Smith, can I move my haircut on Wednesday to Friday, same time?"
+    assert isinstance(call.say(text), Find)
+    assert isinstance(call.find([], text), Find)  # nothing under this number: by name
+    say = call.find([WED_2PM], text, by_name=True)
+    assert isinstance(say, Say) and say.key == "verify_number"  # the day was said: Wednesday
+    assert WED_2PM.start.date() == WED
+    fri = date(2026, 11, 27)
+    assert call.say("It's booked under +15551230001") == Check("haircut", fri, at(fri, 14))

@@ -122,7 +122,8 @@ class ExistingBookings:
         if not theirs:
             return self._not_verified(state)
         state.existing_options, state.verified = theirs, True
-        return self._choose_existing(state, Understanding(text="", days=[]))
+        # the request that started it says where to ("to the following Monday, same time")
+        return self._choose_existing(state, state.change_request or Understanding(text=""))
 
     def _not_verified(self, state: DialogState) -> Say:
         state.intent, state.existing, state.existing_options = "book", None, []

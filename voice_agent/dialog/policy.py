@@ -25,6 +25,7 @@ from connectors.schedule import Business
 from voice_agent.dialog.changes import ExistingBookings
 from voice_agent.dialog.keypad import spoken_digits
 from voice_agent.dialog.merge import Conflict
+from voice_agent.dialog.questions import answer_question, day_from_context
 from voice_agent.dialog.replies import ReplyRenderer, Say, join_words, with_article
 from voice_agent.dialog.spelling import bears_out, letter_distance
 from voice_agent.dialog.state import Availability, DialogState
@@ -104,7 +105,8 @@ class BookingPolicy(ExistingBookings):
         self.lead = []
         if u.wants_human:
             return Say("transfer", end_call=True, outcome="transferred")
-        u = self._answer_question(state, u)
+        context_day, state.hours_day = state.hours_day, None  # the context lasts one turn
+        u = answer_question(self.words, self.business, state, u, self.lead)
         if u.unsure and not u.no_preference and state.asked not in (
                 "name", "spell", "phone") and not (
                 u.has_slot_info or u.affirm or u.name or u.phone or u.option):
@@ -131,7 +133,7 @@ class BookingPolicy(ExistingBookings):
             state.intent = wanted
             state.existing, state.existing_options = None, []
             state.found_by_name = state.verified = state.owner_day_said = False
-            state.change_days = list(u.days)
+            state.change_days, state.change_request = list(u.days), u
             state.undecided = u.cant_come and not u.wants_cancel  # cancel, or move?
             return Find()
         if state.intent in ("cancel", "reschedule") and (
@@ -179,6 +181,7 @@ class BookingPolicy(ExistingBookings):
                 return self._hold(state, slot, lead=[("suggest", self._slot_args(state, slot))])
 
         self._update_slots(state, u)
+        day_from_context(state, u, context_day)
         if state.service is None:
             if u.service_mentioned_unknown:
                 return Say("unknown_service", asked="service")
@@ -237,25 +240,6 @@ class BookingPolicy(ExistingBookings):
         if 0 <= index < len(times):
             return describe_time(times[index].start.timetz())
         return f"option {option}"
-
-    def _answer_question(self, state: DialogState, u: Understanding) -> Understanding:
-        """Answer a question from the business's own data (hours, durations, services), or
-        say honestly that the agent does not know; a day asked about is not a day to book."""
-        if u.question is None:
-            return u
-        if u.question == "hours":
-            self.lead.append(self.words.hours_answer(u.day))
-            return dataclasses.replace(u, day=None, days=[])
-        if u.question == "duration":
-            self.lead.append(self.words.duration_answer(u.service or state.service))
-        elif u.question == "services":
-            if u.service is not None:
-                self.lead.append(("answer_we_do", {"service": u.service.name.lower()}))
-            elif not u.service_mentioned_unknown:
-                self.lead.append(("answer_services", {}))
-        else:
-            self.lead.append(("answer_unknown", {}))
-        return u
 
     def _take_contact(self, state: DialogState, u: Understanding) -> None:
         """The name on the booking (someone else's when the caller books for them), the number,
