@@ -578,3 +578,41 @@ def test_a_move_found_by_name_goes_where_first_asked(call: Call) -> None:
     assert WED_2PM.start.date() == WED
     fri = date(2026, 11, 27)
     assert call.say("It's booked under +15551230001") == Check("haircut", fri, at(fri, 14))
+
+
+# -- "what's the latest then?" after the nearest times; "say 4"; a question about a fee --------
+
+
+def test_the_latest_after_nearest_times_is_the_days_latest(call: Call) -> None:
+    sat = date(2026, 11, 28)
+    d = call.say("Can I get a colour at half four on Saturday?")  # past closing for a colour
+    say = call.check(d, free_slots(call.business, sat, service="color"))
+    assert say.key == "outside_hours"
+    assert [s.start for s in call.state.offered_times] == [at(sat, 14), at(sat, 14, 30)]
+    d = call.say("Oh right, what's the latest I can come in then?")
+    if not isinstance(d, Say):  # the day's times are checked again
+        d = call.check(d, free_slots(call.business, sat, service="color"))
+    assert call.state.offer is not None and call.state.offer.start == at(sat, 14, 30)
+
+
+def test_the_earliest_after_nearest_times_is_the_days_earliest(call: Call) -> None:
+    sat = date(2026, 11, 28)
+    call.check(call.say("A haircut at 3 on Saturday"),
+               free_slots(call.business, sat, taken=(time(15),)))  # 2:30 and 3:30 offered
+    d = call.say("What's the earliest you've got?")
+    if not isinstance(d, Say):
+        d = call.check(d, free_slots(call.business, sat, taken=(time(15),)))
+    assert call.state.offer is not None and call.state.offer.start == at(sat, 10)
+
+
+@pytest.mark.parametrize(("text", "clock"), [("later the same day, say 4", time(16)),
+                                              ("say half five", time(17, 30))])
+def test_say_before_a_time(text: str, clock: time) -> None:
+    tod = parse_time(text)
+    assert tod is not None and tod.exact == clock
+
+
+@pytest.mark.parametrize("text", ["Is there a charge if I cancel?", "Do you charge a fee for that?",
+                                  "is there any fee for missed appointments?"])
+def test_a_question_about_a_fee_is_not_guessed(salon: Business, text: str) -> None:
+    assert understand(text, salon, TODAY, asked="anything").question == "other"

@@ -168,7 +168,10 @@ class BookingPolicy(ExistingBookings):
             return Say("which_time", {"day": self._day(slots[0].start.date()),
                                       "times_or": self.words.times(slots, last="or")},
                        asked="time")
-        restated = u.constraint is not None and not (u.tod and u.tod.exact) and not u.day
+        # a bound restated chooses among the times offered; "the latest?" / "the earliest?"
+        # asks for the day's, which the offered nearest times need not be: checked below
+        restated = u.constraint is not None and u.constraint.kind not in (
+            "earliest", "latest") and not (u.tod and u.tod.exact) and not u.day
         if (u.no_preference or restated) and state.asked == "time" and state.service and (
                 self._offered(state)):
             # "whatever you have" / "anything before noon is fine": the agent may choose

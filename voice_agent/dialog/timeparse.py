@@ -393,7 +393,7 @@ _TIME_PATTERNS: list[tuple[str, str]] = [
     # "3 in the afternoon", "eleven in the morning", "six this evening"
     (rf"\b(\d{{1,2}}|{_HOUR_WORD}) (?:(?:in the|this) (?:morning|afternoon|evening)|tonight)\b",
      "h"),
-    (rf"\b(?:at|around|about|for|by|do) (\d{{1,2}}|{_HOUR_WORD})\b"
+    (rf"\b(?:at|around|about|for|by|do|say) (\d{{1,2}}|{_HOUR_WORD})\b"
      r"(?!\s*[/:]|\s+(?:minutes|hours|people|persons|of|days|weeks|nights)\b)", "h"),
     (rf"\b(\d{{1,2}}|{_HOUR_WORD}) oclock\b", "h"),
     (r"\b(noon|midday)\b", "h"),

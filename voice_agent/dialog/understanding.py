@@ -173,7 +173,8 @@ _QUESTIONS = (
     ("services", re.compile(r"\b(?:do you(?: guys| folks| all)? (?:do|offer|provide)|"
                             r"what (?:services|treatments)"
                             r"|what do you (?:do|offer))\b")),
-    ("other", re.compile(r"\b(?:how much|what(?:'s| is) the (?:price|cost|address)|where are "
+    ("other", re.compile(r"\b(?:how much|what(?:'s| is) the (?:price|cost|address)|"
+                         r"(?:is there|do you) (?:a |any )?(?:charge|fee)|where are "
                          r"you|parking|do you take|can i pay)\b")),
 )
 _QUESTION_FORM = re.compile(r"\?|^\W*(?:what|when|how|where|do|does|are|is|can|could)\b")
