@@ -616,3 +616,42 @@ def test_say_before_a_time(text: str, clock: time) -> None:
                                   "is there any fee for missed appointments?"])
 def test_a_question_about_a_fee_is_not_guessed(salon: Business, text: str) -> None:
     assert understand(text, salon, TODAY, asked="anything").question == "other"
+
+
+# -- the service meant when several are named ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "service"), [
+    ("a haircut on Friday at 10, and then a blow-dry straight after", "haircut"),  # first named
+    ("I want a blow-dry, not a haircut", "blowdry"),
+    ("Not a haircut, a blow-dry", "blowdry"),
+    ("a haircut, no sorry, a colour", "color"),
+    ("I don't want a haircut, just a blow-dry", "blowdry"),
+    ("a trim instead of a colour", "haircut"),
+    ("I'm not sure, maybe a trim", "haircut"),
+])
+def test_the_service_meant(salon: Business, text: str, service: str) -> None:
+    u = understand(text, salon, TODAY, asked="anything")
+    assert u.service is not None and u.service.id == service
+
+
+def test_a_service_only_named_as_unwanted_is_none(salon: Business) -> None:
+    u = understand("I don't want a haircut", salon, TODAY, asked="anything")
+    assert u.service is None and not u.service_mentioned_unknown
+
+
+# -- "I don't mind what time"; a polite exit --------------------------------------------------
+
+
+def test_no_preference_with_the_request_holds_the_first_that_fits(call: Call) -> None:
+    d = call.say("A haircut tomorrow morning, I don't mind what time")
+    call.check(d, free_slots(call.business, TOMORROW))
+    assert call.state.offer is not None and call.state.offer.start == at(TOMORROW, 9)
+
+
+@pytest.mark.parametrize("text", ["Oh, never mind then, thanks anyway.", "Forget it, thanks.",
+                                  "I'll leave it, thank you"])
+def test_a_polite_exit_after_an_unknown_service_is_a_goodbye(call: Call, text: str) -> None:
+    call.say("I'd like to book a perm for Saturday")
+    d = call.say(text)
+    assert isinstance(d, Say) and d.key == "goodbye" and d.end_call

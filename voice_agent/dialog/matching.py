@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 
 from connectors.schedule import Business, Service
+from voice_agent.dialog.timeparse import REPAIR
 
 __all__ = ["FUZZY_MIN_SCORE", "Match", "match_service", "match_staff"]
 
@@ -85,10 +86,29 @@ def _described(text: str, business: Business) -> Match | None:
     return None
 
 
+# A service said not to be wanted: "not a haircut", "rather than the trim", "instead of a colour".
+_NOT_SERVICE = re.compile(r"\b(?:not|rather than|instead of|other than|except|don'?t (?:want|need)|"
+                          r"do not (?:want|need))\s+"
+                          r"(?:(?:have|get|want|do|book|a|an|the|my|for)\s+)*[\w-]+(?:\s+[\w-]+)?")
+
+
+def _named(text: str, business: Business) -> Service | None:
+    """The service meant when several are named: the one after a self-repair ("a check-up,
+    actually no, the hygienist"), never one said not to be wanted ("not a haircut"), else the
+    first named ("a haircut, then a blow-dry straight after": one booking at a time)."""
+    for segment in reversed(REPAIR.split(text.casefold().replace("’", "'"))):
+        words = _NOT_SERVICE.sub(" ", segment).split()
+        for end in range(1, len(words) + 1):
+            found = business.find_service(" ".join(words[:end]))
+            if found is not None:
+                return found
+    return None
+
+
 def match_service(text: str, business: Business) -> Match | None:
-    exact = business.find_service(text)
-    if exact is not None:
-        return Match(exact.id, exact.name, 100.0)
+    if business.find_service(text) is not None:
+        exact = _named(text, business)  # None: the only ones named are not wanted
+        return Match(exact.id, exact.name, 100.0) if exact is not None else None
     words = _words(text)
     scored: list[tuple[float, Service, str]] = []
     for service in business.services:

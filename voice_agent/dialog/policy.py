@@ -183,6 +183,8 @@ class BookingPolicy(ExistingBookings):
                 slot = fitting[0]
                 return self._hold(state, slot, lead=[("suggest", self._slot_args(state, slot))])
 
+        if u.no_preference and u.constraint is None and not (u.tod and u.tod.exact):
+            u = dataclasses.replace(u, constraint=Constraint("earliest"))  # "I don't mind when"
         self._update_slots(state, u)
         day_from_context(state, u, context_day)
         if state.service is None:

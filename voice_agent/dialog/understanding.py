@@ -36,7 +36,8 @@ _DONE = re.compile(
     r"\b(that'?s all|that is all|that'?s it|that'?s everything|that is everything|"
     r"nothing else|no thanks|no thank you|"
     r"bye|goodbye|good bye|all set|i'?m good|that'?ll be all|that (will|would|was) be all|"
-    r"that was all|that'?d be all|we'?re done)\b"
+    r"that was all|that'?d be all|we'?re done|never ?mind then|thanks? anyway|"
+    r"forget it|i'?ll leave it)\b"
 )
 _UNSURE = re.compile(
     r"\b(i (really )?don'?t know|i'?m not sure|not sure|no idea|i'?m unsure|can'?t decide|"
@@ -319,7 +320,8 @@ def understand(text: str, business: Business, today: date, *, asked: str | None)
     u.service = business.service(service.value) if service else None
     if u.service is None:
         m = _SERVICE_REQUEST.search(lowered)
-        if m and m.group(1).strip() not in {"appointment", "booking", "time", "slot"}:
+        if m and m.group(1).strip() not in {"appointment", "booking", "time", "slot"} and (
+                business.find_service(m.group(1)) is None):  # not "I don't want a haircut"
             u.service_mentioned_unknown = True
     staff = match_staff(lowered, business)
     u.staff = staff.value if staff else None
