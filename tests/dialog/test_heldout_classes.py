@@ -70,6 +70,7 @@ def test_relative_dates(text: str, expected: date) -> None:
     ("the week after next, other than Monday", date(2026, 12, 8)),
     ("Tuesday, not Monday", date(2026, 11, 24)),
     ("next week", date(2026, 11, 30)),  # nothing left out: the week's first day, as before
+    ("I'm away next week except Monday", None),  # Monday is the one day left: not guessed
 ])
 def test_a_weekday_left_out_of_a_week(text: str, expected: date) -> None:
     assert parse_date(text, TODAY) == expected
@@ -165,6 +166,7 @@ def test_bounds_with_spelled_hours(salon: Business, text: str, constraint: Const
     ("I'm busy in the morning, but anything before 3 is fine", Constraint(
         "before", before=time(15))),
     ("I've got a meeting until 2", Constraint("after", after=time(14))),
+    ("I can't wait until 3, anything before?", Constraint("before", before=time(15))),
 ])
 def test_a_bound_the_caller_cannot_make_is_the_other_side(salon: Business, text: str,
                                                          constraint: Constraint) -> None:
@@ -205,6 +207,7 @@ def test_a_bare_hour_takes_the_offered_time_on_it(call: Call, text: str, hour: i
 @pytest.mark.parametrize("text", [
     "four's fine",  # 4:30 was offered, not 4: no guess
     "not two", "two or twelve, either", "rather than two", "two people",
+    "I'll bring 2 friends", "I have 2 kids with me",
 ])
 def test_a_bare_hour_that_is_not_one_offered_time_holds_nothing(call: Call, text: str) -> None:
     afternoon_offer(call)
@@ -641,6 +644,12 @@ def test_a_service_only_named_as_unwanted_is_none(salon: Business) -> None:
 
 
 # -- "I don't mind what time"; a polite exit --------------------------------------------------
+
+
+def test_no_preference_about_who_is_not_about_when(call: Call) -> None:
+    d = call.say("A haircut tomorrow afternoon, I don't mind who")
+    say = call.check(d, free_slots(call.business, TOMORROW))
+    assert say.key == "offer_times" and call.state.offer is None
 
 
 def test_no_preference_with_the_request_holds_the_first_that_fits(call: Call) -> None:

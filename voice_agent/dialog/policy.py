@@ -34,6 +34,7 @@ from voice_agent.dialog.understanding import EXISTING_BOOKING_CHANGE, Constraint
 
 MAX_MISUNDERSTANDINGS = 3
 _STOP = re.compile(r"\b(wait|don'?t book|cancel|stop)\b")
+_ANY_TIME = re.compile(r"\b(?:any ?time|whenever|(?:what|which) time|when)\b")  # not "who"
 _OTHER_NUMBER = re.compile(r"\b(?:my (?:mobile|cell|other|work|home)|(?:another|other|different) "
                            r"number|my number is|it'?s \d|use \w+ (?:mobile|cell))")
 MAX_OFFERED_TIMES = 3
@@ -183,7 +184,8 @@ class BookingPolicy(ExistingBookings):
                 slot = fitting[0]
                 return self._hold(state, slot, lead=[("suggest", self._slot_args(state, slot))])
 
-        if u.no_preference and u.constraint is None and not (u.tod and u.tod.exact):
+        if u.no_preference and u.constraint is None and not (u.tod and u.tod.exact) and (
+                _ANY_TIME.search(u.text.lower())):
             u = dataclasses.replace(u, constraint=Constraint("earliest"))  # "I don't mind when"
         self._update_slots(state, u)
         day_from_context(state, u, context_day)

@@ -224,10 +224,15 @@ def parse_date(text: str, today: date) -> date | None:
         found = _offset_date(segment, today) or _plain_date(segment, today)
         if found is not None:
             if excluded and re.search(r"\bweek\b", segment) and _weekday_in(segment) is None:
+                if _AWAY.search(_norm(text)):
+                    return None  # "I'm away next week except Monday": Monday is the one left
                 while found.weekday() in excluded and len(excluded) < 7:
                     found += timedelta(days=1)
             return found
     return None
+
+
+_AWAY = re.compile(r"\b(?:away|busy|out|unavailable|not (?:free|available|around))\b")
 
 
 def excluded_weekdays(text: str) -> set[int]:
@@ -512,8 +517,21 @@ _BARE_HOUR = re.compile(
     r"tickets|rooms|%|pounds|dollars|quid|bucks))")
 
 
+# ... said as a choice: "ten's fine", "let's go with eleven", "2 then", "ten, please"; not
+# "I'll bring 2 friends".
+_CHOSEN_AFTER = re.compile(r"\s*(?:$|[.!]|'s\b|(?:is|works|would|will|sounds|suits|please|then|"
+                           r"fine|ok|okay|for me|one|it is|please)\b)")
+_CHOSEN_BEFORE = re.compile(r"(?:^|\b(?:with|take|go for|have|do|say|about|maybe|probably|"
+                            r"then|um+|er+|erm|so|oh|yes|yeah|ok|okay))\s*$")
+
+
 def bare_hour(text: str) -> int | None:
-    """The one bare hour (1-12) the text names, or None (no hour, or more than one)."""
-    t = _NOT_WANTED.sub(" ", _norm(text))  # "not ten" names no hour to take
-    found = {_hour(m.group(1)) for m in _BARE_HOUR.finditer(t)}
-    return found.pop() if len(found) == 1 else None
+    """The one bare hour (1-12) the text names as a choice, or None (no hour, more than one,
+    or a number that counts something)."""
+    t = " ".join(_NOT_WANTED.sub(" ", _norm(text)).split())  # "not ten" names no hour to take
+    said = list(_BARE_HOUR.finditer(t))
+    if len({_hour(m.group(1)) for m in said}) != 1:
+        return None  # none, or "two or twelve": not one
+    chosen = [m for m in said
+              if _CHOSEN_AFTER.match(t, m.end()) or _CHOSEN_BEFORE.search(t[:m.start()])]
+    return _hour(chosen[0].group(1)) if chosen else None

@@ -149,7 +149,8 @@ _BEFORE = re.compile(rf"\b(?<!not )(?<!no )(?:before|earlier than|no later than|
                      rf"until|before {_EVENT})\s+({_CLOCK})")
 # Said before a bound, the caller cannot come on that side of it: "I can't get away before
 # twelve" is after 12, "I'm busy until 2" after 2, "I can't do anything after 4" before 4.
-_CANNOT = re.compile(r"\b(?:can'?t|cannot|can not|won'?t|not able to|unable to|not free|"
+_CANNOT = re.compile(r"\b(?:(?:can'?t|cannot|can not)(?! wait)|won'?t|not able to|unable to|"
+                     r"not free|"
                      r"busy|working|at work|tied up|stuck|(?:a|in|my) (?:meeting|class|lesson|"
                      r"shift)|at school)\b")
 _BETWEEN = re.compile(rf"\b(?:between\s+({_CLOCK})\s+and|from\s+({_CLOCK})\s+(?:to|till|until))"
