@@ -65,6 +65,15 @@ def judge(script: CallScript, new_bookings: list[Booking], *, observed_outcome: 
             verdict.booking = best[1]
             verdict.problems.extend(best[2])
             verdict.booking_fields_correct = not best[2]
+    others = [b for b in new_bookings if b is not verdict.booking]
+    for extra in exp.also_booked:  # further entries that must exist (EVAL_FORMAT)
+        found = next((b for b in others if not booking_matches(b, extra)), None)
+        if found is None:
+            verdict.problems.append(
+                f"no {extra.service} at {extra.start.isoformat()} (also_booked)")
+            verdict.booking_fields_correct = False
+        else:
+            others.remove(found)
     if exp.outcome in ("booked", "rescheduled"):
         verdict.outcome_correct = bool(verdict.booking_fields_correct) and (
             observed_outcome == exp.outcome or exp.outcome == "booked"

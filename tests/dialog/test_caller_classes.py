@@ -501,9 +501,18 @@ def test_opening_hours_of_a_day_asked_about_is_not_the_booking_day(call: Call) -
                                             "closes": "4 PM"})]
     assert said(call, d) == (
         "On Saturdays we're open from 10 AM to 4 PM. Would you like to book an appointment?")
-    assert call.state.day is None
+    assert call.state.day is None  # the question alone books no day
+    # ... but the request right after it is for the day asked about (read back and confirmed
+    # before anything is written): "yes, a haircut please" is a haircut on Saturday
     d = call.say("Yes, a haircut please")
-    assert isinstance(d, Say) and d.key == "ask_day"  # Saturday was a question, not the day
+    assert d == Check("haircut", date(2026, 11, 28), None)
+
+
+def test_a_day_asked_about_is_context_for_one_turn_only(call: Call) -> None:
+    call.say("What time do you open on Saturday?")
+    call.say("Hmm, let me think")
+    d = call.say("A haircut please")
+    assert isinstance(d, Say) and d.key == "ask_day"
 
 
 def test_a_closed_day(call: Call) -> None:

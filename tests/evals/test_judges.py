@@ -125,3 +125,35 @@ def test_a_move_to_the_expected_slot_is_not_a_wrong_action_but_to_another_is() -
     elsewhere = booking(TUE_3PM + dt.timedelta(days=3, hours=1))
     wrong = wrong_actions(s, [old], [elsewhere])
     assert len(wrong) == 1 and wrong[0].startswith("moved haircut")
+
+
+def test_also_booked_entries_must_exist() -> None:
+    """EVAL_FORMAT: ``also_booked`` entries must exist after the call; the main booking alone
+    does not make the call correct."""
+    import datetime as dt
+
+    from connectors.base import Booking
+    from evals.outcome import judge
+    from evals.script import CallScript
+
+    start = dt.datetime(2026, 11, 27, 10, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    script = CallScript.model_validate({
+        "id": "two", "business": "demo-salon", "now": start - dt.timedelta(days=4),
+        "caller": {"phone": "+15550000001", "facts": {"name": "Amy Cole"},
+                   "turns": [{"say": "a haircut at 10 and a blow-dry straight after"}]},
+        "expect": {"outcome": "booked",
+                   "booking": {"service": "haircut", "start": start, "name": "Amy Cole"},
+                   "also_booked": [{"service": "blowdry",
+                                    "start": start + dt.timedelta(minutes=30)}]}})
+
+    def entry(service: str, at: dt.datetime) -> Booking:
+        return Booking(id=service, business="demo-salon", service=service, start=at,
+                       end=at + dt.timedelta(minutes=30), name="Amy Cole",
+                       phone="+15550000001", staff="Maria", status="booked")
+
+    haircut = entry("haircut", start)
+    only_one = judge(script, [haircut], observed_outcome="booked")
+    assert not only_one.outcome_correct and only_one.booking_fields_correct is False
+    both = judge(script, [haircut, entry("blowdry", start + dt.timedelta(minutes=30))],
+                 observed_outcome="booked")
+    assert both.outcome_correct and both.booking_fields_correct

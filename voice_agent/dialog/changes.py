@@ -5,13 +5,14 @@ by name (the caller rings from another number) may be changed only after the cal
 day and the number it was booked under; until then nothing about it is read out. When the
 caller has several bookings, the one they name is taken and any they say to keep is left
 alone; when it is not clear which, the agent asks. A move goes to the day the caller wants,
-never back to the booking's own day; "same time" keeps its clock time.
+never back to the booking's own day ("push it back a week" counts from that day); "same time"
+keeps its clock time.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import Booking
@@ -41,6 +42,7 @@ class ExistingBookings:
     if TYPE_CHECKING:
         business: Any
         words: Any
+        today: date
 
         def _day(self, day: date) -> str: ...
         def _next_slot_step(self, state: DialogState) -> Decision: ...
@@ -120,7 +122,8 @@ class ExistingBookings:
         if not theirs:
             return self._not_verified(state)
         state.existing_options, state.verified = theirs, True
-        return self._choose_existing(state, Understanding(text="", days=[]))
+        # the request that started it says where to ("to the following Monday, same time")
+        return self._choose_existing(state, state.change_request or Understanding(text=""))
 
     def _not_verified(self, state: DialogState) -> Say:
         state.intent, state.existing, state.existing_options = "book", None, []
@@ -154,6 +157,9 @@ class ExistingBookings:
         new_days = [d for d in u.target_days if d != local.date()] or [
             d for d in u.days if d != local.date()]
         new_day = new_days[-1] if new_days else None
+        if new_day is None and u.shift_days:  # "push it back a fortnight": from its own day
+            shifted = local.date() + timedelta(days=u.shift_days)
+            new_day = shifted if shifted >= self.today else None
         tod = u.tod
         if u.same_time:
             tod = TimeOfDay(exact=local.time().replace(tzinfo=None))

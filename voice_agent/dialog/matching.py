@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 
 from connectors.schedule import Business, Service
+from voice_agent.dialog.timeparse import REPAIR
 
 __all__ = ["FUZZY_MIN_SCORE", "Match", "match_service", "match_staff"]
 
@@ -55,10 +56,59 @@ def _best(words: list[str], terms: list[str]) -> tuple[float, str, str]:
     return best
 
 
+# What a caller describes instead of naming a service ("I've cracked a tooth", "my roots done"):
+# each description stands for a word a business may list as an alias, and names a service only
+# where the business does ("pain" is the dental practice's emergency alias, not the salon's).
+_DESCRIBED: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(
+        r"\b(?:in agony|agonising|agonizing|(?:it |really |so )?(?:hurts|hurting|aching|throbbing)|"
+        r"swollen|swelling|abscess|(?:cracked|chipped|broken|broke|knocked out|lost) "
+        r"(?:a |my |one of my )?(?:tooth|teeth|front tooth|filling|crown)|"
+        r"(?:tooth|filling|crown)(?:'s| has| is)? (?:cracked|chipped|broken|fallen out|came out|"
+        r"killing me))\b"),
+     "pain"),
+    (re.compile(r"\b(?:roots? (?:done|touched up|touch-up|sorted)|"
+                r"cover(?:ing)? (?:my |the )?greys?|grey coverage|balayage|lowlights|ombre|"
+                r"tint)\b"),
+     "colour"),
+)
+
+
+def _described(text: str, business: Business) -> Match | None:
+    lowered = text.casefold()
+    for pattern, word in _DESCRIBED:
+        m = pattern.search(lowered)
+        if m is None:
+            continue
+        for service in business.services:
+            if word in service.match_terms():
+                return Match(service.id, m.group(0), float(FUZZY_MIN_SCORE))
+    return None
+
+
+# A service said not to be wanted: "not a haircut", "rather than the trim", "instead of a colour".
+_NOT_SERVICE = re.compile(r"\b(?:not|rather than|instead of|other than|except|don'?t (?:want|need)|"
+                          r"do not (?:want|need))\s+"
+                          r"(?:(?:have|get|want|do|book|a|an|the|my|for)\s+)*[\w-]+(?:\s+[\w-]+)?")
+
+
+def _named(text: str, business: Business) -> Service | None:
+    """The service meant when several are named: the one after a self-repair ("a check-up,
+    actually no, the hygienist"), never one said not to be wanted ("not a haircut"), else the
+    first named ("a haircut, then a blow-dry straight after": one booking at a time)."""
+    for segment in reversed(REPAIR.split(text.casefold().replace("’", "'"))):
+        words = _NOT_SERVICE.sub(" ", segment).split()
+        for end in range(1, len(words) + 1):
+            found = business.find_service(" ".join(words[:end]))
+            if found is not None:
+                return found
+    return None
+
+
 def match_service(text: str, business: Business) -> Match | None:
-    exact = business.find_service(text)
-    if exact is not None:
-        return Match(exact.id, exact.name, 100.0)
+    if business.find_service(text) is not None:
+        exact = _named(text, business)  # None: the only ones named are not wanted
+        return Match(exact.id, exact.name, 100.0) if exact is not None else None
     words = _words(text)
     scored: list[tuple[float, Service, str]] = []
     for service in business.services:
@@ -66,7 +116,7 @@ def match_service(text: str, business: Business) -> Match | None:
         scored.append((score, service, gram))
     score, service, gram = max(scored, key=lambda s: s[0])
     if score < FUZZY_MIN_SCORE:
-        return None
+        return _described(text, business)  # named by what it is for, or not at all
     return Match(service.id, gram, round(score, 1))
 
 

@@ -77,6 +77,9 @@ _NATO_WORD = "|".join(NATO_LETTERS)
 _NATO_RUN = re.compile(rf"\b(?:(?:{_NATO_WORD})[\s,.-]+){{2,}}(?:{_NATO_WORD})\b", re.IGNORECASE)
 _NAME_CHARS = re.compile(rf"(?:{_L}|['\-\s,])")
 _MARK = "\u2063"  # where a spelling stood (an invisible separator: never part of a word)
+# A title before a name: said, but not part of the name on a booking when the full name is given.
+_TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "doctor", "sir", "madam", "master",
+                     "mister", "missus"})
 
 
 @dataclass(frozen=True)
@@ -123,12 +126,23 @@ def _clean(raw: str, spelled: list[str] = ()) -> list[str]:
         low = word.lower()
         if low == "then" and words and 0 < i + 1 < len(parts) and parts[i + 1].lower() in spelled:
             continue
+        if low.rstrip(".") in _TITLES and not words:
+            words.append(word.rstrip("."))
+            continue
         if low in NEVER_IN_NAMES or not re.fullmatch(_WORD, word):
             break
         if low in (w.lower() for w in words):
+            if len(words) > 1 and words[-1].lower() != low and (
+                    words[0].lower() == low or words[0].lower() in _TITLES):
+                # "Mr Kowalczyk, Tomasz Kowalczyk": the surname said again after the
+                # first name; the name is what the caller restated
+                words = [w for w in words if w.lower() != low and w.lower() not in _TITLES]
+                words.append(word)
             continue
         words.append(word)
-    return words if 0 < len(words) <= 4 else []
+    if len(words) > 2 and words[0].lower() in _TITLES:
+        words = words[1:]  # "Mrs Patricia O'Neill" is Patricia O'Neill; "Mrs O'Neill" stays
+    return words if 0 < len(words) <= 4 and words[-1].lower() not in _TITLES else []
 
 
 def fold(word: str) -> str:
@@ -158,11 +172,32 @@ def _apply_spelling(spoken: list[str], spelled: list[str]) -> list[str]:
     return out + extra
 
 
+_SURNAME = re.compile(rf"\b(?:surname|last name|family name)(?:'s| is|:)?\s+({_WORD})",
+                      re.IGNORECASE)
+_FORENAME = re.compile(rf"\b(?:first name|forename|christian name|given name)(?:'s| is|:)?\s+"
+                       rf"({_WORD})", re.IGNORECASE)
+
+
+def _named_parts(text: str) -> list[str]:
+    """"Surname's Oyelaran-Smith, first name Bola": the name in its usual order."""
+    surname, forename = _SURNAME.search(text), _FORENAME.search(text)
+    if not (surname and forename):
+        return []
+    words = [forename.group(1), surname.group(1)]
+    return words if all(w.lower() not in NEVER_IN_NAMES for w in words) else []
+
+
 def read_name(text: str, *, asked: bool) -> NameReading:
     """The name on the booking, if the text gives one."""
     lowered = text.replace("’", "'")
     spelled, rest = spelled_words(lowered)
     rest_l = rest.lower()
+    parts = _named_parts(rest)
+    if parts:
+        if spelled:
+            parts = _apply_spelling(parts, spelled)
+        return NameReading(" ".join(_title(w) for w in parts), spelled=bool(spelled),
+                           for_other=bool(_FOR_OTHER.search(rest_l)))
     for_other = _FOR_OTHER.search(rest_l)
     spoken: list[str] = []
     if for_other and for_other.group(1):
@@ -203,17 +238,42 @@ def _bare_name(text: str, spelled: list[str]) -> list[str]:
     bare = _FILLER.sub("", text)
     bare = re.sub(r"\b(?:thanks|thank you|please)\b.*$", "", bare, flags=re.IGNORECASE)
     bare = "".join(ch if _NAME_CHARS.fullmatch(ch) else " " for ch in bare).strip(" ,")
-    parts = [w for w in re.split(_GAP, bare) if w and w.lower() != "then"]
+    parts = [w for w in re.split(_GAP, bare)
+             if w and w.lower() != "then" and w.lower().rstrip(".") not in _TITLES]
     words = _clean(bare, spelled)  # the whole answer must be the name
-    if words and len(words) == len(dict.fromkeys(w.lower() for w in parts)) and all(
+    named = [w for w in words if w.lower() not in _TITLES]
+    if words and len(named) == len(dict.fromkeys(w.lower() for w in parts)) and all(
             len(w) > 1 for w in words):
         return words
     return []
 
 
+_DIGIT_WORDS = {"zero": "0", "oh": "0", "o": "0", "nought": "0", "one": "1", "two": "2",
+                "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
+                "nine": "9"}
+_DIGIT_RUN = re.compile(
+    r"\b(?:(?:double|triple) )?(?:zero|oh|o|nought|one|two|three|four|five|six|seven|eight|nine|"
+    r"\d)(?:[\s,\-]+(?:(?:double|triple) )?(?:zero|oh|o|nought|one|two|three|four|five|six|"
+    r"seven|eight|nine|\d))+\b", re.IGNORECASE)
+
+
+def _spoken_digits(match: re.Match[str]) -> str:
+    """"oh seven seven double oh nine" -> "077009"."""
+    out, repeat = [], 1
+    for word in re.findall(r"[a-z]+|\d", match.group(0).lower()):
+        if word in ("double", "triple"):
+            repeat = 2 if word == "double" else 3
+            continue
+        out.append((_DIGIT_WORDS.get(word) or word) * repeat)
+        repeat = 1
+    return "".join(out)
+
+
 def extract_phone(text: str) -> str | None:
-    # Join digit groups split by spaces, dashes, dots or brackets; other digits in the
-    # sentence ("at 3, my number is ...") stay separate.
+    # A number said in words ("oh seven seven double oh ...") is its digits; join digit groups
+    # split by spaces, dashes, dots or brackets; other digits in the sentence ("at 3, my number
+    # is ...") stay separate.
+    text = _DIGIT_RUN.sub(_spoken_digits, text)
     joined = re.sub(r"(?<=\d)[\s\-.()]+(?=\d)", "", text)
     match = re.search(r"(?<!\d)\+?\d{7,15}(?!\d)", joined)
     return match.group(0) if match else None

@@ -26,6 +26,7 @@ from voice_agent.dialog.changes import ExistingBookings
 from voice_agent.dialog.keypad import spoken_digits
 from voice_agent.dialog.merge import Conflict
 from voice_agent.dialog.on_file import name_on_file
+from voice_agent.dialog.questions import answer_question, day_from_context
 from voice_agent.dialog.replies import ReplyRenderer, Say, join_words, with_article
 from voice_agent.dialog.spelling import bears_out, letter_distance
 from voice_agent.dialog.state import Availability, DialogState
@@ -34,6 +35,9 @@ from voice_agent.dialog.understanding import EXISTING_BOOKING_CHANGE, Constraint
 
 MAX_MISUNDERSTANDINGS = 3
 _STOP = re.compile(r"\b(wait|don'?t book|cancel|stop)\b")
+_ANY_TIME = re.compile(r"\b(?:any ?time|whenever|(?:what|which) time|when)\b")  # not "who"
+_OTHER_NUMBER = re.compile(r"\b(?:my (?:mobile|cell|other|work|home)|(?:another|other|different) "
+                           r"number|my number is|it'?s \d|use \w+ (?:mobile|cell))")
 MAX_OFFERED_TIMES = 3
 MIN_SPELLED_LETTERS = 3
 
@@ -103,7 +107,8 @@ class BookingPolicy(ExistingBookings):
         self.lead = []
         if u.wants_human:
             return Say("transfer", end_call=True, outcome="transferred")
-        u = self._answer_question(state, u)
+        context_day, state.hours_day = state.hours_day, None  # the context lasts one turn
+        u = answer_question(self.words, self.business, state, u, self.lead)
         if u.unsure and not u.no_preference and state.asked not in (
                 "name", "spell", "phone") and not (
                 u.has_slot_info or u.affirm or u.name or u.phone or u.option):
@@ -130,7 +135,7 @@ class BookingPolicy(ExistingBookings):
             state.intent = wanted
             state.existing, state.existing_options = None, []
             state.found_by_name = state.verified = state.owner_day_said = False
-            state.change_days = list(u.days)
+            state.change_days, state.change_request = list(u.days), u
             state.undecided = u.cant_come and not u.wants_cancel  # cancel, or move?
             return Find()
         if state.intent in ("cancel", "reschedule") and (
@@ -153,8 +158,9 @@ class BookingPolicy(ExistingBookings):
                 return Say("ask_anything_else", asked="anything")
             return Say("ask_anything_else", asked="anything") if u.affirm and not (
                 re.search(r"\bthank", u.text.lower())) else Say("goodbye", end_call=True)
-        if u.done and not u.has_slot_info and not u.affirm:
-            return Say("goodbye", end_call=True)
+        if u.done and not u.has_slot_info and not (u.affirm and (
+                state.offer is not None or u.wants_booking)):
+            return Say("goodbye", end_call=True)  # "right, okay, that's all I wanted, bye"
 
         picked = self._picked_option(state, u)
         if picked is not None:
@@ -164,7 +170,10 @@ class BookingPolicy(ExistingBookings):
             return Say("which_time", {"day": self._day(slots[0].start.date()),
                                       "times_or": self.words.times(slots, last="or")},
                        asked="time")
-        restated = u.constraint is not None and not (u.tod and u.tod.exact) and not u.day
+        # a bound restated chooses among the times offered; "the latest?" / "the earliest?"
+        # asks for the day's, which the offered nearest times need not be: checked below
+        restated = u.constraint is not None and u.constraint.kind not in (
+            "earliest", "latest") and not (u.tod and u.tod.exact) and not u.day
         if (u.no_preference or restated) and state.asked == "time" and state.service and (
                 self._offered(state)):
             # "whatever you have" / "anything before noon is fine": the agent may choose
@@ -176,7 +185,11 @@ class BookingPolicy(ExistingBookings):
                 slot = fitting[0]
                 return self._hold(state, slot, lead=[("suggest", self._slot_args(state, slot))])
 
+        if u.no_preference and u.constraint is None and not (u.tod and u.tod.exact) and (
+                _ANY_TIME.search(u.text.lower())):
+            u = dataclasses.replace(u, constraint=Constraint("earliest"))  # "I don't mind when"
         self._update_slots(state, u)
+        day_from_context(state, u, context_day)
         if state.service is None:
             if u.service_mentioned_unknown:
                 return Say("unknown_service", asked="service")
@@ -236,25 +249,6 @@ class BookingPolicy(ExistingBookings):
             return describe_time(times[index].start.timetz())
         return f"option {option}"
 
-    def _answer_question(self, state: DialogState, u: Understanding) -> Understanding:
-        """Answer a question from the business's own data (hours, durations, services), or
-        say honestly that the agent does not know; a day asked about is not a day to book."""
-        if u.question is None:
-            return u
-        if u.question == "hours":
-            self.lead.append(self.words.hours_answer(u.day))
-            return dataclasses.replace(u, day=None, days=[])
-        if u.question == "duration":
-            self.lead.append(self.words.duration_answer(u.service or state.service))
-        elif u.question == "services":
-            if u.service is not None:
-                self.lead.append(("answer_we_do", {"service": u.service.name.lower()}))
-            elif not u.service_mentioned_unknown:
-                self.lead.append(("answer_services", {}))
-        else:
-            self.lead.append(("answer_unknown", {}))
-        return u
-
     def _take_contact(self, state: DialogState, u: Understanding) -> None:
         """The name on the booking (someone else's when the caller books for them), the number,
         the staff member asked for."""
@@ -284,10 +278,15 @@ class BookingPolicy(ExistingBookings):
         return bool(fresh and state.offered_times)
 
     def _picked_option(self, state: DialogState, u: Understanding) -> Slot | None:
-        """"The second one", "the later one": one of the times just offered."""
-        if u.option is None or not self._offered(state) or u.tod or u.day:
+        """"The second one", "the later one", "ten's fine": one of the times just offered
+        (a bare hour only when exactly one offered time is on that hour)."""
+        if not self._offered(state) or u.tod or u.day:
             return None
         times = state.offered_times
+        if u.option is None:
+            on_hour = [s for s in times if u.bare_hour and s.start.minute == 0
+                       and s.start.hour % 12 == u.bare_hour % 12]
+            return on_hour[0] if len(on_hour) == 1 else None
         index = len(times) - 1 if u.option == -1 else u.option - 1
         return times[index] if 0 <= index < len(times) else None
 
@@ -405,6 +404,10 @@ class BookingPolicy(ExistingBookings):
         if state.asked == "phone":
             if stop:
                 return self._decline(state)
+            if u.phone is None and not u.affirm and _OTHER_NUMBER.search(u.text.lower()) and (
+                    state.misunderstandings < MAX_MISUNDERSTANDINGS - 1):
+                state.misunderstandings += 1  # another number offered, not caught: not ours
+                return Say("clarify_phone", asked="phone")
             if u.phone and state.heard:  # read back in groups: a misheard digit is put right
                 self.lead.append(("phone_read_back", {"digits": spoken_digits(u.phone)}))
             return self._next_for_offer(state)  # the number given, or the caller ID

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from connectors.base import Booking, Slot
 from connectors.schedule import Service
 from voice_agent.dialog.timeparse import TimeOfDay
-from voice_agent.dialog.understanding import Constraint
+from voice_agent.dialog.understanding import Constraint, Understanding
 
 AVAILABILITY_FRESH_S = 120.0
 
@@ -60,6 +60,8 @@ class DialogState:
     verified: bool = False  # the caller proved the booking is theirs (day + number on it)
     owner_day_said: bool = False  # ... by naming the booking's day
     change_days: list[date] = field(default_factory=list)  # days named with the change request
+    change_request: Understanding | None = None  # the turn that asked for the cancel / move
+    hours_day: date | None = None  # an open day whose hours were just asked about
     undecided: bool = False  # "I can't make it": cancel or move, the caller has not said
     heard: bool = False  # the caller's words come from speech recognition (a phone line)
     name_spelled: bool = False  # the caller spelled the name on the booking

@@ -16,9 +16,11 @@ from voice_agent.dialog.names import extract_phone, read_name
 from voice_agent.dialog.spelling import spelled_letters
 from voice_agent.dialog.timeparse import (
     TimeOfDay,
+    bare_hour,
     mentioned_days,
     parse_date,
     parse_time,
+    shift_days,
     target_days,
 )
 
@@ -34,7 +36,8 @@ _DONE = re.compile(
     r"\b(that'?s all|that is all|that'?s it|that'?s everything|that is everything|"
     r"nothing else|no thanks|no thank you|"
     r"bye|goodbye|good bye|all set|i'?m good|that'?ll be all|that (will|would|was) be all|"
-    r"that was all|that'?d be all|we'?re done)\b"
+    r"that was all|that'?d be all|we'?re done|never ?mind then|thanks? anyway|"
+    r"forget it|i'?ll leave it)\b"
 )
 _UNSURE = re.compile(
     r"\b(i (really )?don'?t know|i'?m not sure|not sure|no idea|i'?m unsure|can'?t decide|"
@@ -42,23 +45,41 @@ _UNSURE = re.compile(
 )
 # Asking for a person: a strong noun, or a request verb aimed at a person. Not "find someone
 # in Santa Rosa" or "is someone else available" (a caller looking for a provider or a slot).
+_PERSON = (r"(?:someone|somebody|anyone|anybody|a person|a colleague|one of your \w+|"
+           r"(?:the|a|your) (?:\w+ )?(?:manager|owner|boss|dentist|stylist))")
 _HUMAN = re.compile(
     r"\b(human|real person|live person|actual person|representative|operator|receptionist|"
     r"front desk|staff member|(the|a|your) manager|"
-    r"(speak|talk|chat) (to|with) (someone|somebody|a person|a colleague|one of your \w+)|"
+    rf"(speak|talk|chat|have a word|a word) (to|with) {_PERSON}|"
+    r"(anyone|anybody|someone|somebody) (there |in )?(i|we) (can|could) (actually )?"
+    r"(speak|talk|chat) (to|with)|"
+    r"(rather|prefer to|want to|like to) (not )?(speak|talk|deal) (to|with) (a|an|the) "
+    r"(person|people|human)|"
+    r"(not|rather not|don'?t want to) (do this |talk |speak )?(with|to) (a|an|this) "
+    r"(machine|robot|bot|computer|automated \w+)|"
     r"(put|transfer|connect|pass) me (through |over )?(to|with)|"
     r"(get|give) me (someone|somebody|a person))\b"
 )
 # Looser: enough to let the LLM's own transfer_to_human proposal stand.
 HUMAN_HINT = re.compile(r"\b(person|someone|somebody|people|staff|colleague|manager|human)\b")
-_CANCEL = re.compile(r"\b(?:cancel(?!\s+that\b)|call (?:it )?off)")
+# "cancel that" is a self-repair ("3pm, cancel that, 4pm"), unless asked for: "can I cancel that?"
+_CANCEL = re.compile(r"\b(?:(?:(?:can|could) (?:i|you|we)|please|i'?d like to|i want to|i need to|"
+                     r"i'?ll have to|i have to) cancel|cancel(?!\s+that\b)|call (?:it )?off|"
+                     r"scrap (?:it|my|the|our)|won'?t (?:be )?need(?:ing)? (?:it|my|the|our)|"
+                     r"(?:don'?t|no longer) need (?:it|my|the|our)\b[^.?!]{0,30}?\bany ?more|"
+                     r"no longer need (?:it|my|the|our))")
+# A yes taken back by what follows it.
+_TAKEN_BACK = re.compile(r"\b(?:(?<!can't )(?<!cant )(?<!cannot )wait|hang on|hold on(?! to)|"
+                         r"on second thoughts?|"
+                         r"actually,? no|no,? (?:sorry|actually))\b")
 # Cannot come: a cancellation or a move, the caller has not said which.
 _CANT_COME = re.compile(
     r"\b(?:(?:can'?t|cannot|won'?t) make (?:it|my|the|our|that)\b|"
     r"won'?t be able to (?:make|come)|"
     r"can'?t come|can'?t do (?:it|that day|that time) any ?more)")
 _RESCHEDULE = re.compile(
-    r"\b(reschedul\w*|rebook|move (my|the|it|our)|change (my|the) (appointment|booking|time)|"
+    r"\b(reschedul\w*|rebook|(move|switch|swap) (my|the|it|our)|"
+    r"change (my|the) (appointment|booking|time)|"
     r"(push|put) (it|my|the|our)\b[^.?!]{0,40}?\b(back|forward)|"
     r"bring (it|my|the|our)\b[^.?!]{0,40}?\bforward|different (day|time) for my)"
 )
@@ -91,14 +112,17 @@ _ALTERNATIVES = re.compile(
     r"\b(?:something else|anything else (?=available|free|open|on|at|later|earlier)|"
     r"another (?:time|day|one|option|slot|date|flight|table|car)|"
     r"(?:any )?other (?:times|options|days|slots|dates|ones|flights)|any others?|"
-    r"different (?:time|day|date)|anything (?:later|earlier)|(?:a )?(?:later|earlier) "
+    r"different (?:time|day|date)|anything (?:(?:a )?(?:bit |little )?)?(?:later|earlier)|"
+    r"(?:a )?(?:later|earlier) "
     r"(?:one|time|slot|appointment)|look for (?:some ?)?(?:thing|one)? ?(?:else|other)|"
     r"search (?:for )?(?:something|any|another)|find (?:me )?(?:another|something else))\b")
 # Choosing among the times just offered: "the second one", "the later one", "option two".
 _OPTION = re.compile(
     r"\b(?:the )?(first|second|third|last|earlier|earliest|later|latest|final|1st|2nd|3rd)"
     r"(?: one| option| time| slot| choice)\b|\boption (one|two|three|1|2|3)\b|"
-    r"\bthe (first|second|third|last|earlier|later)\W*$")
+    r"\bthe (first|second|third|last|earlier|later)\W*$|"
+    r"\b(first|second|third|last|earlier|earliest|later|latest) of (?:those|them|these|"
+    r"the (?:two|three|times|ones|options|slots))\b")
 _OPTION_INDEX = {"first": 1, "1st": 1, "one": 1, "1": 1, "earlier": 1, "earliest": 1,
                  "second": 2, "2nd": 2, "two": 2, "2": 2, "third": 3, "3rd": 3, "three": 3,
                  "3": 3, "last": -1, "final": -1, "later": -1, "latest": -1}
@@ -106,17 +130,34 @@ _EARLIEST = re.compile(
     r"\b(?:earliest|soonest|first (?:available|opening|free|slot|appointment|thing)|"
     r"(?:whatever|whichever)(?:'s| is) (?:first|soonest|earliest)|first (?:one )?(?:you have|"
     r"you've got|after|from)|"
-    r"as (?:early|soon) as (?:possible|you can|you have)|asap|next (?:available|free|opening))\b")
-_LATEST = re.compile(r"\b(?:latest|last (?:available|appointment|slot|opening)|"
-                     r"as late as (?:possible|you can))\b")
+    r"as (?:early|soon) as (?:possible|you can|you have)|asap|next (?:available|free|opening)|"
+    r"the (?:earlier|sooner) the better)\b")
+_LATEST = re.compile(r"\b(?:(?<!at the )latest|last (?:available|appointment|slot|opening)|"
+                     r"as late as (?:possible|you can)|the later the better)\b")
 # A bound word directly followed by a clock time ("after 3", "before half past ten").
 _CLOCK = (r"(?:(?:about|around) )?(?:\d{1,2}(?::\d\d)?(?:\s?[ap]\.?m\.?)?|noon|midday|"
-          r"half past \w+|quarter (?:past|to) \w+|one|two|three|four|five|six|seven|eight|"
-          r"nine|ten|eleven|twelve)\b(?:\s?[ap]\.?m\.?|"
+          r"half (?:past )?(?!an?\b|hour\b)\w+|quarter (?:past|to) \w+|one|two|three|four|"
+          r"five|six|seven|eight|nine|ten|eleven|twelve)\b(?:\s?[ap]\.?m\.?|"
           r"\s+(?:in the|this) (?:morning|afternoon|evening)|\s+o'?clock)?")
-_AFTER = re.compile(rf"\b(?:after|later than|no earlier than|not before)\s+({_CLOCK})")
-_BEFORE = re.compile(rf"\b(?:before|earlier than|no later than|not after|until)\s+({_CLOCK})")
-_BETWEEN = re.compile(rf"\bbetween\s+({_CLOCK})\s+and\s+({_CLOCK})")
+# "not before 11" is a lower bound, not an upper one; "no later than 3" an upper one.
+# ... or with what the caller does then between: "after I finish work at 5", "before I pick
+# the kids up at 3"; "free from 2" (a range "from 2 to 4" is read first).
+_EVENT = r"(?:i|we|my|the)\b[a-z' ]{1,30}?\b(?:at|by)"
+_AFTER = re.compile(rf"\b(?<!not )(?<!no )(?:after|later than|no earlier than|not before|"
+                    rf"after {_EVENT}|(?<=free )from)\s+({_CLOCK})")
+_BEFORE = re.compile(rf"\b(?<!not )(?<!no )(?:before|earlier than|no later than|not after|"
+                     rf"until|before {_EVENT})\s+({_CLOCK})")
+# Said before a bound, the caller cannot come on that side of it: "I can't get away before
+# twelve" is after 12, "I'm busy until 2" after 2, "I can't do anything after 4" before 4.
+_CANNOT = re.compile(r"\b(?:(?:can'?t|cannot|can not)(?! wait)|won'?t|not able to|unable to|"
+                     r"not free|"
+                     r"busy|working|at work|tied up|stuck|(?:a|in|my) (?:meeting|class|lesson|"
+                     r"shift)|at school)\b")
+_BETWEEN = re.compile(rf"\b(?:between\s+({_CLOCK})\s+and|from\s+({_CLOCK})\s+(?:to|till|until))"
+                      rf"\s+({_CLOCK})")
+# A bound said after the time: "from half two onwards", "3 at the latest".
+_AFTER_SUFFIX = re.compile(rf"\b({_CLOCK})\s+(?:onwards|or later|at the earliest|or after)\b")
+_BEFORE_SUFFIX = re.compile(rf"\b({_CLOCK})\s+(?:at the latest|or earlier|or before)\b")
 # "cancel the haircut but keep the colour": what follows names a booking to leave alone.
 _KEEP = re.compile(r"\b(?:keep(?:ing)?|hold on to|not the|but not|except)\b")
 _KEEP_END = re.compile(r"[,.;!?]|\b(?:and|but)\b")
@@ -129,11 +170,13 @@ _QUESTIONS = (
         r"\b(?:what time do you (?:open|close|shut)|when do you (?:open|close|shut)|"
         r"(?:what are|what're) your (?:opening )?hours|opening hours|are you open|"
         r"how late are you open|do you open|open on (?:\w+days?|weekends?))\b")),
-    ("duration", re.compile(r"\bhow long (?:does|do|will|would|is|are)\b|\bhow much time\b")),
+    ("duration", re.compile(r"\bhow long(?:'s| (?:does|do|will|would|is|are))\b|"
+                            r"\bhow much time\b")),
     ("services", re.compile(r"\b(?:do you(?: guys| folks| all)? (?:do|offer|provide)|"
                             r"what (?:services|treatments)"
                             r"|what do you (?:do|offer))\b")),
-    ("other", re.compile(r"\b(?:how much|what(?:'s| is) the (?:price|cost|address)|where are "
+    ("other", re.compile(r"\b(?:how much|what(?:'s| is) the (?:price|cost|address)|"
+                         r"(?:is there|do you) (?:a |any )?(?:charge|fee)|where are "
                          r"you|parking|do you take|can i pay)\b")),
 )
 _QUESTION_FORM = re.compile(r"\?|^\W*(?:what|when|how|where|do|does|are|is|can|could)\b")
@@ -182,6 +225,8 @@ class Understanding:
     tentative: str | None = None  # a yes / no / option only the LLM heard: ask, don't act
     keep_service: str | None = None  # "... keep the colour": a booking to leave alone
     keep_days: list[date] = field(default_factory=list)
+    shift_days: int | None = None  # "push it back a fortnight": +14 from the booking's day
+    bare_hour: int | None = None  # "ten's fine": an hour alone, for one of the times offered
 
     @property
     def has_slot_info(self) -> bool:
@@ -202,23 +247,33 @@ _SERVICE_REQUEST = re.compile(
 )
 
 
-def _bound(pattern: re.Pattern[str], text: str) -> time | None:
-    """The clock time right after a bound word ("after 3", "before noon")."""
+def _bound(pattern: re.Pattern[str], text: str) -> tuple[time | None, bool]:
+    """The clock time right after a bound word ("after 3", "before noon"), and whether the
+    caller said they cannot make it then ("I can't get away before twelve")."""
     m = pattern.search(text)
     if not m:
-        return None
-    tod = parse_time("at " + m.group(1) if re.match(r"\d", m.group(1)) else m.group(1))
-    return tod.exact if tod and tod.exact else None
+        return None, False
+    tod = parse_time("at " + m.group(1))  # "after six" is 18:00 as "after 6" is
+    if not (tod and tod.exact):
+        return None, False
+    clause = re.split(r"[.,;!?]|\b(?:but|so|and)\b", text[:m.start()])[-1]
+    return tod.exact, bool(_CANNOT.search(clause))
 
 
 def _constraint(lowered: str) -> Constraint | None:
     between = _BETWEEN.search(lowered)
     if between:
-        lo = parse_time("at " + between.group(1))
-        hi = parse_time("at " + between.group(2))
+        lo = parse_time("at " + (between.group(1) or between.group(2)))
+        hi = parse_time("at " + between.group(3))
         if lo and lo.exact and hi and hi.exact:
             return Constraint("between", after=lo.exact, before=hi.exact)
-    after, before = _bound(_AFTER, lowered), _bound(_BEFORE, lowered)
+    (after, not_after), (before, not_before) = _bound(_AFTER, lowered), _bound(_BEFORE, lowered)
+    after = after if after is not None else _bound(_AFTER_SUFFIX, lowered)[0]
+    before = before if before is not None else _bound(_BEFORE_SUFFIX, lowered)[0]
+    if not_before and before is not None:  # "I can't get there before 12", "busy until 2"
+        after, before = before if after is None else max(after, before), None
+    elif not_after and after is not None:  # "I can't do anything after 4"
+        after, before = None, after if before is None else min(after, before)
     if _EARLIEST.search(lowered):
         return Constraint("earliest", after=after, before=before)
     if _LATEST.search(lowered):
@@ -228,6 +283,10 @@ def _constraint(lowered: str) -> Constraint | None:
     if before is not None:
         return Constraint("before", before=before)
     return None
+
+
+def _within(clock: time, c: Constraint) -> bool:
+    return (c.after is None or clock >= c.after) and (c.before is None or clock < c.before)
 
 
 def _split_keep(lowered: str) -> tuple[str, str]:
@@ -262,7 +321,8 @@ def understand(text: str, business: Business, today: date, *, asked: str | None)
     u.service = business.service(service.value) if service else None
     if u.service is None:
         m = _SERVICE_REQUEST.search(lowered)
-        if m and m.group(1).strip() not in {"appointment", "booking", "time", "slot"}:
+        if m and m.group(1).strip() not in {"appointment", "booking", "time", "slot"} and (
+                business.find_service(m.group(1)) is None):  # not "I don't want a haircut"
             u.service_mentioned_unknown = True
     staff = match_staff(lowered, business)
     u.staff = staff.value if staff else None
@@ -272,12 +332,19 @@ def understand(text: str, business: Business, today: date, *, asked: str | None)
     u.days = mentioned_days(dated, today)
     u.target_days = target_days(dated, today)
     u.tod = parse_time(lowered)
+    u.shift_days = shift_days(dated)
     u.constraint = _constraint(lowered)
     if u.constraint is not None and u.tod is not None and u.tod.exact in (
             u.constraint.after, u.constraint.before):
         u.tod = TimeOfDay(part=u.tod.part) if u.tod.part else None  # a bound, not the time
+    elif u.constraint is not None and u.tod is not None and u.tod.exact is not None and (
+            u.constraint.kind in ("after", "before", "between")) and _within(
+            u.tod.exact, u.constraint):
+        u.constraint = None  # "2:30, I've got a meeting till 2": the time, and why
     name = read_name(text, asked=asked in ("name", "spell"))
     u.name, u.for_other, u.name_spelled = name.name, name.for_other, name.spelled
+    if staff and u.name and re.search(rf"\b{re.escape(staff.said)}", u.name.casefold()):
+        u.staff = None  # "Ana-Maria Lopez": a name, not a request for Maria
     u.spelled_letters = spelled_letters(text)
     volunteered = re.search(r"\b(number|reach me|call me (on|at)|my (cell|mobile))\b", lowered)
     u.phone = extract_phone(text) if asked == "phone" or volunteered else None
@@ -289,11 +356,16 @@ def understand(text: str, business: Business, today: date, *, asked: str | None)
     leading_no = re.match(r"\W*(?:no|nope|nah)\b", lowered) is not None
     u.deny = bool(_DENY.search(lowered) or _WRONG.search(lowered) or _REFUSAL.search(lowered)
                   ) and (leading_no or not u.done)
+    said_yes = _AFFIRM.search(lowered)
+    if u.affirm and said_yes and _TAKEN_BACK.search(lowered, said_yes.end()):
+        u.affirm, u.deny = False, True  # "yes, oh wait, can we make it later?": no yes
     if u.affirm and u.deny:
-        # "no, that's fine" / "yes, actually wait": the first word decides.
+        # "no, that's fine" / "yes, sounds good, don't worry": the first word decides.
         first = re.match(r"\W*(\w+)", lowered)
         u.affirm = bool(first and _AFFIRM.match(first.group(1)))
         u.deny = not u.affirm
+    if u.tod is None and u.constraint is None and not u.deny:
+        u.bare_hour = bare_hour(lowered)
     option = _OPTION.search(lowered)
     if option:
         u.option = _OPTION_INDEX[next(g for g in option.groups() if g)]
