@@ -29,6 +29,7 @@ from connectors.schedule import load_businesses
 from voice_agent.config import DEFAULT_BUSINESSES_DIR
 from voice_agent.pipeline.call import CallLeg
 from voice_agent.telephony.admission import Admission
+from voice_agent.telephony.sip.media import RtpSession
 from voice_agent.telephony.sip.pipecat_transport import SipCallTransport
 from voice_agent.telephony.sip.server import SipServer, SipServerOptions
 
@@ -40,6 +41,7 @@ class CallRecord:
     keys: list[str] = field(default_factory=list)
     ended_by: str | None = None
     greeting_sent: bool = False
+    media: RtpSession | None = None  # the call's RTP session (jitter and loss stats)
 
 
 class _Recorder(FrameProcessor):
@@ -101,7 +103,7 @@ async def sip_test_app(*, greeting: np.ndarray | None = None, hang_up: bool = Fa
     audio = tone(1.0) if greeting is None else greeting
 
     async def handler(transport: SipCallTransport, leg: CallLeg) -> None:
-        record = CallRecord(leg=leg)
+        record = CallRecord(leg=leg, media=transport.media)
         calls.append(record)
         pipeline = Pipeline([transport.input(), _Recorder(record), _Greeter(record, audio, hang_up),
                              transport.output()])
@@ -114,7 +116,9 @@ async def sip_test_app(*, greeting: np.ndarray | None = None, hang_up: bool = Fa
             record.ended_by = "caller"
             await worker.cancel()
 
-        await WorkerRunner(handle_sigint=False).run(worker)
+        runner = WorkerRunner(handle_sigint=False)
+        await runner.add_workers(worker)
+        await runner.run()
         record.ended_by = record.ended_by or "agent"
 
     opts = {"host": "127.0.0.1", "port": 0, "rtp_ports": (31000, 31999)} | options

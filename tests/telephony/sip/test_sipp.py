@@ -1,0 +1,125 @@
+"""The SIP server against SIPp 3.6 (Debian sip-tester), a real and independent SIP peer."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.telephony.sip.app import sip_test_app
+from tests.telephony.sip.pcap import write_rtp_pcap
+from tests.telephony.sip.sipp import needs_sipp, run_sipp, scenario_from
+from voice_agent.telephony.codec import FRAME_BYTES, resample, ulaw_decode, ulaw_encode
+
+pytestmark = needs_sipp
+
+
+def speech_ulaw(tmp: Path, text: str) -> bytes:
+    """Synthetic speech (espeak-ng), 8 kHz μ-law, whole 20 ms frames."""
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        pytest.skip("espeak-ng not installed (scripts/setup.sh installs it)")
+    wav = tmp / "speech.wav"
+    subprocess.run([espeak, "-w", str(wav), text], check=True, capture_output=True)
+    with wave.open(str(wav)) as w:
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+        rate = w.getframerate()
+    ulaw = ulaw_encode(resample(pcm, rate, 8000))
+    return ulaw[: len(ulaw) // FRAME_BYTES * FRAME_BYTES]
+
+
+def find_block(received: np.ndarray, expected: np.ndarray) -> int | None:
+    """Frame index where ``expected`` starts in ``received`` (both frame-aligned)."""
+    first = expected[:FRAME_BYTES]
+    for i in range(0, len(received) - len(expected) + 1, FRAME_BYTES):
+        if np.array_equal(received[i:i + FRAME_BYTES], first):
+            return i
+    return None
+
+
+async def test_uac_speech_and_rfc4733_keys_arrive_intact(tmp_path: Path) -> None:
+    ulaw = speech_ulaw(tmp_path, "I would like to book a haircut on Tuesday afternoon.")
+    pcap = tmp_path / "speech_dtmf.pcap"
+    packets = write_rtp_pcap(pcap, ulaw, digits="15#")
+    seconds = packets * 0.02
+    scenario = scenario_from("uac_pcmu_dtmf.xml", tmp_path, pcap=pcap,
+                             pause_ms=int(seconds * 1000) + 800)
+    async with sip_test_app() as app:
+        run = await run_sipp(app.port, tmp_path, "-m", "1", scenario=scenario)
+        await asyncio.sleep(0.3)
+    print(run.summary())
+    assert run.count("SuccessfulCall") == 1 and run.count("FailedCall") == 0, run.errors
+    [call] = app.calls
+    assert call.keys == ["1", "5", "#"]  # each key once, though each came in 11 packets
+    received = np.frombuffer(bytes(call.audio), dtype=np.int16)
+    expected = ulaw_decode(ulaw)
+    start = find_block(received, expected)
+    assert start is not None, "the caller's speech is not in what the agent received"
+    assert np.array_equal(received[start:start + len(expected)], expected)  # bit-exact
+    assert call.ended_by == "caller" and call.leg.caller == "+15551230001"
+    assert call.leg.business.name == "demo-salon" and call.leg.provider == "sip"
+    stats = call.media.jitter.stats if call.media else None
+    assert stats is not None and stats.lost == 0 and stats.late == 0
+    print(f"RTP from SIPp on loopback: {stats.received} packets, jitter {stats.jitter_ms:.2f} ms "
+          f"(max {stats.max_jitter_ms:.2f}), lost {stats.lost}, late {stats.late}")
+    assert app.server.active == 0 and app.server.open_media == 0
+
+
+async def test_the_agent_hangs_up_with_a_bye(tmp_path: Path) -> None:
+    scenario = scenario_from("uac_agent_hangs_up.xml", tmp_path)
+    async with sip_test_app(hang_up=True) as app:
+        run = await run_sipp(app.port, tmp_path, "-m", "1", scenario=scenario, timeout_s=30)
+        await asyncio.sleep(0.3)
+        assert not app.server.uas.calls if app.server.uas else True
+    print(run.summary())
+    assert run.count("SuccessfulCall") == 1, run.errors
+    [call] = app.calls
+    assert call.ended_by == "agent" and call.greeting_sent
+    assert call.media is not None and call.media.offer.codec == "PCMA"
+    assert call.media.frames_sent_audio >= 45  # the 1 s greeting went out (50 frames)
+
+
+async def test_cancel_before_the_answer(tmp_path: Path) -> None:
+    scenario = scenario_from("uac_cancel.xml", tmp_path)
+    async with sip_test_app(answer_delay_s=1.5) as app:
+        run = await run_sipp(app.port, tmp_path, "-m", "1", scenario=scenario, timeout_s=30)
+        await asyncio.sleep(1.8)  # past the ringing: nothing must be answered
+        uas = app.server.uas
+        assert uas is not None and not uas.calls
+    print(run.summary())
+    assert run.count("SuccessfulCall") == 1, run.errors
+    assert app.calls == [] and app.server.open_media == 0
+
+
+async def test_tcp(tmp_path: Path) -> None:
+    async with sip_test_app() as app:
+        run = await run_sipp(app.port, tmp_path, "-m", "3", "-r", "3", "-t", "t1", "-d", "500",
+                             builtin="uac", timeout_s=30)
+        await asyncio.sleep(0.3)
+    print(run.summary())
+    assert run.count("SuccessfulCall") == 3 and run.count("Retransmissions") == 0, run.errors
+    assert len(app.calls) == 3
+
+
+@pytest.mark.slow
+async def test_load_with_20_percent_loss_every_call_completes_nothing_leaks(
+        tmp_path: Path) -> None:
+    async with sip_test_app() as app:
+        tasks_before = len(asyncio.all_tasks())
+        run = await run_sipp(app.port, tmp_path, "-m", "30", "-r", "10", "-lost", "20",
+                             "-d", "1000", builtin="uac", timeout_s=90)
+        await asyncio.sleep(1.0)
+        server = app.server
+        assert server.uas is not None
+        leftovers = (server.active, server.open_media, len(server.uas.calls))
+        tasks_after = len(asyncio.all_tasks())
+    print(run.summary())
+    assert run.count("SuccessfulCall") == 30 and run.count("FailedCall") == 0, run.errors
+    assert leftovers == (0, 0, 0)
+    assert tasks_after <= tasks_before  # no call task, RTP clock or timer left behind
+    assert len(app.calls) == 30
