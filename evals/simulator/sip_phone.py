@@ -53,7 +53,8 @@ class _Udp(asyncio.DatagramProtocol):
 
 
 class SipPhoneClient:
-    def __init__(self, target: SipTarget, *, caller: str, now: datetime | None) -> None:
+    def __init__(self, target: SipTarget, *, caller: str, now: datetime | None,
+                 keep_packets: bool = False) -> None:
         self.target = target
         self.caller, self._now = caller, now
         self.call_sid = self.stream_sid = f"{secrets.token_hex(8)}@sim-caller"
@@ -78,6 +79,7 @@ class SipPhoneClient:
         self._to = ""
         self._remote_rtp: tuple[str, int] | None = None
         self._sender: RtpSender | None = None
+        self.packets: list[tuple[float, RtpPacket]] | None = [] if keep_packets else None
 
     # --- signalling -----------------------------------------------------------------------------
 
@@ -251,7 +253,10 @@ class SipPhoneClient:
         while True:
             data, _ = await self._rtp.queue.get()
             with contextlib.suppress(ValueError):
-                self.jitter.push(RtpPacket.parse(data), arrival_s=self._loop.time())
+                packet = RtpPacket.parse(data)
+                self.jitter.push(packet, arrival_s=self._loop.time())
+                if self.packets is not None and len(self.packets) < 100_000:
+                    self.packets.append((self._loop.time(), packet))
 
     async def _clock(self) -> None:
         n = 0
@@ -289,9 +294,10 @@ class SipPhoneClient:
         self._tx_drained.set()
 
 
-async def dial_sip(target: SipTarget, *, caller: str, now: datetime | None = None
-                   ) -> SipPhoneClient:
-    """INVITE the agent, wait for its 200 and ACK it; the returned client is not started."""
-    client = SipPhoneClient(target, caller=caller, now=now)
+async def dial_sip(target: SipTarget, *, caller: str, now: datetime | None = None,
+                   keep_packets: bool = False) -> SipPhoneClient:
+    """INVITE the agent, wait for its 200 and ACK it; the returned client is not started.
+    ``keep_packets`` keeps every RTP packet received (with its arrival time) in ``packets``."""
+    client = SipPhoneClient(target, caller=caller, now=now, keep_packets=keep_packets)
     await client.open()
     return client
