@@ -252,6 +252,12 @@ class Settings(BaseSettings):
             )
         if self.sip_rtp_port_min >= self.sip_rtp_port_max:
             raise ValueError("VOICE_AGENT_SIP_RTP_PORT_MIN must be below _MAX")
+        for peer in self.sip_peers:
+            try:
+                ipaddress.ip_network(peer, strict=False)
+            except ValueError:
+                raise ValueError("an entry of VOICE_AGENT_SIP_ALLOWED_PEERS is not an IP "
+                                 "address or CIDR network") from None
         if (self.sip_username is None) != (self.sip_password is None):
             raise ValueError("set both VOICE_AGENT_SIP_USERNAME and _PASSWORD, or neither")
         return self
