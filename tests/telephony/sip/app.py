@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
+from pipecat.audio.dtmf.types import KeypadEntry
 from pipecat.frames.frames import (
     EndWorkerFrame,
     Frame,
     InputAudioRawFrame,
     InputDTMFFrame,
     OutputAudioRawFrame,
+    OutputDTMFFrame,
     StartFrame,
 )
 from pipecat.pipeline.pipeline import Pipeline
@@ -61,9 +63,11 @@ class _Recorder(FrameProcessor):
 
 
 class _Greeter(FrameProcessor):
-    def __init__(self, record: CallRecord, greeting: np.ndarray, hang_up: bool) -> None:
+    def __init__(self, record: CallRecord, greeting: np.ndarray, hang_up: bool,
+                 dtmf: str = "", transfer: bool = False) -> None:
         super().__init__()
         self.record, self.greeting, self.hang_up = record, greeting, hang_up
+        self.dtmf, self.transfer = dtmf, transfer
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -73,6 +77,10 @@ class _Greeter(FrameProcessor):
                 audio=self.greeting.astype(np.int16).tobytes(), sample_rate=8000,
                 num_channels=1))
             self.record.greeting_sent = True
+            if self.dtmf:
+                await self.push_frame(OutputDTMFFrame(buttons=[KeypadEntry(k) for k in self.dtmf]))
+            if self.transfer and self.record.leg.transfer is not None:
+                self.record.leg.transfer()  # what the dialog does when a human is asked for
             if self.hang_up:
                 self.create_task(self._end_after(len(self.greeting) / 8000 + 0.3))
 
@@ -98,15 +106,16 @@ def tone(seconds: float, hz: float = 440.0) -> np.ndarray:
 
 @contextlib.asynccontextmanager
 async def sip_test_app(*, greeting: np.ndarray | None = None, hang_up: bool = False,
-                       capacity: int = 50, **options: object) -> AsyncIterator[TestApp]:
+                       capacity: int = 50, dtmf: str = "", transfer: bool = False,
+                       **options: object) -> AsyncIterator[TestApp]:
     calls: list[CallRecord] = []
     audio = tone(1.0) if greeting is None else greeting
 
     async def handler(transport: SipCallTransport, leg: CallLeg) -> None:
         record = CallRecord(leg=leg, media=transport.media)
         calls.append(record)
-        pipeline = Pipeline([transport.input(), _Recorder(record), _Greeter(record, audio, hang_up),
-                             transport.output()])
+        greeter = _Greeter(record, audio, hang_up, dtmf, transfer)
+        pipeline = Pipeline([transport.input(), _Recorder(record), greeter, transport.output()])
         worker = PipelineWorker(pipeline, params=PipelineParams(
             audio_in_sample_rate=8000, audio_out_sample_rate=8000), enable_rtvi=False,
             idle_timeout_secs=60)

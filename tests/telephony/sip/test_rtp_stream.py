@@ -9,6 +9,7 @@ import numpy as np
 
 from evals.simulator.sip_phone import SipTarget, dial_sip
 from tests.telephony.sip.app import sip_test_app, tone
+from voice_agent.telephony.sip.rtp import parse_dtmf
 
 
 async def test_the_agent_stream_is_paced_and_numbered() -> None:
@@ -39,3 +40,19 @@ async def test_the_agent_stream_is_paced_and_numbered() -> None:
     assert client.agent_audio_seconds >= 1.8  # the 2 s greeting was heard
     [call] = app.calls
     assert call.ended_by == "caller"
+
+
+async def test_keys_the_agent_presses_go_out_as_rfc4733_events() -> None:
+    async with sip_test_app(greeting=tone(0.2), dtmf="42") as app:
+        client = await dial_sip(SipTarget("127.0.0.1", app.port), caller="+15551230001",
+                                keep_packets=True)
+        await client.start()
+        await asyncio.sleep(1.2)
+        await client.stop()
+    assert client.packets
+    events = [p for _, p in client.packets if p.payload_type == 101]
+    assert len(events) == 22  # two keys, 8 packets + 3 end packets each
+    first, second = events[0], events[11]
+    assert first.marker and second.marker and first.timestamp != second.timestamp
+    assert (parse_dtmf(first.payload)[0], parse_dtmf(second.payload)[0]) == (4, 2)
+    assert len(app.calls) == 1

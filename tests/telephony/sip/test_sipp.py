@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.telephony.sip.app import sip_test_app
+from tests.telephony.sip.app import sip_test_app, tone
 from tests.telephony.sip.pcap import write_rtp_pcap
 from tests.telephony.sip.sipp import needs_sipp, run_sipp, scenario_from
 from voice_agent.telephony.codec import FRAME_BYTES, resample, ulaw_decode, ulaw_encode
@@ -123,3 +123,16 @@ async def test_load_with_20_percent_loss_every_call_completes_nothing_leaks(
     assert leftovers == (0, 0, 0)
     assert tasks_after <= tasks_before  # no call task, RTP clock or timer left behind
     assert len(app.calls) == 30
+
+
+async def test_hold_resume_and_a_blind_transfer_with_refer(tmp_path: Path) -> None:
+    scenario = scenario_from("uac_hold_transfer.xml", tmp_path)
+    async with sip_test_app(greeting=tone(3.0), hang_up=True, transfer=True,
+                            transfer_uri="sip:+15559990000@127.0.0.1") as app:
+        run = await run_sipp(app.port, tmp_path, "-m", "1", scenario=scenario, timeout_s=30)
+        await asyncio.sleep(0.3)
+    print(run.summary())
+    assert run.count("SuccessfulCall") == 1, run.errors + run.output
+    [call] = app.calls
+    assert call.media is not None and not call.media.offer.on_hold  # held, then resumed
+    assert app.server.finished[-1][1] == "transferred"
