@@ -51,6 +51,7 @@ class SipServerOptions:
     rate_per_s: float = 20.0
     rate_burst: float = 40.0
     pin_clock: bool = False  # honour X-Voice-Agent-Now (never in production)
+    max_call_s: float = 1800.0  # then the call is ended (BYE), as Twilio's session timeout
 
     @classmethod
     def from_settings(cls, s: Settings) -> SipServerOptions:
@@ -63,7 +64,8 @@ class SipServerOptions:
                    default_business=s.default_business, auth=auth,
                    transfer_uri=s.sip_transfer_uri, transfer_number=s.transfer_number,
                    answer_delay_s=s.sip_answer_delay_s, rate_per_s=s.sip_rate_per_s,
-                   rate_burst=s.sip_rate_burst, pin_clock=s.env != "prod")
+                   rate_burst=s.sip_rate_burst, pin_clock=s.env != "prod",
+                   max_call_s=float(s.max_call_seconds))
 
 
 def _advertised(host: str) -> str:
@@ -213,7 +215,11 @@ class SipServer:
             call.hangup()
         else:
             try:
-                await self.handler(transport, leg)
+                async with asyncio.timeout(self.options.max_call_s):
+                    await self.handler(transport, leg)
+            except TimeoutError:
+                log.warning("SIP call %s ended: longer than %.0f s", call.call_id[:24],
+                            self.options.max_call_s)
             except asyncio.CancelledError:
                 raise
             except Exception:
