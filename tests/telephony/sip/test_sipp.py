@@ -136,3 +136,12 @@ async def test_hold_resume_and_a_blind_transfer_with_refer(tmp_path: Path) -> No
     [call] = app.calls
     assert call.media is not None and not call.media.offer.on_hold  # held, then resumed
     assert app.server.finished[-1][1] == "transferred"
+
+
+async def test_a_call_longer_than_the_limit_is_ended_with_a_bye(tmp_path: Path) -> None:
+    scenario = scenario_from("uac_agent_hangs_up.xml", tmp_path)
+    async with sip_test_app(max_call_s=1.5) as app:
+        run = await run_sipp(app.port, tmp_path, "-m", "1", scenario=scenario, timeout_s=30)
+        await asyncio.sleep(0.3)
+    assert run.count("SuccessfulCall") == 1, run.errors
+    assert app.server.open_media == 0 and app.server.active == 0
