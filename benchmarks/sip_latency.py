@@ -1,7 +1,8 @@
 """End of caller speech -> first agent audio, SIP trunk vs Twilio Media Streams, same server.
 
-Starts one ``voice-agent serve`` with SIP on (loopback), then places the same call script
-alternately over Twilio (signed webhook + Media Stream) and over SIP (INVITE + RTP), and prints
+Starts ``voice-agent serve`` with SIP on (loopback; a fresh server and database for each
+call, since the script books the same slot), places the same call script alternately over
+Twilio (signed webhook + Media Stream) and over SIP (INVITE + RTP), and prints
 each turn's latency: server side (the turn row's speech end -> first audio sent) and caller
 side (the last speech frame sent -> the first agent audio heard), per transport.
 
@@ -51,16 +52,16 @@ def main() -> int:
     console = Console()
     sip_port = free_port()
     results: dict[str, list[tuple[list[float], list[float], str]]] = {"twilio": [], "sip": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp)
-        env = {"VOICE_AGENT_SIP_ENABLED": "true", "VOICE_AGENT_SIP_PORT": str(sip_port)}
-        with agent_server(data, console=console, env=env) as url:
-            settings = Settings(_env_file=None, data_dir=data)
-            for n in range(args.rounds):
-                for name, sip in (("twilio", None), ("sip", SipTarget("127.0.0.1", sip_port))):
-                    console.print(f"[dim]round {n + 1}: {name} call[/]")
-                    results[name].append(asyncio.run(_call(
-                        Path(args.script), url, settings, sip, data / f"{name}-{n}.wav")))
+    env = {"VOICE_AGENT_SIP_ENABLED": "true", "VOICE_AGENT_SIP_PORT": str(sip_port)}
+    for n in range(args.rounds):
+        for name, sip in (("twilio", None), ("sip", SipTarget("127.0.0.1", sip_port))):
+            # A fresh server and database per call: the script books the same slot each time.
+            with tempfile.TemporaryDirectory() as tmp, \
+                    agent_server(Path(tmp), console=console, env=env) as url:
+                console.print(f"[dim]round {n + 1}: {name} call[/]")
+                settings = Settings(_env_file=None, data_dir=Path(tmp))
+                results[name].append(asyncio.run(_call(
+                    Path(args.script), url, settings, sip, Path(tmp) / "caller.wav")))
     table = Table(title="end of caller speech -> first agent audio (s)")
     for col in ("transport", "outcome", "turns", "server per turn", "server median",
                 "caller median"):

@@ -113,16 +113,23 @@ async def test_load_with_20_percent_loss_every_call_completes_nothing_leaks(
         tasks_before = len(asyncio.all_tasks())
         run = await run_sipp(app.port, tmp_path, "-m", "30", "-r", "10", "-lost", "20",
                              "-d", "1000", builtin="uac", timeout_s=90)
-        await asyncio.sleep(1.0)
         server = app.server
         assert server.uas is not None
-        leftovers = (server.active, server.open_media, len(server.uas.calls))
+        for _ in range(100):  # a pipeline cancelled on a loaded CPU takes a moment to stop
+            leftovers = (server.active, server.open_media, len(server.uas.calls))
+            if leftovers == (0, 0, 0):
+                break
+            await asyncio.sleep(0.1)
+        left = [(c.call_id, c.state, c.end_reason) for c in server.uas.calls.values()]
         tasks_after = len(asyncio.all_tasks())
     print(run.summary())
     assert run.count("SuccessfulCall") == 30 and run.count("FailedCall") == 0, run.errors
-    assert leftovers == (0, 0, 0)
+    assert leftovers == (0, 0, 0), left
     assert tasks_after <= tasks_before  # no call task, RTP clock or timer left behind
-    assert len(app.calls) == 30
+    # Every call was answered and ended; a pipeline runs once the ACK came (a caller's
+    # BYE that overtook a lost ACK ends the call before any pipeline started).
+    assert len({call_id for call_id, _ in server.finished}) == 30
+    assert 25 <= len(app.calls) <= 30
 
 
 async def test_hold_resume_and_a_blind_transfer_with_refer(tmp_path: Path) -> None:

@@ -210,6 +210,15 @@ class SipServer:
 
         watcher = asyncio.create_task(watch_bye())
         try:
+            # The pipeline starts once the caller has ACKed our 200: starting it costs the
+            # event loop a moment, and the ACK that stops the 200's retransmission comes first.
+            confirmed = asyncio.ensure_future(call.confirmed.wait())
+            ended = asyncio.ensure_future(call.ended.wait())
+            await asyncio.wait([confirmed, ended], return_when=asyncio.FIRST_COMPLETED)
+            confirmed.cancel()
+            ended.cancel()
+            if call.ended.is_set():
+                return
             self.admission.take(call.call_id)
         except AdmissionFull:
             call.hangup()

@@ -87,12 +87,12 @@ class ServerTransactions:
 
 
 class Retransmitter:
-    """Send ``data`` now and again on the timer until :meth:`stop`; ``on_timeout`` after
-    64·T1 without a stop. Counts what it resent in ``resent``."""
+    """Send ``data`` now (unless it was ``sent``) and again on the timer until :meth:`stop`;
+    ``on_timeout`` after 64·T1 without a stop. Counts what it resent in ``resent``."""
 
     def __init__(self, send: Send, data: bytes, *, reliable: bool,
                  on_timeout: Callable[[], None] | None = None, t1: float = T1,
-                 t2: float = T2, cap: float | None = None) -> None:
+                 t2: float = T2, cap: float | None = None, sent: bool = False) -> None:
         self._send, self._data, self._reliable = send, data, reliable
         self._on_timeout = on_timeout
         self._t1, self._cap = t1, cap if cap is not None else t2
@@ -101,7 +101,8 @@ class Retransmitter:
         self._handle: asyncio.TimerHandle | None = None
         self.resent = 0
         self.stopped = False
-        send(data)
+        if not sent:  # ``sent``: the first copy already went out
+            send(data)
         self._schedule(t1)
 
     def _schedule(self, interval: float) -> None:

@@ -261,7 +261,7 @@ class SipUas:
         call.state = "answered"
         call.retransmitter = Retransmitter(lambda d: call.send(d), data, reliable=call.reliable,
                                            on_timeout=lambda: self._ack_timeout(call),
-                                           t1=self.options.t1)
+                                           t1=self.options.t1, sent=True)
 
     def _final_error(self, call: SipCall, status: int, reason: str) -> None:
         """A non-2xx final answer to the INVITE, resent until its ACK (Timer G/H)."""
@@ -269,7 +269,8 @@ class SipUas:
         call.state = "rejected"
         call.retransmitter = Retransmitter(
             lambda d: call.send(d), data, reliable=call.reliable,
-            on_timeout=lambda: self.calls.pop(call.call_id, None), t1=self.options.t1)
+            on_timeout=lambda: self.calls.pop(call.call_id, None), t1=self.options.t1,
+            sent=True)
 
     def _contact(self) -> list[tuple[str, str]]:
         o = self.options
@@ -296,7 +297,7 @@ class SipUas:
         data = self._reply(req, reply, 200, "OK", to_tag=call.dialog.local_tag,
                            body=(answer or "").encode(), extra=self._contact())
         call.retransmitter = Retransmitter(lambda d: call.send(d), data, reliable=call.reliable,
-                                           t1=self.options.t1)
+                                           t1=self.options.t1, sent=True)
 
     def _on_ack(self, req: SipRequest) -> None:
         call = self.calls.get(req.call_id)
