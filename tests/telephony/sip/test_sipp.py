@@ -33,13 +33,10 @@ def speech_ulaw(tmp: Path, text: str) -> bytes:
     return ulaw[: len(ulaw) // FRAME_BYTES * FRAME_BYTES]
 
 
-def find_block(received: np.ndarray, expected: np.ndarray) -> int | None:
-    """Frame index where ``expected`` starts in ``received`` (both frame-aligned)."""
-    first = expected[:FRAME_BYTES]
-    for i in range(0, len(received) - len(expected) + 1, FRAME_BYTES):
-        if np.array_equal(received[i:i + FRAME_BYTES], first):
-            return i
-    return None
+def frames_with_sound(pcm: np.ndarray) -> list[bytes]:
+    """The 20 ms frames that are not digital silence, in order."""
+    frames = pcm[: len(pcm) // FRAME_BYTES * FRAME_BYTES].reshape(-1, FRAME_BYTES)
+    return [f.tobytes() for f in frames if np.any(f)]
 
 
 async def test_uac_speech_and_rfc4733_keys_arrive_intact(tmp_path: Path) -> None:
@@ -56,11 +53,10 @@ async def test_uac_speech_and_rfc4733_keys_arrive_intact(tmp_path: Path) -> None
     assert run.count("SuccessfulCall") == 1 and run.count("FailedCall") == 0, run.errors
     [call] = app.calls
     assert call.keys == ["1", "5", "#"]  # each key once, though each came in 11 packets
+    # Every speech frame arrives bit-exact and in order; the jitter buffer may have played
+    # silence between them where SIPp's replay ran late on a loaded CPU (an underrun).
     received = np.frombuffer(bytes(call.audio), dtype=np.int16)
-    expected = ulaw_decode(ulaw)
-    start = find_block(received, expected)
-    assert start is not None, "the caller's speech is not in what the agent received"
-    assert np.array_equal(received[start:start + len(expected)], expected)  # bit-exact
+    assert frames_with_sound(received) == frames_with_sound(ulaw_decode(ulaw))
     assert call.ended_by == "caller" and call.leg.caller == "+15551230001"
     assert call.leg.business.name == "demo-salon" and call.leg.provider == "sip"
     stats = call.media.jitter.stats if call.media else None

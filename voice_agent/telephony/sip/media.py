@@ -81,7 +81,10 @@ class RtpSession:
         self.peer_ips = set(peer_ips) | {offer.address}
         self.on_audio = on_audio
         self.on_dtmf = on_dtmf
-        self.jitter = JitterBuffer(depth=jitter_depth)
+        # Until the pipeline attaches (it starts after the ACK) the caller's audio is kept,
+        # up to 3 s, and handed over at once when it does: nothing said early is lost.
+        self.jitter = JitterBuffer(depth=jitter_depth, max_frames=150)
+        self._keys: list[str] = []
         self.dtmf_in = DtmfReceiver()
         self.sender = RtpSender(payload_type=offer.payload_type,
                                 dtmf_payload_type=offer.dtmf_payload_type)
@@ -118,6 +121,19 @@ class RtpSession:
             self._transport.close()
             self._transport = None
         self._room.set()
+
+    def attach(self, on_audio: Callable[[Int16Array], None],
+               on_dtmf: Callable[[str], None]) -> None:
+        """The consumer is ready: hand it what arrived so far, then every frame as it plays."""
+        self.on_audio, self.on_dtmf = on_audio, on_dtmf
+        for _ in range(self.jitter.buffered):
+            if not self.jitter.buffered:
+                break
+            self._play_one()
+        for key in self._keys:
+            on_dtmf(key)
+        self._keys.clear()
+        self.jitter.max_frames = 25  # from now on, 0.5 s behind means the clock fell behind
 
     def abort(self) -> None:
         """Close at once, from synchronous code."""
@@ -165,8 +181,11 @@ class RtpSession:
         if packet.payload_type == self.offer.dtmf_payload_type:
             self.jitter.skip(self.jitter.extended(packet.sequence))
             key = self.dtmf_in.feed(packet)
-            if key is not None and self.on_dtmf is not None:
-                self.on_dtmf(key)
+            if key is not None:
+                if self.on_dtmf is not None:
+                    self.on_dtmf(key)
+                elif len(self._keys) < 32:
+                    self._keys.append(key)
             return
         self.jitter.push(packet, arrival_s=asyncio.get_running_loop().time())
 
@@ -177,6 +196,8 @@ class RtpSession:
         return alaw_encode(pcm) if self.offer.codec == "PCMA" else ulaw_encode(pcm)
 
     def _play_one(self) -> None:
+        if self.on_audio is None:
+            return  # nobody listens yet: keep it buffered (see ``attach``)
         payload = self.jitter.pop()
         if payload is None:  # lost: conceal
             self._concealed += 1
@@ -190,8 +211,7 @@ class RtpSession:
             self._concealed = 0
             pcm = self._decode(payload)
             self._last = pcm
-        if self.on_audio is not None:
-            self.on_audio(pcm)
+        self.on_audio(pcm)
 
     # --- send ---------------------------------------------------------------------------------
 
@@ -243,8 +263,10 @@ class RtpSession:
             delay = t0 + n * FRAME_S - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            elif delay < -1.0:  # the loop stalled for over a second: start the clock anew
-                t0, n = loop.time(), 0
+            else:  # catching up after a stall: read what arrived meanwhile before playing it
+                await asyncio.sleep(0)
+                if delay < -1.0:  # stalled for over a second: start the clock anew
+                    t0, n = loop.time(), 0
             try:
                 self._play_one()
                 self._send_one()

@@ -57,10 +57,8 @@ class _SipInput(BaseInputTransport):
     async def start(self, frame: StartFrame) -> None:
         await super().start(frame)
         self._resampler = StreamResampler(SAMPLE_RATE, self.sample_rate)
-        media = self._owner.media
-        media.on_audio = self._on_audio
-        media.on_dtmf = self._on_dtmf
         self._running = True
+        self._owner.media.attach(self._on_audio, self._on_dtmf)
         await self.set_transport_ready(frame)
         await self._owner.connected()
 

@@ -172,6 +172,10 @@ class JitterBuffer:
     def extended(self, seq: int) -> int:
         return self._extend(seq)
 
+    @property
+    def buffered(self) -> int:
+        return len(self._frames)
+
     def pop(self) -> bytes | None:
         """The next 20 ms payload; ``b""`` before playout started (nothing to play yet) and
         for non-audio slots; ``None`` for a frame that is missing (conceal it)."""
