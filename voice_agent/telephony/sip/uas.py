@@ -301,7 +301,8 @@ class SipUas:
 
     def _on_ack(self, req: SipRequest) -> None:
         call = self.calls.get(req.call_id)
-        if call is None or req.from_tag != call.dialog.remote_tag:
+        if call is None or req.from_tag != call.dialog.remote_tag or (
+                req.to_tag and req.to_tag != call.dialog.local_tag):
             return
         if call.retransmitter is not None:
             call.retransmitter.stop()
