@@ -446,10 +446,12 @@ class SipUas:
             if call.state in ("answered", "confirmed"):
                 call.confirmed.set()
                 self.hang_up(call)
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=2 * self.options.t1 * 4)
-        for task in list(self._tasks):
+        if self._tasks:  # our BYEs get a moment for their answers, then are given up
+            await asyncio.wait(list(self._tasks), timeout=8 * self.options.t1)
+        pending = list(self._tasks)
+        for task in pending:
             task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         for call in list(self.calls.values()):
             if call.retransmitter is not None:
                 call.retransmitter.stop()
