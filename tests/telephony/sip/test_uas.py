@@ -223,9 +223,11 @@ async def test_options_unknown_methods_and_missing_headers() -> None:
     assert wire.statuses()[-1] == 405
     wire.send(request("OPTIONS", branch="z9hG4bK-3").replace(b"Call-ID: c1@test\r\n", b""))
     assert wire.statuses()[-1] == 400
+    wire.send(request("OPTIONS", branch="z9hG4bK-4", content_length=500))  # body missing
+    assert wire.statuses()[-1] == 400
     wire.send(b"\x00\x01garbage")
     wire.send(b"\r\n\r\n")  # keep-alive
-    assert len(wire.out) == 3
+    assert len(wire.out) == 4
 
 
 async def test_an_invite_without_a_usable_offer_is_488() -> None:

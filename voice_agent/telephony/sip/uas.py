@@ -139,8 +139,8 @@ class SipUas:
     def _bad_request(self, data: bytes, reply: Send, why: str) -> None:
         """A 400 when enough of the message survives to route one; silence otherwise."""
         try:
-            head = data.split(b"\r\n\r\n", 1)[0] + b"\r\nContent-Length: 0\r\n\r\n"
-            request = parse_message(head)
+            request = parse_message(data.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n",
+                                    headers_only=True)
         except SipParseError:
             return
         needed = ("Via", "From", "To", "Call-ID", "CSeq")
