@@ -24,6 +24,7 @@ from evals.simulator.agent_ear import AgentEar
 from evals.simulator.caller import CallResult, place_call
 from evals.simulator.caller_voice import make_caller_voice
 from evals.simulator.phone_line import PhoneLine
+from evals.simulator.sip_phone import SipTarget
 from voice_agent.config import Settings
 from voice_agent.store.calls import CallStore
 from voice_agent.store.models import Call, Turn
@@ -65,6 +66,7 @@ async def place_scripted_call(
     console: Console,
     caller_voice: str = "piper",
     phone_line: PhoneLine | None = None,
+    sip: SipTarget | None = None,
 ) -> PlacedCall:
     """Phone the server as the script's caller; return the call and its stored turns."""
 
@@ -82,7 +84,7 @@ async def place_scripted_call(
         server_url=server_url, script=script, auth_token=settings.twilio_auth_token,
         account_sid=settings.twilio_account_sid, recording_path=recording,
         on_event=on_event, agent_text_provider=ear, voice=make_caller_voice(caller_voice),
-        line=phone_line,
+        line=phone_line, sip=sip,
     )
     store = CallStore(engine)
     call = await _finished_call(store, result.call_sid)
@@ -99,6 +101,7 @@ async def run_scripted_call(
     console: Console,
     caller_voice: str = "piper",
     phone_line: PhoneLine | None = None,
+    sip: SipTarget | None = None,
 ) -> ScriptedCall:
     """Seed the script's calendar, place the call, and judge the booking it produced."""
     script = load_script(script_path)
@@ -109,7 +112,7 @@ async def run_scripted_call(
     placed = await place_scripted_call(
         script=script, server_url=server_url, settings=settings, engine=engine,
         recording=recording, console=console, caller_voice=caller_voice,
-        phone_line=phone_line,
+        phone_line=phone_line, sip=sip,
     )
     after = await calendar.find_bookings(phone=script.caller.phone)
     new = [b for b in after if b.id not in before]

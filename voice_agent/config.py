@@ -89,6 +89,31 @@ class Settings(BaseSettings):
         "Unset: the agent takes a callback request instead.",
     )
 
+    # SIP trunks (voice_agent/telephony/sip/): off unless enabled. Bound to loopback and
+    # answering only loopback peers by default: list the trunk's addresses (IPs or CIDR,
+    # comma-separated) in sip_allowed_peers before binding a public address.
+    sip_enabled: bool = False
+    sip_host: str = "127.0.0.1"
+    sip_port: int = Field(5060, ge=0, le=65535)
+    sip_tcp: bool = True
+    sip_advertised_host: str | None = Field(
+        default=None, description="Address put in Via, Contact and SDP (behind NAT: the public "
+        "one). Defaults to sip_host, or the first non-loopback address when that is 0.0.0.0.")
+    sip_allowed_peers: str = ""
+    sip_rtp_port_min: int = Field(20000, ge=1024, le=65534)
+    sip_rtp_port_max: int = Field(20999, ge=1025, le=65535)
+    # Called number (the Request-URI's user) -> business name, as JSON; a Request-URI naming a
+    # business picks it too; anything else gets default_business.
+    sip_numbers: dict[str, str] = Field(default_factory=dict)
+    # Digest authentication of the trunk (both set: every INVITE must authenticate).
+    sip_username: str | None = None
+    sip_password: SecretStr | None = None
+    # Blind transfer target for "a human, please" (REFER); default sip:<transfer_number>@<trunk>
+    sip_transfer_uri: str | None = Field(default=None, max_length=200)
+    sip_answer_delay_s: float = Field(0.0, ge=0, le=30)  # rings before answering
+    sip_rate_per_s: float = Field(20.0, ge=0)  # new requests per source address (0 = off)
+    sip_rate_burst: float = Field(40.0, ge=1)
+
     # LLM: any OpenAI-compatible server (vLLM in production). Unset = embedded llama.cpp.
     llm_base_url: str | None = Field(default=None, validation_alias=_alias("LLM_BASE_URL"))
     llm_api_key: str = Field("not-needed", validation_alias=_alias("LLM_API_KEY"))
@@ -213,6 +238,8 @@ class Settings(BaseSettings):
             )
         if self.env == "dev":
             refuse_dev_bind(self.host)
+            if self.sip_enabled:
+                refuse_dev_bind(self.sip_host)
             if self.public_url:
                 raise ValueError(
                     "VOICE_AGENT_PUBLIC_URL is set but VOICE_AGENT_ENV is dev: development mode "
@@ -223,6 +250,16 @@ class Settings(BaseSettings):
                 "VOICE_AGENT_SECRET_KEY is required outside dev: it encrypts connector secrets "
                 "(generate one with `voice-agent secret-key`)"
             )
+        if self.sip_rtp_port_min >= self.sip_rtp_port_max:
+            raise ValueError("VOICE_AGENT_SIP_RTP_PORT_MIN must be below _MAX")
+        for peer in self.sip_peers:
+            try:
+                ipaddress.ip_network(peer, strict=False)
+            except ValueError:
+                raise ValueError("an entry of VOICE_AGENT_SIP_ALLOWED_PEERS is not an IP "
+                                 "address or CIDR network") from None
+        if (self.sip_username is None) != (self.sip_password is None):
+            raise ValueError("set both VOICE_AGENT_SIP_USERNAME and _PASSWORD, or neither")
         return self
 
     @property
@@ -240,6 +277,12 @@ class Settings(BaseSettings):
         if self.llm_schema_mode != "auto":
             return self.llm_schema_mode
         return "openai" if self.llm_base_url else "llama_cpp"
+
+    @property
+    def sip_peers(self) -> list[str]:
+        """The SIP allow-list; empty means loopback only."""
+        return [p.strip() for p in self.sip_allowed_peers.split(",") if p.strip()] or [
+            "127.0.0.0/8", "::1/128"]
 
     @property
     def recordings_dir(self) -> Path:

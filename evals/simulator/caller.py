@@ -33,12 +33,15 @@ from evals.simulator.caller_policy import ScriptedCaller
 from evals.simulator.caller_voice import CallerVoice
 from evals.simulator.media_stream import EventCallback, MediaStreamClient
 from evals.simulator.phone_line import PhoneLine
+from evals.simulator.sip_phone import SipPhoneClient, SipTarget, dial_sip
 from voice_agent.telephony.codec import SAMPLE_RATE, Int16Array
 
 __all__ = [
     "CallResult",
     "MediaStreamClient",
+    "PhoneClient",
     "SimCallerError",
+    "SipTarget",
     "TurnTiming",
     "dial",
     "place_call",
@@ -48,7 +51,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # Given the stream and the time the caller last stopped speaking, what did the agent say since?
-AgentTextProvider = Callable[[MediaStreamClient, float], Awaitable[str | None]]
+PhoneClient = MediaStreamClient | SipPhoneClient  # Twilio Media Stream, or a SIP trunk call
+AgentTextProvider = Callable[[PhoneClient, float], Awaitable[str | None]]
 WEBHOOK_PATH = "/telephony/twilio/voice"
 TO_NUMBER = "+15550001111"
 FIRST_AUDIO_TIMEOUT_S = 30.0
@@ -100,6 +104,7 @@ async def place_call(
     voice: CallerVoice | None = None,
     line: PhoneLine | None = None,
     pin_clock: bool = True,
+    sip: SipTarget | None = None,
 ) -> CallResult:
     """Call the agent at ``server_url`` (e.g. ``http://127.0.0.1:8000``) and play ``script``.
 
@@ -108,14 +113,23 @@ async def place_call(
     every agent reply counts as a question that any scripted line answers. ``line`` degrades the
 caller's audio as a worse telephone line would (band, noise, packet loss). ``pin_clock`` asks
     the server to run the call on the script's ``now``. ``account_sid``
-    defaults to a random ``AC...`` id.
+    defaults to a random ``AC...`` id. With ``sip`` the call goes to the server's SIP trunk
+    listener at that address (INVITE, RTP) instead of through Twilio.
     """
     emit = on_event or (lambda kind, text: None)
     voice = voice or CallerVoice()
-    client = await dial(
-        server_url=server_url, script=script, auth_token=auth_token, account_sid=account_sid,
-        on_event=on_event, pin_clock=pin_clock,
-    )
+    client: PhoneClient
+    if sip is not None:
+        try:
+            client = await dial_sip(sip, caller=script.caller.phone,
+                                    now=script.now if pin_clock else None)
+        except (ConnectionError, OSError) as exc:
+            raise SimCallerError(f"SIP call to {sip.host}:{sip.port} failed: {exc}") from None
+    else:
+        client = await dial(
+            server_url=server_url, script=script, auth_token=auth_token,
+            account_sid=account_sid, on_event=on_event, pin_clock=pin_clock,
+        )
     result = CallResult(
         call_sid=client.call_sid, stream_sid=client.stream_sid, recording_path=recording_path
     )
@@ -180,7 +194,7 @@ async def dial(
     )
 
 
-async def _wait_closed(client: MediaStreamClient, timeout_s: float) -> bool:
+async def _wait_closed(client: PhoneClient, timeout_s: float) -> bool:
     try:
         async with asyncio.timeout(timeout_s):
             await client.closed.wait()
@@ -190,7 +204,7 @@ async def _wait_closed(client: MediaStreamClient, timeout_s: float) -> bool:
 
 
 async def _converse(
-    client: MediaStreamClient,
+    client: PhoneClient,
     script: CallScript,
     result: CallResult,
     emit: EventCallback,
@@ -230,7 +244,7 @@ async def _converse(
         result.turns.append(TurnTiming(line.text, end_s, first, latency, line.label, text))
 
 
-def _no_reply(client: MediaStreamClient, emit: EventCallback, after: str) -> None:
+def _no_reply(client: PhoneClient, emit: EventCallback, after: str) -> None:
     if not client.closed.is_set():
         log.warning(
             "sim caller: no agent audio within %.0f s after %r", FIRST_AUDIO_TIMEOUT_S, after
@@ -238,7 +252,7 @@ def _no_reply(client: MediaStreamClient, emit: EventCallback, after: str) -> Non
         emit("timeout", f"no agent reply within {FIRST_AUDIO_TIMEOUT_S:.0f} s")
 
 
-def _collect(client: MediaStreamClient, result: CallResult) -> None:
+def _collect(client: PhoneClient, result: CallResult) -> None:
     result.agent_audio_seconds = client.agent_audio_seconds
     result.media_sent = client.media_sent
     result.marks_echoed = list(client.marks_echoed)

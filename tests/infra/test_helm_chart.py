@@ -256,6 +256,24 @@ def test_sip_udp_service_is_off_by_default_and_udp_when_on() -> None:
     assert len(sip["spec"]["ports"]) == 1 + 20
 
 
+def test_sip_on_turns_the_agents_listener_on_with_the_services_ports(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = documents("values.yaml", "sip: {enabled: true, allowedPeers: '203.0.113.0/24', "
+                                    "advertisedHost: 198.51.100.4}")
+    (agent,) = _containers(deployment(docs, "agent"))
+    env = _env(agent)
+    assert not set(env) - setting_env_names()
+    for name, value in env.items():
+        monkeypatch.setenv(name, value if isinstance(value, str) else "from-secret")
+    settings = Settings(_env_file=None)
+    assert settings.sip_enabled and settings.sip_host == "0.0.0.0" and settings.sip_port == 5060
+    assert (settings.sip_rtp_port_min, settings.sip_rtp_port_max) == (10000, 10020)
+    assert settings.sip_peers == ["203.0.113.0/24"] and not settings.sip_tcp
+    assert settings.sip_advertised_host == "198.51.100.4"
+    assert "VOICE_AGENT_SIP_ENABLED" not in _env(_containers(
+        deployment(documents("values.yaml"), "agent"))[0])
+
+
 @pytest.mark.parametrize("profile", PROFILES)
 def test_migration_job_is_a_hook_running_db_upgrade(profile: str) -> None:
     (job,) = by_kind(documents(profile), "Job")

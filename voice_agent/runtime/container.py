@@ -31,7 +31,7 @@ from voice_agent.booking.outbox import Outbox
 from voice_agent.config import Settings
 from voice_agent.dialog.prompt import load_replies
 from voice_agent.dialog.replies import fixed_sentences
-from voice_agent.pipeline.call import CallResources
+from voice_agent.pipeline.call import CallLeg, CallResources, run_call
 from voice_agent.pipeline.phrase_cache import PhraseCache
 from voice_agent.runtime.model_files import ModelPaths, assemble_all, verify_model_files
 from voice_agent.runtime.sidecars import Sidecar, free_port, llm_sidecar, piper_sidecar
@@ -41,6 +41,8 @@ from voice_agent.store.db import make_engine, upgrade
 from voice_agent.store.private_files import private_dir
 from voice_agent.store.secret_box import secret_box_for
 from voice_agent.telephony.admission import Admission
+from voice_agent.telephony.sip.pipecat_transport import SipCallTransport
+from voice_agent.telephony.sip.server import SipServer, SipServerOptions
 from voice_agent.telephony.stream_token import StreamTokens
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,7 @@ class Runtime:
     confirmations: Confirmations | None = None  # texts, when sms_from is set
     _reconciler: asyncio.Task[None] | None = None
     _purger: asyncio.Task[None] | None = None
+    sip: SipServer | None = None  # the SIP trunk listener, when sip_enabled
 
     def __post_init__(self) -> None:
         self.admission = Admission(self.settings.max_concurrent_calls)
@@ -147,7 +150,20 @@ class Runtime:
             self._reconciler = asyncio.create_task(self._reconcile_loop(), name="reconciler")
         if s.recordings_retention_days or s.transcripts_retention_days:
             self._purger = asyncio.create_task(self._purge_loop(), name="retention")
+        if s.sip_enabled:
+            await self._start_sip()
         self.ready = True
+
+    async def _start_sip(self) -> None:
+        """SIP calls go through the same per-call pipeline as Twilio's (pipeline/call.py)."""
+
+        async def handler(transport: SipCallTransport, leg: CallLeg) -> object:
+            return await run_call(self.call_resources(), transport, leg)
+
+        self.sip = SipServer(SipServerOptions.from_settings(self.settings), handler=handler,
+                             businesses=self.businesses, admission=self.admission,
+                             ready=lambda: self.ready, draining=lambda: self.draining)
+        await self.sip.start()
         log.info("runtime ready: llm=%s tts=%s", self.llm_base_url, self.tts_base_url)
 
     async def _warm_llm(self) -> None:
@@ -231,6 +247,8 @@ class Runtime:
 
     async def stop(self) -> None:
         self.ready = False
+        if self.sip is not None:
+            await self.sip.stop()
         for task in (self._reconciler, self._purger):
             if task is not None:
                 task.cancel()

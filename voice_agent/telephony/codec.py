@@ -18,6 +18,8 @@ __all__ = [
     "ULAW_SILENCE",
     "Int16Array",
     "StreamResampler",
+    "alaw_decode",
+    "alaw_encode",
     "resample",
     "ulaw_decode",
     "ulaw_encode",
@@ -57,6 +59,33 @@ def _build_decode_table() -> Int16Array:
 
 _ENCODE = _build_encode_table()
 _DECODE = _build_decode_table()
+_ALAW_SEG_END = np.array([0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF], dtype=np.int32)
+
+
+def _build_alaw_encode_table() -> npt.NDArray[np.uint8]:
+    """G.711 A-law (Sun's ``g711.c`` ``linear2alaw``) for every int16 value."""
+    pcm = np.arange(65536, dtype=np.uint16).view(np.int16).astype(np.int32) >> 3
+    negative = pcm < 0
+    mask = np.where(negative, 0x55, 0xD5)
+    mag = np.where(negative, -pcm - 1, pcm)
+    seg = np.searchsorted(_ALAW_SEG_END, mag, side="left")
+    shift = np.where(seg < 2, 1, seg)
+    aval = (seg << 4) | ((mag >> shift) & 0x0F)
+    aval = np.where(seg >= 8, 0x7F, aval)
+    return (aval ^ mask).astype(np.uint8)
+
+
+def _build_alaw_decode_table() -> Int16Array:
+    a = np.arange(256, dtype=np.int32) ^ 0x55
+    t = (a & 0x0F) << 4
+    seg = (a & 0x70) >> 4
+    t = np.where(seg == 0, t + 8, t + 0x108)
+    t = np.where(seg > 1, t << np.maximum(seg - 1, 0), t)
+    return np.where(a & 0x80, t, -t).astype(np.int16)
+
+
+_ALAW_ENCODE = _build_alaw_encode_table()
+_ALAW_DECODE = _build_alaw_decode_table()
 
 
 def ulaw_encode(pcm: Int16Array) -> bytes:
@@ -68,6 +97,17 @@ def ulaw_encode(pcm: Int16Array) -> bytes:
 def ulaw_decode(data: bytes) -> Int16Array:
     """Decode μ-law bytes to int16 PCM samples."""
     return _DECODE[np.frombuffer(data, dtype=np.uint8)]
+
+
+def alaw_encode(pcm: Int16Array) -> bytes:
+    """Encode int16 PCM samples to G.711 A-law bytes."""
+    samples = np.ascontiguousarray(pcm, dtype=np.int16)
+    return _ALAW_ENCODE[samples.view(np.uint16)].tobytes()
+
+
+def alaw_decode(data: bytes) -> Int16Array:
+    """Decode G.711 A-law bytes to int16 PCM samples."""
+    return _ALAW_DECODE[np.frombuffer(data, dtype=np.uint8)]
 
 
 def resample(pcm: Int16Array, src_rate: int, dst_rate: int) -> Int16Array:

@@ -93,6 +93,26 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ .Values.agent.stt.computeType | quote }}
 - name: VOICE_AGENT_STT_CPU_THREADS
   value: {{ .Values.agent.stt.cpuThreads | quote }}
+{{- if .Values.sip.enabled }}
+- name: VOICE_AGENT_SIP_ENABLED
+  value: "true"
+- name: VOICE_AGENT_SIP_HOST
+  value: "0.0.0.0"
+- name: VOICE_AGENT_SIP_PORT
+  value: {{ .Values.sip.sipPort | quote }}
+- name: VOICE_AGENT_SIP_TCP
+  value: "false"
+- name: VOICE_AGENT_SIP_RTP_PORT_MIN
+  value: {{ .Values.sip.rtpPortStart | quote }}
+- name: VOICE_AGENT_SIP_RTP_PORT_MAX
+  value: {{ add .Values.sip.rtpPortStart .Values.sip.rtpPortCount | quote }}
+- name: VOICE_AGENT_SIP_ALLOWED_PEERS
+  value: {{ .Values.sip.allowedPeers | quote }}
+{{- with .Values.sip.advertisedHost }}
+- name: VOICE_AGENT_SIP_ADVERTISED_HOST
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
 {{- with .Values.agent.extraEnv }}
 {{ toYaml . }}
 {{- end }}
