@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import hashlib
 import json
 import random
@@ -417,7 +418,8 @@ def collect(names: list[str], voices: list[str], lines: list[str], firsts: list[
                 s.letters_name = understand(s.spell_text, salon, today, asked="spell").name
                 if lexicon is not None:
                     s.lexicon_name = lexicon.closest(s.letters)
-                if alt_prompt:
+                alt_key = f"{base}|spell-alt|{alt_prompt}"
+                if alt_prompt and (alt_key in store.data or not cached_only):
                     s.spell_alt_text = store.get(
                         base + "|spell-alt|" + alt_prompt, lambda p=spell_pcm: the_ear()
                         .transcribe(p, alt_prompt, ())[0])
@@ -440,13 +442,16 @@ def collect(names: list[str], voices: list[str], lines: list[str], firsts: list[
                         store.data[f"{base}|fs2|{c}"] = v
                     store.dirty += 1
                 s.spell_scores = {c: store.data[f"{base}|fs2|{c}"] for c in cands}
-                if alt_prompt:
+                if s.spell_alt_text:
                     missing = [c for c in cands if f"{base}|fa|{c}" not in store.data]
-                    if missing:
+                    if missing and cached_only:
+                        s.spell_alt_text = ""
+                    elif missing:
                         for c, v in zip(missing, the_ear().letters(
                                 spell_pcm, alt_prompt, missing), strict=True):
                             store.data[f"{base}|fa|{c}"] = v
-                    s.alt_scores = {c: store.data[f"{base}|fa|{c}"] for c in cands}
+                    if s.spell_alt_text:
+                        s.alt_scores = {c: store.data[f"{base}|fa|{c}"] for c in cands}
                 try:
                     for c in dict.fromkeys([name, *([s.heard_name] if s.heard_name else [])]
                                            if name_scores else []):
@@ -478,6 +483,17 @@ def rule_nbest(k: int) -> Rule:
         return any(bears_out(letter_distance(cand, spelled_letters(text)), s.heard_logprob)
                    for text, _score in s.nbest[:k])
     return rule
+
+
+def on_alt_prompt(rule: Rule) -> Rule:
+    """``rule`` judged on the spelling as heard with ``--alt-prompt`` (transcript and audio
+    scores), for the calls where it was heard so."""
+    def judged(s: Sample, cand: str) -> bool:
+        if not s.spell_alt_text or cand not in s.alt_scores:
+            return False
+        return rule(dataclasses.replace(s, spell_text=s.spell_alt_text,
+                                        spell_scores=s.alt_scores), cand)
+    return judged
 
 
 def letter_accuracy(s: Sample) -> float:
@@ -620,6 +636,14 @@ def main() -> int:
         "before (letters only)": rule_baseline,
         "after (production floors)": rule_verifies(*prod),
     }
+    if any(s.spell_alt_text for s in samples):
+        alt = [s for s in samples if s.spell_alt_text]
+        acc = sum(letter_accuracy(dataclasses.replace(s, spell_text=s.spell_alt_text))
+                  for s in alt) / len(alt)
+        print(f"--alt-prompt heard {len(alt)} spellings: letters right {acc:.2f} (with the "
+              f"production prompt {sum(letter_accuracy(s) for s in alt) / len(alt):.2f})")
+        rules["before, --alt-prompt"] = on_alt_prompt(rule_baseline)
+        rules["after, --alt-prompt"] = on_alt_prompt(rule_verifies(*prod))
     if any(s.nbest for s in samples):
         rules[f"nbest{args.nbest}-any (where heard)"] = rule_nbest(args.nbest)
     out: dict[str, Any] = {"names": names, "production_floors": prod}
