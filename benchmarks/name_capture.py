@@ -49,13 +49,12 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from connectors.schedule import load_businesses
-from evals.runner import discover
 from evals.simulator.caller_policy import spell
 from evals.simulator.caller_voice import make_caller_voice
 from evals.simulator.phone_line import parse_line
@@ -75,6 +74,9 @@ from voice_agent.dialog.spelling import (
 from voice_agent.dialog.understanding import understand
 from voice_agent.telephony.codec import SAMPLE_RATE, resample, ulaw_decode, ulaw_encode
 
+sys.path.insert(0, str(Path(__file__).parent))  # run as a script or imported
+from census_names import Lexicon, census, confusables, pick_names, script_names
+
 CACHE = REPO_ROOT / "var" / "name-capture"
 NAME_QUESTION = "Great. Can I have your name for the booking, please?"
 SPELL_QUESTION = ("Thank you. So I get the name exactly right, could you spell it for me, "
@@ -83,75 +85,6 @@ SPELL_QUESTION = ("Thank you. So I get the name exactly right, could you spell i
 ALT_SPELL_PROMPT = ("Bella Hair Studio: Haircut, trim, cut, Hair colouring, colour, dye, "
                     "highlights, Blow-dry, blow out, blowout. With Maria, Tom. "
                     "S, M, I, T, H, then J, O, N, E, S. " + SPELL_QUESTION)
-_RHYMES = ("bcdegptvz", "mn", "fsx", "ahjk", "iy", "quw")
-
-
-# --------------------------------------------------------------------------- names
-def census(path: Path, top: int) -> list[str]:
-    rows = path.read_text().splitlines()[:top]
-    return [r.split()[0].title() for r in rows if r.strip()]
-
-
-def script_names(scripts: Path) -> set[str]:
-    words: set[str] = set()
-    for _path, script in discover([scripts]):
-        for value in [script.caller.facts.get("name", "")] + [t.say or "" for t in
-                                                              script.caller.turns]:
-            words.update(fold(w) for w in value.replace(",", " ").replace(".", " ").split())
-        booking = script.expect.booking
-        if booking is not None and booking.name:
-            words.update(fold(w) for w in booking.name.split())
-    return words
-
-
-def pick_names(census_dir: Path, count: int, seed: int, exclude: set[str]) -> list[str]:
-    rng = random.Random(seed)
-    female = census(census_dir / "dist.female.first", 400)
-    male = census(census_dir / "dist.male.first", 300)
-    last = census(census_dir / "dist.all.last", 5000)
-    names: list[str] = []
-    while len(names) < count:
-        first = rng.choice(female if len(names) % 2 else male)
-        surname = rng.choice(last)
-        if (fold(first) in exclude or fold(surname) in exclude or len(surname) < 3
-                or any(n.split()[0] == first or n.split()[1] == surname for n in names)):
-            continue
-        names.append(f"{first} {surname}")
-    return names
-
-
-def rhyme_variant(word: str, rng: random.Random) -> str | None:
-    """The word with one letter swapped for a rhyming one ("Dana" -> "Tana")."""
-    spots = [i for i, ch in enumerate(word.lower()) if any(ch in g and len(g) > 1
-                                                           for g in _RHYMES)]
-    if not spots:
-        return None
-    i = rng.choice(spots)
-    group = next(g for g in _RHYMES if word[i].lower() in g)
-    new = rng.choice([c for c in group if c != word[i].lower()])
-    out = word[:i] + (new.upper() if i == 0 else new) + word[i + 1:]
-    return out
-
-
-def confusables(name: str, firsts: list[str], lasts: list[str], rng: random.Random
-                ) -> dict[str, str]:
-    """Wrong names a spelling of ``name`` must not bear out, with their kind: one word changed
-    to the closest census name one or two edits away ("census"), or to a one-rhyme variant
-    ("rhyme": "Dana" -> "Tana", often no real name)."""
-    first, last = name.split()
-    out: dict[str, str] = {}
-    for pool, idx in ((firsts, 0), (lasts, 1)):
-        word = (first, last)[idx]
-        near = sorted((w for w in pool if w.lower() != word.lower()
-                       and Levenshtein.distance(w.lower(), word.lower()) <= 2),
-                      key=lambda w: Levenshtein.distance(w.lower(), word.lower()))[:1]
-        variant = rhyme_variant(word, rng)
-        for w, kind in [*((n, "census") for n in near),
-                        *([(variant, "rhyme")] if variant else [])]:
-            parts = [first, last]
-            parts[idx] = w
-            out.setdefault(" ".join(parts), kind)
-    return out
 
 
 # --------------------------------------------------------------------------- audio
@@ -252,19 +185,6 @@ class Ear:
         return [(self.tok.decode([t for t in seq if t < self.tok.eot]).strip(), float(score))
                 for seq, score in zip(result.sequences_ids, result.scores, strict=True)]
 
-    def score(self, key: str, pcm: np.ndarray, prompt: str, texts: list[str]
-              ) -> list[float]:
-        """The summed log-probability of each text after the prompt (forced decoding)."""
-        enc = self._encoded(key, pcm)
-        start = self._start(prompt)
-        out = []
-        for text in texts:
-            tokens = self.tok.encode(" " + text.strip())
-            res = self.model.model.align(enc, start, [tokens], self._frames)[0]
-            probs = np.clip(np.asarray(res.text_token_probs[: len(tokens)]), 1e-12, 1.0)
-            out.append(round(float(np.log(probs).sum()), 4))
-        return out
-
     def letters(self, pcm: np.ndarray, prompt: str, names: list[str]
                 ) -> list[list[list[float]]]:
         from voice_agent.pipeline.spelling_check import letter_logprobs
@@ -295,7 +215,6 @@ class Sample:
     # name audio: text -> per-token log-probs
     spell_scores: dict[str, list[list[float]]] = field(default_factory=dict)
     alt_scores: dict[str, list[list[float]]] = field(default_factory=dict)
-    name_scores: dict[str, float] = field(default_factory=dict)
 
     @property
     def heard_right(self) -> bool:
@@ -337,50 +256,10 @@ class Store:
         self.dirty = 0
 
 
-class Lexicon:
-    """Census first names and surnames; ``closest`` snaps spelled letters to the nearest
-    first name + surname (rhyming letters folded together, then ``letter_distance``)."""
-
-    _FOLD: ClassVar[dict[str, str]] = {c: g[0] for g in _RHYMES for c in g}
-
-    def __init__(self, firsts: list[str], lasts: list[str]) -> None:
-        self.pools = [(firsts, [self._key(x) for x in firsts]),
-                      (lasts, [self._key(x) for x in lasts])]
-
-    @classmethod
-    def _key(cls, word: str) -> str:
-        return "".join(cls._FOLD.get(c, c) for c in fold(word) if c.isalpha())
-
-    def _near(self, letters: str, pool: int, k: int = 2) -> list[str]:
-        from rapidfuzz import process
-
-        names, keys = self.pools[pool]
-        return [names[i] for _, _, i in process.extract(
-            self._key(letters), keys, scorer=Levenshtein.normalized_distance, limit=k)]
-
-    def closest(self, letters: str) -> str | None:
-        best: tuple[float, str] | None = None
-        for cut in range(2, len(letters) - 1):
-            for rest in (letters[cut:], letters[cut + 1:]):  # a "then" heard as a letter
-                if len(rest) < 2:
-                    continue
-                for first in self._near(letters[:cut], 0):
-                    for last in self._near(rest, 1):
-                        d = letter_distance(f"{first} {last}", letters)
-                        if best is None or d < best[0]:
-                            best = (d, f"{first} {last}")
-        return best[1] if best else None
-
-
-def candidate_spelling(name: str) -> str:
-    """How whisper writes a spelling of ``name`` as the caller says it."""
-    return spell(name) + "."
-
-
 def collect(names: list[str], voices: list[str], lines: list[str], firsts: list[str],
             lasts: list[str], alt_prompt: str | None, k: int, *, cached_only: bool = False,
-            nbest_cached_only: bool = True, name_scores: bool = False,
-            store_name: str = "heard.json", lexicon: Lexicon | None = None) -> list[Sample]:
+            nbest_cached_only: bool = True, store_name: str = "heard.json",
+            lexicon: Lexicon | None = None) -> list[Sample]:
     businesses = load_businesses(Settings().businesses_dir)
     salon = businesses["demo-salon"]
     name_listening = listening_prompt(salon, "name", NAME_QUESTION)
@@ -452,14 +331,6 @@ def collect(names: list[str], voices: list[str], lines: list[str], firsts: list[
                             store.data[f"{base}|fa|{c}"] = v
                     if s.spell_alt_text:
                         s.alt_scores = {c: store.data[f"{base}|fa|{c}"] for c in cands}
-                try:
-                    for c in dict.fromkeys([name, *([s.heard_name] if s.heard_name else [])]
-                                           if name_scores else []):
-                        s.name_scores[c] = store.get(
-                            base + "|fn|" + c, lambda p=name_pcm, t=c, b=base: the_ear()
-                            .score(b + "|name", p, name_listening.prompt, [t + "."])[0])
-                except NotCached:
-                    continue
                 samples.append(s)
                 print(f"{len(samples)} {base}: {s.heard_text!r} / {s.spell_text!r}",
                       file=sys.stderr, flush=True)
