@@ -7,6 +7,7 @@ from pathlib import Path
 from voice_agent.dialog.keypad import read_keys, spoken_digits
 
 from .test_existing_bookings import rig
+from .test_review_routing import DANA_LETTERS
 
 
 def test_keys_read_as_the_answer_to_the_question_asked() -> None:
@@ -30,7 +31,8 @@ async def test_a_typed_number_and_a_pressed_one_book_over_the_phone(tmp_path: Pa
         r.manager.greeting()
         for line in ["Hi, I'd like to book a haircut.", "Next Tuesday at 3 pm.", "Dana Smith.",
                      "T, A, M, A, D, F, M, I, T, H."]:
-            turn = await r.manager.handle_turn(line, stt_avg_logprob=-0.2)
+            letters = DANA_LETTERS if r.manager.state.asked == "spell" else None
+            turn = await r.manager.handle_turn(line, stt_avg_logprob=-0.2, letters=letters)
         assert "keypad" in turn.agent_text and r.manager.state.asked == "phone"
         typed = await r.manager.handle_turn("", keys="5551230009#")
         assert "5 5 5, 1 2 3, 0 0 0 9" in typed.agent_text and "Shall I book" in typed.agent_text

@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from voice_agent.dialog.confidence import ConfidenceRecord
+from voice_agent.dialog.spelling import LetterScores
 from voice_agent.store.models import BookingIntent
 from voice_agent.store.review import ReviewItem
 
@@ -15,12 +16,17 @@ from .test_existing_bookings import rig
 # slot free -> name -> its spelling (a phone line) -> number -> the one confirmation -> yes
 LINES = ["Hi, I'd like to book a haircut.", "Next Tuesday at 3 pm.", "Dana Smith.",
          "D, A, N, A, then S, M, I, T, H.", "That's fine.", "Yes please."]
+# What the recogniser measured of that spelling's audio read as "Dana Smith"'s letters
+# (benchmarks/name_capture.py, Piper voice, clean line).
+DANA_LETTERS = LetterScores("Dana Smith", ((-0.54, -0.03, -1.34, -0.02, -3.96),
+                                           (-0.36, -0.03, -0.06, -0.0, -0.01, -0.06)))
 
 
 async def _book(r, logprob: float, lines: list[str] = LINES):
     r.manager.greeting()
     for line in lines:
-        turn = await r.manager.handle_turn(line, stt_avg_logprob=logprob)
+        letters = DANA_LETTERS if r.manager.state.asked == "spell" else None
+        turn = await r.manager.handle_turn(line, stt_avg_logprob=logprob, letters=letters)
         await r.manager.settle()
     return turn
 
@@ -58,17 +64,18 @@ async def test_mumbled_slot_goes_to_review_and_caller_is_told(tmp_path: Path) ->
 
 async def test_a_spelling_that_bears_the_name_out_verifies_it(tmp_path: Path) -> None:
     """Letters come through a phone line with rhyming letters confused (measured: "D, A, N,
-    A, then S, M, I, T, H" as "T, A, M, A, D, F, M, I, T, H"); they still bear out "Dana
-    Smith", so the booking is written under the name heard."""
+    A, then S, M, I, T, H" as "T, A, M, A, D, F, M, I, T, H"); the audio, read as Dana
+    Smith's letters, bears each of them out, so the booking is written under the name."""
     async with rig(tmp_path) as r:
         r.manager.greeting()
         for line in LINES[:3]:
             await r.manager.handle_turn(line, stt_avg_logprob=-0.3)
         spelled = await r.manager.handle_turn("T, A, M, A, D, F, M, I, T, H.",
-                                              stt_avg_logprob=-0.4)
+                                              stt_avg_logprob=-0.4, letters=DANA_LETTERS)
         assert spelled.agent_text.startswith("Thanks, Dana Smith.")
         [check] = [e for e in spelled.policy_events if e["event"] == "name_spelling"]
         assert check["verified"] is True and check["letters"] == "tamadfmith"
+        assert check["audio_letters"] == [list(w) for w in DANA_LETTERS.words]
         for line in LINES[4:]:
             turn = await r.manager.handle_turn(line, stt_avg_logprob=-0.3)
         [booking] = await r.calendar.find_bookings(phone="+15551230001")
@@ -86,7 +93,10 @@ async def test_a_spelling_that_contradicts_the_heard_name_sends_it_to_review(
             await r.manager.handle_turn(line, stt_avg_logprob=-0.3)
         asked = await r.manager.handle_turn("Tina Smith.", stt_avg_logprob=-0.5)
         assert "spell" in asked.agent_text and r.manager.state.asked == "spell"
-        spelled = await r.manager.handle_turn("D-A-N-A, then S-M-I-T-H.", stt_avg_logprob=-0.4)
+        # The audio scored against the name heard ("Tina Smith"): the I is no A.
+        tina = LetterScores("Tina Smith", ((-3.8, -3.9, -0.2, -0.3, -5.7), DANA_LETTERS.words[1]))
+        spelled = await r.manager.handle_turn("D-A-N-A, then S-M-I-T-H.", stt_avg_logprob=-0.4,
+                                              letters=tina)
         [check] = [e for e in spelled.policy_events if e["event"] == "name_spelling"]
         assert check["verified"] is False
         for line in LINES[4:]:

@@ -16,6 +16,7 @@ from pipecat.tests.utils import SleepFrame, run_test
 from sqlmodel import Session, select
 
 from tests.dialog.test_existing_bookings import rig
+from tests.dialog.test_review_routing import DANA_LETTERS
 from voice_agent.pipeline.dialog_processor import DialogProcessor
 from voice_agent.pipeline.turn_clock import TurnClock
 from voice_agent.store.calls import CallStore
@@ -27,10 +28,13 @@ async def test_a_typed_number_and_a_one_are_keypad_turns(tmp_path: Path) -> None
         spoken = []
         for line in ["Hi, I'd like to book a haircut.", "Next Tuesday at 3 pm.", "Dana Smith.",
                      "T, A, M, A, D, F, M, I, T, H."]:
+            stats = {"avg_logprob": -0.2, "no_speech_prob": 0.01, "segments": 1}
+            if line.startswith("T, A"):  # the recogniser read the spelling as the name's letters
+                stats["letter_scores"] = {"name": "Dana Smith",
+                                          "letters": [list(w) for w in DANA_LETTERS.words]}
             spoken += [VADUserStartedSpeakingFrame(), SleepFrame(0.05),
                        VADUserStoppedSpeakingFrame(), SleepFrame(0.05),
-                       TranscriptionFrame(line, "caller", "now", result={
-                           "avg_logprob": -0.2, "no_speech_prob": 0.01}), SleepFrame(1.5)]
+                       TranscriptionFrame(line, "caller", "now", result=stats), SleepFrame(1.5)]
         with Session(r.store) as session:
             call_id = session.exec(select(Call)).one().id
         processor = DialogProcessor(manager=r.manager, store=CallStore(r.store), call_id=call_id,

@@ -88,3 +88,11 @@ def test_an_example_name_heard_in_part_is_an_echo_of_the_prompt() -> None:
     assert example_heard("It's Sarah Johnson", examples)
     assert not example_heard("Carmen Ortiz.", examples)
     assert not example_heard("Sam Brien", examples)  # no distinctive word of an example
+
+
+def test_the_name_heard_goes_with_the_spelling_question_only_and_never_into_the_prompt(
+) -> None:
+    spelling = listening_prompt(SALON, "spell", "Could you spell it for me?", "Dana Smith")
+    assert spelling.spelling_of == "Dana Smith" and "Dana" not in spelling.prompt
+    assert listening_prompt(SALON, "name", "Your name?", "Dana Smith").spelling_of is None
+    assert listening_prompt(SALON, "spell", "Could you spell it for me?").spelling_of is None

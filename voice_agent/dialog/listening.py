@@ -34,6 +34,9 @@ class Listening:
 
     prompt: str
     examples: tuple[str, ...] = ()
+    # While a heard name is spelled: that name, for the recogniser to score the spelling's
+    # audio against its letters (``pipeline/spelling_check.py``).
+    spelling_of: str | None = None
 
 _MAX_QUESTION_CHARS = 200
 
@@ -49,11 +52,14 @@ _EXPECTED: dict[str, str] = {
 }
 
 
-def listening_prompt(business: Business, asked: str | None, question: str) -> Listening:
+def listening_prompt(business: Business, asked: str | None, question: str,
+                     name: str | None = None) -> Listening:
     """The text whisper should take as coming just before the caller's answer.
 
     ``asked`` is the kind of answer the agent waits for (the dialog state's ``asked``, or
-    ``spell`` while a name is being spelled); ``question`` what the agent last said."""
+    ``spell`` while a name is being spelled); ``question`` what the agent last said;
+    ``name`` the name heard so far (only passed on, while it is spelled, to be checked).
+    The prompt itself never holds a caller's details."""
     services = ", ".join(
         dict.fromkeys(term for s in business.services for term in (s.name, *s.aliases)))
     parts = [f"{business.display_name}: {services}."]
@@ -63,4 +69,5 @@ def listening_prompt(business: Business, asked: str | None, question: str) -> Li
     if expected:
         parts.append(expected)
     parts.append(" ".join(question.split())[-_MAX_QUESTION_CHARS:])
-    return Listening(" ".join(parts), EXAMPLE_NAMES if asked == "name" else ())
+    return Listening(" ".join(parts), EXAMPLE_NAMES if asked == "name" else (),
+                     name if asked == "spell" and name else None)

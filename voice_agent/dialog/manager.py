@@ -32,20 +32,13 @@ from voice_agent.dialog.listening import Listening, listening_prompt
 from voice_agent.dialog.llm_client import LLMClient, LLMOptions, LLMUnavailableError
 from voice_agent.dialog.llm_reading import LLMReader
 from voice_agent.dialog.merge import Conflict
-from voice_agent.dialog.policy import (
-    Book,
-    BookingPolicy,
-    Cancel,
-    Check,
-    Decision,
-    Find,
-    Open,
-)
+from voice_agent.dialog.policy import Book, BookingPolicy, Cancel, Check, Decision, Find, Open
 from voice_agent.dialog.prompt import RenderedPrompt
 from voice_agent.dialog.proposals import ToolProposals
 from voice_agent.dialog.read_turn import read_turn
 from voice_agent.dialog.replies import Say
 from voice_agent.dialog.reply_guard import reply_problem, transfer_justified
+from voice_agent.dialog.spelling import LetterScores
 from voice_agent.dialog.state import Availability, DialogState
 from voice_agent.dialog.timeparse import describe_day, describe_time
 from voice_agent.dialog.unclear import ask_to_repeat_if_unclear
@@ -126,7 +119,8 @@ class DialogManager:
 
     def listening_prompt(self) -> Listening:
         """What the caller's next words are likely to be, for the speech recogniser."""
-        return listening_prompt(self.business, self.state.asked, self._last_agent_text())
+        return listening_prompt(self.business, self.state.asked, self._last_agent_text(),
+                                self.state.name)
 
     async def prefill(self) -> None:
         """Have the LLM server evaluate this call's prompt prefix while the greeting plays,
@@ -135,13 +129,14 @@ class DialogManager:
 
     async def handle_turn(
         self, caller_text: str, *, stt_avg_logprob: float | None = None,
-        keys: str | None = None, heard_all: bool = True,
+        keys: str | None = None, heard_all: bool = True, letters: LetterScores | None = None,
     ) -> TurnResult:
         """Answer one caller utterance. Raises ``LLMUnavailableError`` if the LLM is down.
 
         ``stt_avg_logprob`` is the STT confidence of the utterance (None in text mode);
         ``keys`` the keypad keys pressed instead of speaking (``caller_text`` is ignored);
-        ``heard_all`` False when the caller cut the agent's last reply short."""
+        ``heard_all`` False when the caller cut the agent's last reply short; ``letters``
+        the utterance's audio scored against the heard name's letters (while it is spelled)."""
         if keys is not None:
             caller_text = f"(keypad) {keys}"
         if self.client.error is not None:
@@ -155,6 +150,7 @@ class DialogManager:
         if stt_avg_logprob is not None:  # a phone line: names are spelled or found on file
             self.state.heard = True
             self.state.names_on_file = await self.desk.names_on_file(self.state.caller_phone)
+        self.state.letter_scores = letters
         if keys is not None:  # exact: no reading to merge, no STT doubt
             u, conflicts = read_keys(keys, self.state.asked), []
             turn.policy_events.append({"event": "keypad", "asked": self.state.asked,

@@ -28,7 +28,7 @@ from voice_agent.dialog.merge import Conflict
 from voice_agent.dialog.on_file import name_on_file
 from voice_agent.dialog.questions import answer_question, day_from_context
 from voice_agent.dialog.replies import ReplyRenderer, Say, join_words, with_article
-from voice_agent.dialog.spelling import bears_out, letter_distance
+from voice_agent.dialog.spelling import letter_distance, spelling_verifies
 from voice_agent.dialog.state import Availability, DialogState
 from voice_agent.dialog.timeparse import PARTS_OF_DAY, TimeOfDay, describe_time
 from voice_agent.dialog.understanding import EXISTING_BOOKING_CHANGE, Constraint, Understanding
@@ -381,9 +381,12 @@ class BookingPolicy(ExistingBookings):
                                                                     asked="name"))
                 state.name = u.name  # unverified: one hearing of letters, so a review item
             elif len(u.spelled_letters) >= MIN_SPELLED_LETTERS:
-                distance = letter_distance(state.name, u.spelled_letters)
-                state.spelling = {"letters": u.spelled_letters, "distance": round(distance, 3)}
-                if bears_out(distance, state.name_logprob):
+                scores = state.letter_scores
+                state.spelling = {"letters": u.spelled_letters, "distance": round(
+                    letter_distance(state.name, u.spelled_letters), 3), "audio_letters": (
+                    [list(w) for w in scores.words] if scores else None)}
+                if spelling_verifies(state.name, u.spelled_letters, scores,
+                                     state.name_logprob):
                     state.name_spelled = True
                     self.lead.append(("name_spelled", {"name": state.name}))
             # Not spelled, or spelled otherwise than heard: the name stays as heard, and a

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from connectors.base import Booking, Slot
 from connectors.schedule import Service
+from voice_agent.dialog.spelling import LetterScores
 from voice_agent.dialog.timeparse import TimeOfDay
 from voice_agent.dialog.understanding import Constraint, Understanding
 
@@ -71,6 +72,7 @@ class DialogState:
     name_on_file: bool = False  # the name was taken as the caller's record writes it
     name_logprob: float | None = None  # STT confidence of the turn the name was heard in
     spelling: dict[str, object] | None = None  # the letters heard and their distance to the name
+    letter_scores: LetterScores | None = None  # this turn's audio read as the name's letters
 
     @property
     def awaits_letters_or_digits(self) -> bool:

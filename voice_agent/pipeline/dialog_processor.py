@@ -51,6 +51,7 @@ from pipecat.services.tts_service import TTSService
 from voice_agent import metrics
 from voice_agent.dialog.keypad import CONFIRM_KEYS, END_KEY
 from voice_agent.dialog.manager import DialogManager, LLMUnavailableError
+from voice_agent.dialog.spelling import LetterScores
 from voice_agent.logging_utils import mask_text, remember_pii
 from voice_agent.pipeline.played_marks import PlayedMarks
 from voice_agent.pipeline.turn_clock import TurnClock
@@ -336,7 +337,8 @@ class DialogProcessor(FrameProcessor):
             _fill_confidence(row, stats)
             try:
                 result = await self._manager.handle_turn(
-                    text, stt_avg_logprob=row.stt_avg_logprob, keys=keys, heard_all=heard_all)
+                    text, stt_avg_logprob=row.stt_avg_logprob, keys=keys, heard_all=heard_all,
+                    letters=_letter_scores(stats))
             except Exception as exc:
                 internal = not isinstance(exc, LLMUnavailableError)
                 log.error("%s mid-call: %s: %s", "turn failed" if internal else "LLM unavailable",
@@ -450,6 +452,13 @@ class DialogProcessor(FrameProcessor):
                 await asyncio.sleep(0.5)  # polling a health endpoint: no event to wait on
         await self._say(self._manager.apology())
         await self._end_call("tts_unavailable")
+
+
+def _letter_scores(stats: list[dict[str, Any]]) -> LetterScores | None:
+    """The turn's audio read as the heard name's letters, when the spelling came as one
+    segment (a name scored against part of its spelling proves nothing)."""
+    spoken = [s for s in stats if s.get("segments")]
+    return LetterScores.from_stats(spoken[0]) if len(spoken) == 1 else None
 
 
 def _fill_confidence(row: Turn, stats: list[dict[str, Any]]) -> None:

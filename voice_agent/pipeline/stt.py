@@ -5,7 +5,8 @@ for a model load, so the model is loaded once per process (``load_whisper``) and
 Each transcription also carries the segment statistics QA needs (average log-probability
 and no-speech probability) in ``TranscriptionFrame.result``. ``prompt`` (when given) returns,
 at the moment a segment is transcribed, what the dialog expects to hear next
-(``DialogManager.listening_prompt``).
+(``DialogManager.listening_prompt``); while a heard name is spelled, the segment is also
+scored against that name's letters (``pipeline/spelling_check.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,23 @@ from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.utils.time import time_now_iso8601
 
 from voice_agent.dialog.listening import Listening
+from voice_agent.pipeline.spelling_check import letter_logprobs
 from voice_agent.pipeline.whisper_model import transcribe
+
+
+def hear(model: WhisperModel, audio: bytes, listening: Listening | None, beam_size: int
+         ) -> tuple[str, dict[str, Any]]:
+    """Transcribe one segment; while a heard name is spelled, also score the segment's audio
+    against that name's letters (``stats["letter_scores"]``: the name and, word by word, each
+    letter's log-probability)."""
+    text, stats = transcribe(model, audio, prompt=listening.prompt if listening else None,
+                             examples=listening.examples if listening else (),
+                             beam_size=beam_size)
+    if listening is not None and listening.spelling_of and text:
+        name = listening.spelling_of
+        [letters] = letter_logprobs(model, audio, [name], prompt=listening.prompt)
+        stats["letter_scores"] = {"name": name, "letters": letters}
+    return text, stats
 
 
 class SharedWhisperSTTService(WhisperSTTService):
@@ -46,9 +63,8 @@ class SharedWhisperSTTService(WhisperSTTService):
         t0 = time.perf_counter()
         try:
             listening = self._prompt() if self._prompt is not None else None
-            text, stats = await asyncio.to_thread(
-                transcribe, model, audio, prompt=listening.prompt if listening else None,
-                examples=listening.examples if listening else (), beam_size=self._beam_size)
+            text, stats = await asyncio.to_thread(hear, model, audio, listening,
+                                                  self._beam_size)
         except Exception as exc:  # an unusable segment must not stall the turn detector
             logger.error(f"{self}: transcription failed: {type(exc).__name__}: {exc}")
             text, stats = "", {"error": type(exc).__name__}

@@ -1,0 +1,71 @@
+"""Reading a spelling's audio as the heard name's letters (forced decoding, real whisper)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+from tokenizers import Tokenizer
+
+from evals.simulator.caller_voice import make_caller_voice
+from voice_agent.config import DEFAULT_BUSINESSES_DIR, Settings
+from voice_agent.dialog.listening import listening_prompt
+from voice_agent.dialog.spelling import LetterScores, letters_fit
+from voice_agent.pipeline.spelling_check import letter_logprobs, name_letters, spelling_tokens
+from voice_agent.pipeline.stt import hear
+from voice_agent.runtime.model_files import assemble_whisper
+from voice_agent.telephony.codec import SAMPLE_RATE, resample, ulaw_decode, ulaw_encode
+
+SPELL_QUESTION = "Thank you. So I get the name exactly right, could you spell it for me?"
+
+
+@pytest.fixture(scope="module")
+def model_dir():
+    return assemble_whisper(Settings(_env_file=None).models_dir)
+
+
+def test_a_spelling_is_tokenised_as_a_caller_says_it(model_dir) -> None:
+    """Letters, commas, a "then" between words, a final period: the tokens whisper writes
+    (this tokenizer would split " then" into two tokens it never emits)."""
+    hf = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokens, positions = spelling_tokens(hf, "Zoë O'Neil-Smith")
+    assert hf.decode(tokens) == " Z, O, E, then O, N, E, I, L, then S, M, I, T, H."
+    assert [len(p) for p in positions] == [4, 6, 6]  # letters + the word's end
+    assert hf.id_to_token(tokens[positions[0][-1]]) == "\u0120then"
+    assert hf.id_to_token(tokens[positions[-1][-1]]) == "."
+    assert name_letters("José Núñez") == ["JOSE", "NUNEZ"]
+    assert spelling_tokens(hf, "...") == ([hf.token_to_id(".")], [])
+
+
+@pytest.mark.slow
+def test_the_audio_bears_out_the_name_spelled_and_not_a_rhyme_of_it(model_dir) -> None:
+    from connectors.schedule import load_business
+    from voice_agent.pipeline.whisper_model import load_whisper
+
+    model = load_whisper(model_dir, device="cpu", compute_type="int8", cpu_threads=2)
+    salon = load_business(DEFAULT_BUSINESSES_DIR / "demo-salon.yaml")
+    listening = listening_prompt(salon, "spell", SPELL_QUESTION, "Dana Smith")
+    assert listening.spelling_of == "Dana Smith" and "Dana" not in listening.prompt
+    pcm = asyncio.run(make_caller_voice("espeak").synthesize("D, A, N, A, then S, M, I, T, H"))
+    audio = resample(ulaw_decode(ulaw_encode(pcm)), SAMPLE_RATE, 16_000).tobytes()
+    _text, stats = hear(model, audio, listening, 1)
+    scores = LetterScores.from_stats(stats)
+    assert scores is not None and scores.name == "Dana Smith"
+    assert [len(w) for w in scores.words] == [5, 6]
+    right, tina = letter_logprobs(model, audio, ["Dana Smith", "Tina Smith"],
+                                  prompt=listening.prompt)
+    assert right == [list(w) for w in scores.words]
+    assert np.mean(right[0][:4]) > np.mean(tina[0][:4]) + 1  # the I is no A
+    assert not letters_fit(LetterScores("Tina Smith", tuple(map(tuple, tina))), "Tina Smith")
+
+
+def test_only_a_spelling_heard_as_one_segment_is_judged() -> None:
+    """Scores of one segment of a spelling cut in two by a pause say nothing of the name."""
+    from voice_agent.pipeline.dialog_processor import _letter_scores
+
+    scored = {"segments": 1, "letter_scores": {"name": "Al Fox", "letters": [[-0.1], [-0.2]]}}
+    assert _letter_scores([scored]) == LetterScores("Al Fox", ((-0.1,), (-0.2,)))
+    assert _letter_scores([scored, {"segments": 0}]) is not None  # an empty segment: no speech
+    assert _letter_scores([scored, dict(scored)]) is None
+    assert _letter_scores([{"segments": 1}]) is None
