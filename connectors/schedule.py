@@ -62,6 +62,9 @@ class Service(BaseModel):
     name: str = Field(min_length=1)
     minutes: int = Field(gt=0)
     aliases: list[str] = Field(default_factory=list)
+    # What callers say instead of the name ("my roots done" for colouring): optional, matched
+    # like the shared lexicon in voice_agent/dialog/described_needs.yaml.
+    described_as: list[str] = Field(default_factory=list)
 
     @property
     def duration(self) -> timedelta:

@@ -664,3 +664,21 @@ def test_a_polite_exit_after_an_unknown_service_is_a_goodbye(call: Call, text: s
     call.say("I'd like to book a perm for Saturday")
     d = call.say(text)
     assert isinstance(d, Say) and d.key == "goodbye" and d.end_call
+
+
+def test_a_business_adds_its_own_descriptions(salon: Business) -> None:
+    services = [s.model_copy(update={"described_as": ["fringe tidy"]}) if s.id == "haircut"
+                else s for s in salon.services]
+    business = salon.model_copy(update={"services": services})
+    u = understand("could you tidy up my fringe, no, just a fringe tidy", business, TODAY,
+                   asked="anything")
+    assert u.service is not None and u.service.id == "haircut"
+    assert understand("my fringe needs a tidy", salon, TODAY, asked="anything").service is None
+
+
+@pytest.mark.parametrize("text", ["my tooth is fine, it's the crown I cracked",
+                                  "the roots of the problem were never done"])
+def test_a_description_needs_its_words_in_order_and_close(dental: Business, salon: Business,
+                                                          text: str) -> None:
+    for business in (dental, salon):
+        assert understand(text, business, TODAY, asked="anything").service is None

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 
+import yaml
 from rapidfuzz import fuzz
 
 from connectors.schedule import Business, Service
@@ -56,33 +59,50 @@ def _best(words: list[str], terms: list[str]) -> tuple[float, str, str]:
     return best
 
 
-# What a caller describes instead of naming a service ("I've cracked a tooth", "my roots done"):
-# each description stands for a word a business may list as an alias, and names a service only
-# where the business does ("pain" is the dental practice's emergency alias, not the salon's).
-_DESCRIBED: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(
-        r"\b(?:in agony|agonising|agonizing|(?:it |really |so )?(?:hurts|hurting|aching|throbbing)|"
-        r"swollen|swelling|abscess|(?:cracked|chipped|broken|broke|knocked out|lost) "
-        r"(?:a |my |one of my )?(?:tooth|teeth|front tooth|filling|crown)|"
-        r"(?:tooth|filling|crown)(?:'s| has| is)? (?:cracked|chipped|broken|fallen out|came out|"
-        r"killing me))\b"),
-     "pain"),
-    (re.compile(r"\b(?:roots? (?:done|touched up|touch-up|sorted)|"
-                r"cover(?:ing)? (?:my |the )?greys?|grey coverage|balayage|lowlights|ombre|"
-                r"tint)\b"),
-     "colour"),
-)
+_MAX_GAP = 3  # other words allowed between two words of a description
+
+
+@cache
+def _needs() -> dict[str, tuple[tuple[str, ...], ...]]:
+    """The shared lexicon of described needs (``described_needs.yaml``), each phrase as words."""
+    raw = yaml.safe_load(resources.files(__package__).joinpath("described_needs.yaml")
+                         .read_text(encoding="utf-8"))
+    return {str(need).casefold(): tuple(tuple(_words(p)) for p in phrases if _words(p))
+            for need, phrases in raw.items()}
+
+
+def _said_in_order(words: list[str], phrase: tuple[str, ...]) -> str | None:
+    """The caller's words spanning ``phrase`` said in order with small gaps, or None."""
+    for start, word in enumerate(words):
+        if word != phrase[0]:
+            continue
+        at, ok = start, True
+        for part in phrase[1:]:
+            window = words[at + 1:at + 2 + _MAX_GAP]
+            if part not in window:
+                ok = False
+                break
+            at += 1 + window.index(part)
+        if ok:
+            return " ".join(words[start:at + 1])
+    return None
+
+
+def _descriptions(service: Service) -> list[tuple[str, ...]]:
+    terms = set(service.match_terms())
+    shared = [p for need, phrases in _needs().items() if need in terms for p in phrases]
+    return shared + [tuple(_words(p)) for p in service.described_as if _words(p)]
 
 
 def _described(text: str, business: Business) -> Match | None:
-    lowered = text.casefold()
-    for pattern, word in _DESCRIBED:
-        m = pattern.search(lowered)
-        if m is None:
-            continue
-        for service in business.services:
-            if word in service.match_terms():
-                return Match(service.id, m.group(0), float(FUZZY_MIN_SCORE))
+    """The service named by a described need ("I've cracked a tooth": the service whose alias
+    is "pain"); scored at the fuzzy floor, never as sure as a name."""
+    words = _words(text)
+    for service in business.services:
+        for phrase in _descriptions(service):
+            said = _said_in_order(words, phrase)
+            if said is not None:
+                return Match(service.id, said, float(FUZZY_MIN_SCORE))
     return None
 
 
