@@ -15,29 +15,27 @@ Times are seconds since the stream started (``loop.time()`` based, monotonic).
 from __future__ import annotations
 
 import asyncio
-import bisect
 import json
 import logging
 from collections.abc import Callable
 from typing import Any, Literal
 
-import numpy as np
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from evals.simulator import twilio_messages as tm
-from voice_agent.telephony.codec import FRAME_BYTES, Int16Array, ulaw_decode, ulaw_encode
+from evals.simulator.agent_audio import FRAME_S, AgentAudio
+from voice_agent.telephony.codec import FRAME_BYTES, Int16Array, ulaw_encode
 
 __all__ = ["FRAME_S", "EventCallback", "MediaStreamClient"]
 
 log = logging.getLogger(__name__)
 
-FRAME_S = 0.020
 _SILENCE_FRAME = b"\xff" * FRAME_BYTES
 EventCallback = Callable[[str, str], None]
 
 
-class MediaStreamClient:
+class MediaStreamClient(AgentAudio):
     """One open Media Streams WebSocket, caller side. Use :meth:`start`, then speak/wait."""
 
     def __init__(
@@ -50,6 +48,7 @@ class MediaStreamClient:
         custom_parameters: dict[str, str],
         on_event: EventCallback | None = None,
     ) -> None:
+        super().__init__()
         self._ws = ws
         self.account_sid, self.call_sid, self.stream_sid = account_sid, call_sid, stream_sid
         self._custom_parameters = custom_parameters
@@ -63,13 +62,8 @@ class MediaStreamClient:
         self._tx_drained.set()
         self._last_speech_sent_s = 0.0
         self._rx = bytearray()  # agent audio received, not yet played
-        self._received_bytes = 0
         self._played_bytes = 0
         self._pending_marks: list[tuple[str, int]] = []  # (name, received bytes when it came)
-        self._agent_arrivals: list[float] = []  # arrival time of each agent media message
-        self._last_agent_activity_s: float | None = None  # last arrival or played agent frame
-        self._caller_frames: list[bytes] = []
-        self._agent_frames: list[bytes] = []
         self.media_sent = 0
         self.marks_echoed: list[str] = []
         self.closed = asyncio.Event()
@@ -140,43 +134,10 @@ class MediaStreamClient:
             lambda seq: tm.build_dtmf(sequence_number=seq, stream_sid=self.stream_sid, digit=digit)
         )
 
-    async def wait_agent_reply(
-        self, *, since_s: float, silence_s: float, first_audio_timeout_s: float = 30.0
-    ) -> bool:
-        """Wait until the agent has replied after ``since_s`` and gone quiet.
+    # --- results (AgentAudio's: wait_agent_reply, first_agent_audio_after, recording...) -------
 
-        Done when agent audio arrived after ``since_s``, all of it has been played, and nothing
-        was received or played for ``silence_s``. Returns False if no agent audio arrives within
-        ``first_audio_timeout_s`` or the stream closes first.
-        """
-        deadline = since_s + first_audio_timeout_s
-        while not self.closed.is_set():
-            started = self.first_agent_audio_after(since_s) is not None
-            if not started and self.now() >= deadline:
-                return False
-            last = self._last_agent_activity_s
-            if started and not self._rx and last is not None and self.now() - last >= silence_s:
-                return True
-            await asyncio.sleep(FRAME_S)
-        return False
-
-    # --- results ----------------------------------------------------------------------------------
-
-    def first_agent_audio_after(self, t_s: float) -> float | None:
-        i = bisect.bisect_left(self._agent_arrivals, t_s)
-        return self._agent_arrivals[i] if i < len(self._agent_arrivals) else None
-
-    @property
-    def agent_audio_seconds(self) -> float:
-        """Seconds of agent audio received (including any later dropped by ``clear``)."""
-        return self._received_bytes / 8000
-
-    def recording(self) -> Int16Array:
-        """(frames * 160, 2) int16: column 0 the caller as sent, column 1 the agent as played."""
-        caller = ulaw_decode(b"".join(self._caller_frames))
-        agent = ulaw_decode(b"".join(self._agent_frames))
-        n = min(len(caller), len(agent))
-        return np.column_stack([caller[:n], agent[:n]]).astype(np.int16)
+    def _agent_audio_unplayed(self) -> bool:
+        return bool(self._rx)  # a reply is not over while its audio waits to be played
 
     # --- internals --------------------------------------------------------------------------------
 
@@ -250,9 +211,7 @@ class MediaStreamClient:
             if not self._rx:
                 self._on_event("agent_audio", f"audio starts at {now:.2f} s")
             self._rx.extend(msg.payload)
-            self._received_bytes += len(msg.payload)
-            self._agent_arrivals.append(now)
-            self._last_agent_activity_s = now
+            self._agent_audio_arrived(now, len(msg.payload))
         elif isinstance(msg, tm.ServerMark):
             if self._received_bytes <= self._played_bytes:
                 await self._echo_mark(msg.name)

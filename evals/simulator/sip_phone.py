@@ -15,7 +15,6 @@ jitter and loss measured on the agent's stream.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import secrets
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Literal
 
 import numpy as np
 
+from evals.simulator.agent_audio import FRAME_S, AgentAudio
 from voice_agent.telephony.codec import FRAME_BYTES, Int16Array, ulaw_decode, ulaw_encode
 from voice_agent.telephony.sip.dialog import new_branch, new_tag
 from voice_agent.telephony.sip.message import SipRequest, SipResponse, parse_message
@@ -32,7 +32,6 @@ from voice_agent.telephony.sip.sdp import build_offer, parse_offer
 
 __all__ = ["SipPhoneClient", "SipTarget", "dial_sip"]
 
-FRAME_S = 0.020
 SPEECH_LEVEL = 64  # |sample| above this in a played frame: the agent is speaking
 _SILENCE = b"\xff" * FRAME_BYTES
 
@@ -52,9 +51,10 @@ class _Udp(asyncio.DatagramProtocol):
         self.queue.put_nowait((data, addr))
 
 
-class SipPhoneClient:
+class SipPhoneClient(AgentAudio):
     def __init__(self, target: SipTarget, *, caller: str, now: datetime | None,
                  keep_packets: bool = False) -> None:
+        super().__init__()
         self.target = target
         self.caller, self._now = caller, now
         self.call_sid = self.stream_sid = f"{secrets.token_hex(8)}@sim-caller"
@@ -66,10 +66,6 @@ class SipPhoneClient:
         self._tx_drained.set()
         self._last_speech_sent_s = 0.0
         self._dtmf: list[bytes] = []
-        self._agent_arrivals: list[float] = []
-        self._last_agent_activity_s: float | None = None
-        self._caller_frames: list[bytes] = []
-        self._agent_frames: list[bytes] = []
         self.jitter = JitterBuffer(depth=3)
         self.media_sent = 0
         self.marks_echoed: list[str] = []
@@ -216,36 +212,9 @@ class SipPhoneClient:
             while self._dtmf and not self.closed.is_set():  # noqa: ASYNC110  (the clock drains it)
                 await asyncio.sleep(FRAME_S)
 
-    async def wait_agent_reply(self, *, since_s: float, silence_s: float,
-                               first_audio_timeout_s: float = 30.0) -> bool:
-        deadline = since_s + first_audio_timeout_s
-        while not self.closed.is_set():
-            started = self.first_agent_audio_after(since_s) is not None
-            if not started and self.now() >= deadline:
-                return False
-            last = self._last_agent_activity_s
-            if started and last is not None and self.now() - last >= silence_s:
-                return True
-            await asyncio.sleep(FRAME_S)
-        return False
-
-    def first_agent_audio_after(self, t_s: float) -> float | None:
-        i = bisect.bisect_left(self._agent_arrivals, t_s)
-        return self._agent_arrivals[i] if i < len(self._agent_arrivals) else None
-
-    @property
-    def agent_audio_seconds(self) -> float:
-        return len(self._agent_arrivals) * FRAME_S
-
     @property
     def rtp_stats(self) -> JitterStats:
         return self.jitter.stats
-
-    def recording(self) -> Int16Array:
-        caller = ulaw_decode(b"".join(self._caller_frames))
-        agent = ulaw_decode(b"".join(self._agent_frames))
-        n = min(len(caller), len(agent))
-        return np.column_stack([caller[:n], agent[:n]]).astype(np.int16)
 
     # --- media --------------------------------------------------------------------------------
 
@@ -285,9 +254,7 @@ class SipPhoneClient:
         played = self.jitter.pop() or _SILENCE
         self._agent_frames.append(played)
         if np.abs(ulaw_decode(played)).max() > SPEECH_LEVEL:
-            now = self.now()
-            self._agent_arrivals.append(now)
-            self._last_agent_activity_s = now
+            self._agent_audio_arrived(self.now(), FRAME_BYTES)
 
     def _mark_closed(self) -> None:
         self.closed.set()

@@ -21,19 +21,17 @@ import pytest
 from sqlmodel import Session, select
 
 from connectors.base import Booking, Slot
-from connectors.schedule import Business, load_business
-from voice_agent.config import DEFAULT_BUSINESSES_DIR
+from connectors.schedule import Business
 from voice_agent.dialog.llm_reading import LLMReading, ReadingContext, When
 from voice_agent.dialog.merge import Conflict
 from voice_agent.dialog.policy import Book, Check, Find
-from voice_agent.dialog.prompt import load_replies
 from voice_agent.dialog.replies import Say
 from voice_agent.dialog.timeparse import TimeOfDay
 from voice_agent.dialog.understanding import Constraint, understand
 from voice_agent.store.review import ReviewItem
 
 from .test_existing_bookings import NY, WED_HAIRCUT, Rig, entry, rig
-from .test_policy import CALLER, NEXT_TUE, PROMPTS, TODAY, TOMORROW, Call, at, free_slots
+from .test_policy import CALLER, NEXT_TUE, TODAY, TOMORROW, Call, at, free_slots
 
 WED = date(2026, 11, 25)
 THU = date(2026, 11, 26)
@@ -46,21 +44,6 @@ WED_2PM = Booking(id="b1", business="demo-salon", service="haircut", start=at(WE
 ASK_NAME = "Can I have your name for the booking, please?"
 ASK_PHONE_0001 = ("And shall we use the number you're calling from, ending in 0 0 0 1, "
                   "or is there a better number to reach you?")
-
-
-@pytest.fixture(scope="module")
-def salon() -> Business:
-    return load_business(DEFAULT_BUSINESSES_DIR / "demo-salon.yaml")
-
-
-@pytest.fixture(scope="module")
-def replies() -> dict[str, str]:
-    return load_replies(PROMPTS)
-
-
-@pytest.fixture
-def call(salon: Business, replies: dict[str, str]) -> Call:
-    return Call(salon, replies)
 
 
 def said(call: Call, say: Any) -> str:

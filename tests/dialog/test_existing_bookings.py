@@ -194,11 +194,6 @@ async def test_eval_script(tmp_path: Path, path: Path) -> None:
 # -- understanding --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def salon() -> Business:
-    return load_business(DEFAULT_BUSINESSES_DIR / "demo-salon.yaml")
-
-
 @pytest.mark.parametrize("text", [
     "I need to cancel my appointment", "Hi, I need to cancel my haircut on Friday.",
 ])

@@ -14,32 +14,14 @@ from datetime import date, time
 
 import pytest
 
-from connectors.schedule import Business, load_business
-from voice_agent.config import DEFAULT_BUSINESSES_DIR
+from connectors.schedule import Business
 from voice_agent.dialog.policy import Check, Find
-from voice_agent.dialog.prompt import load_replies
 from voice_agent.dialog.replies import Say
 from voice_agent.dialog.timeparse import TimeOfDay, parse_date, parse_time, shift_days
 from voice_agent.dialog.understanding import Constraint, understand
 
 from .test_caller_classes import WED_2PM, afternoon_offer
-from .test_policy import PROMPTS, TODAY, TOMORROW, Call, at, free_slots
-
-
-@pytest.fixture(scope="module")
-def salon() -> Business:
-    return load_business(DEFAULT_BUSINESSES_DIR / "demo-salon.yaml")
-
-
-@pytest.fixture(scope="module")
-def dental() -> Business:
-    return load_business(DEFAULT_BUSINESSES_DIR / "demo-dental.yaml")
-
-
-@pytest.fixture
-def call(salon: Business) -> Call:
-    return Call(salon, load_replies(PROMPTS))
-
+from .test_policy import TODAY, TOMORROW, Call, at, free_slots
 
 # -- relative dates ------------------------------------------------------------------------------
 

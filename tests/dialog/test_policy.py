@@ -8,13 +8,9 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from connectors.base import Booking, Slot
-from connectors.schedule import Business, load_business
-from voice_agent.config import DEFAULT_BUSINESSES_DIR
+from connectors.schedule import Business
 from voice_agent.dialog.policy import Book, BookingPolicy, Check, Decision, Find, Open
-from voice_agent.dialog.prompt import load_replies
 from voice_agent.dialog.replies import Say
 from voice_agent.dialog.state import Availability, DialogState
 from voice_agent.dialog.understanding import Understanding, understand
@@ -26,16 +22,6 @@ SUNDAY = date(2026, 11, 29)
 CALLER = "+15551230001"
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 NY = ZoneInfo("America/New_York")
-
-
-@pytest.fixture(scope="module")
-def salon() -> Business:
-    return load_business(DEFAULT_BUSINESSES_DIR / "demo-salon.yaml")
-
-
-@pytest.fixture(scope="module")
-def replies() -> dict[str, str]:
-    return load_replies(PROMPTS)
 
 
 class Call:
@@ -105,11 +91,6 @@ def free_slots(business: Business, day: date, *, taken: tuple[time, ...] = (),
         for s in business.candidate_starts(service, day)
         if s.timetz().replace(tzinfo=None) not in taken
     ]
-
-
-@pytest.fixture
-def call(salon: Business, replies: dict[str, str]) -> Call:
-    return Call(salon, replies)
 
 
 def test_happy_path_to_book(call: Call) -> None:

@@ -7,10 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
-
-from connectors.schedule import Business, load_business
-from voice_agent.config import DEFAULT_BUSINESSES_DIR
+from connectors.schedule import Business
 from voice_agent.dialog import changes, manager, policy
 from voice_agent.dialog import replies as replies_module
 from voice_agent.dialog.prompt import (
@@ -22,16 +19,6 @@ from voice_agent.dialog.prompt import (
 
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("America/New_York"))  # a Monday
-
-
-@pytest.fixture(scope="module")
-def salon() -> Business:
-    return load_business(DEFAULT_BUSINESSES_DIR / "demo-salon.yaml")
-
-
-@pytest.fixture(scope="module")
-def dental() -> Business:
-    return load_business(DEFAULT_BUSINESSES_DIR / "demo-dental.yaml")
 
 
 def test_render_is_deterministic(salon: Business) -> None:

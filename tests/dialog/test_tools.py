@@ -6,8 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.schedule import Business, load_business
-from voice_agent.config import DEFAULT_BUSINESSES_DIR
+from connectors.schedule import Business
 from voice_agent.dialog.tools import (
     BOOK_APPOINTMENT,
     CHECK_AVAILABILITY,
@@ -28,16 +27,6 @@ from voice_agent.dialog.tools import (
 )
 
 NY = ZoneInfo("America/New_York")
-
-
-@pytest.fixture(scope="module")
-def salon() -> Business:
-    return load_business(DEFAULT_BUSINESSES_DIR / "demo-salon.yaml")
-
-
-@pytest.fixture(scope="module")
-def dental() -> Business:
-    return load_business(DEFAULT_BUSINESSES_DIR / "demo-dental.yaml")
 
 
 # -- schemas --------------------------------------------------------------------------------

@@ -5,22 +5,11 @@ from datetime import date, time
 
 import pytest
 
-from connectors.schedule import Business, load_business
-from voice_agent.config import DEFAULT_BUSINESSES_DIR
+from connectors.schedule import Business
 from voice_agent.dialog.names import extract_name, extract_phone
 from voice_agent.dialog.understanding import understand
 
 TODAY = date(2026, 11, 23)  # a Monday
-
-
-@pytest.fixture(scope="module")
-def salon() -> Business:
-    return load_business(DEFAULT_BUSINESSES_DIR / "demo-salon.yaml")
-
-
-@pytest.fixture(scope="module")
-def dental() -> Business:
-    return load_business(DEFAULT_BUSINESSES_DIR / "demo-dental.yaml")
 
 
 # -- dialog acts ----------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from rich.console import Console
 
 from evals.phone_call import run_scripted_call
 from tests.connectors.radicale_server import radicale_server
-from tests.e2e.test_phone_call import DEMO, _assert_held_for_review
+from tests.e2e.conftest import assert_held_for_review
+from tests.e2e.test_phone_call import DEMO
 from voice_agent.store.db import make_engine
 from voice_agent.store.review import create_token
 
@@ -56,7 +57,7 @@ async def test_a_call_books_into_caldav_configured_through_the_admin_api(
             )
             events = _events(radicale, calendars["Maria"]) + _events(radicale, calendars["Tom"])
             if call.outcome_text == "pending_review":  # whisper mis-heard a slot: held back
-                _assert_held_for_review(agent_server.settings.db_url, call)
+                assert_held_for_review(agent_server.settings.db_url, call)
                 assert events == []
             else:
                 assert call.outcome_text == "booked", (call.outcome_text, call.verdict.problems)

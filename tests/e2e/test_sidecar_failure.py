@@ -16,8 +16,8 @@ from sqlmodel import Session, select
 from evals.script import load_script
 from evals.simulator.caller import dial
 from evals.simulator.caller_voice import make_caller_voice
-from tests.e2e.conftest import sidecar_pids
-from tests.e2e.test_phone_call import DEMO, _call_rows
+from tests.e2e.conftest import call_rows, sidecar_pids
+from tests.e2e.test_phone_call import DEMO
 from voice_agent.store.db import make_engine
 from voice_agent.store.models import BookingIntent
 
@@ -53,7 +53,7 @@ async def test_llm_dies_mid_call(agent_server):
         stop.set()
         await client.stop()
 
-    call, turns = _call_rows(agent_server.settings.db_url, client.call_sid)
+    call, turns = call_rows(agent_server.settings.db_url, client.call_sid)
     assert call.status == "completed" and call.end_reason == "llm_unavailable"
     assert 1 <= len(turns) <= 2
     assert APOLOGY in turns[-1].agent_text
@@ -102,7 +102,7 @@ async def test_tts_dies_mid_call(agent_server):
     finally:
         stop.set()
         await client.stop()
-    call, turns = _call_rows(agent_server.settings.db_url, client.call_sid)
+    call, turns = call_rows(agent_server.settings.db_url, client.call_sid)
     assert call.status == "completed" and call.end_reason == "tts_unavailable"
     assert len(turns) == 1 and turns[0].caller_text
 

@@ -22,8 +22,13 @@ from rich.console import Console
 
 from evals.phone_call import run_scripted_call, stage_split
 from evals.simulator.sip_phone import SipTarget
-from tests.e2e.conftest import DEMO_SCRIPT, AgentServer, TwilioRestRecorder, launch_agent_server
-from tests.e2e.test_phone_call import _assert_held_for_review, _call_rows
+from tests.e2e.conftest import (
+    DEMO_SCRIPT,
+    AgentServer,
+    TwilioRestRecorder,
+    assert_demo_call_stored,
+    launch_agent_server,
+)
 from voice_agent.config import Settings
 from voice_agent.pipeline.whisper_model import load_whisper, transcribe
 from voice_agent.runtime.model_files import assemble_whisper
@@ -133,24 +138,8 @@ async def test_a_booking_call_over_sip(sip_agent: tuple[AgentServer, int],
             sip=SipTarget("127.0.0.1", sip_port, called=CALLED))
     finally:
         engine.dispose()
-    if call.outcome_text == "pending_review":  # the name not borne out: held for review
-        _assert_held_for_review(server.settings.db_url, call)
-    else:
-        assert call.verdict.outcome_correct, call.verdict.problems
-        booking = call.verdict.booking
-        assert booking is not None and booking.service == "haircut"
-        assert booking.start.isoformat() == "2026-12-01T15:00:00-05:00"
-        assert booking.name.lower() == "dana smith" and booking.phone == "+15551230001"
-    row, turns = _call_rows(server.settings.db_url, call.result.call_sid)
-    assert row.provider == "sip" and row.status == "completed"
-    assert row.outcome in ("booked", "pending_review")
-    assert len(turns) == len(call.result.caller_lines_said)
-    for turn in turns:
-        assert turn.caller_text and turn.agent_text and turn.prompt_hash
-        stamps = [turn.speech_end_ts, turn.stt_done_ts, turn.turn_end_ts,
-                  turn.llm_first_token_ts, turn.tts_first_audio_ts, turn.first_audio_sent_ts]
-        assert all(s is not None for s in stamps), stamps
-        assert stamps == sorted(stamps), stamps
+    row, turns = assert_demo_call_stored(server.settings.db_url, call)
+    assert row.provider == "sip"
     server_side = [stage_split(t)[-1] for t in turns]
     caller_side = [t.latency_s for t in call.result.turns]
     print("SIP booking call, end of speech -> first agent audio per turn: server "

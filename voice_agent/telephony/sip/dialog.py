@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from voice_agent.telephony.sip.message import SipRequest, SipResponse, header_param
+from voice_agent.telephony.sip.message import SipMessage, SipRequest, SipResponse, header_param
 
 __all__ = ["ALLOW", "Dialog", "new_branch", "new_tag", "response_to", "uri_user"]
 
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, REFER, NOTIFY"
 USER_AGENT = "voice-agent"
 _URI = re.compile(r"<([^>]*)>")
+_Message = TypeVar("_Message", bound=SipMessage)
 
 
 def new_tag() -> str:
@@ -51,12 +53,19 @@ def response_to(request: SipRequest, status: int, reason: str, *, to_tag: str | 
     resp.headers.add("Call-ID", request.call_id)
     resp.headers.add("CSeq", request.headers.get("CSeq") or "")
     resp.headers.add("Server", USER_AGENT)
+    return _with_body(resp, extra, body, content_type)
+
+
+def _with_body(message: _Message, extra: list[tuple[str, str]] | None, body: bytes,
+               content_type: str | None) -> _Message:
+    """``message`` with the extra headers, then the body and its Content-Type (an SDP unless
+    said otherwise); Content-Length is written when the message is serialised."""
     for name, value in extra or []:
-        resp.headers.add(name, value)
+        message.headers.add(name, value)
     if body:
-        resp.headers.add("Content-Type", content_type or "application/sdp")
-    resp.body = body
-    return resp
+        message.headers.add("Content-Type", content_type or "application/sdp")
+    message.body = body
+    return message
 
 
 @dataclass
@@ -109,9 +118,4 @@ class Dialog:
         req.headers.add("Call-ID", self.call_id)
         req.headers.add("CSeq", f"{self.local_cseq} {method}")
         req.headers.add("User-Agent", USER_AGENT)
-        for name, value in extra or []:
-            req.headers.add(name, value)
-        if body:
-            req.headers.add("Content-Type", content_type or "application/sdp")
-        req.body = body
-        return req
+        return _with_body(req, extra, body, content_type)
