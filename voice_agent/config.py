@@ -163,6 +163,11 @@ class Settings(BaseSettings):
     vad_confidence: float = Field(0.6, ge=0.1, le=0.95)
     vad_min_volume: float = Field(0.3, ge=0.0, le=1.0)
     user_speech_timeout_s: float = 0.6
+    # End a turn before the speech timeout when pipecat's bundled Smart Turn v3.2 scores the
+    # pause at least this sure that the caller has finished and whisper's transcript reads as
+    # finished (benchmarks/turn_end.py); never while letters or digits are awaited.
+    turn_model: bool = True
+    turn_end_threshold: float = Field(0.9, ge=0.5, le=1.0)
 
     # Sidecar ports (0 = pick a free one)
     llm_sidecar_port: int = 0

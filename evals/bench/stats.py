@@ -65,6 +65,9 @@ def ours_turn_stages(turn: Mapping[str, Any], *, vad_stop_secs: float) -> dict[s
     speech_end, stt_done, turn_end, decided, tts_audio, sent = (float(t) for t in ts)
     segments = [s for s in turn.get("stt_segments") or [] if isinstance(s, Mapping)]
     timed = [s["seconds"] for s in segments if isinstance(s.get("seconds"), int | float)]
+    # The VAD waits longer while letters or digits are awaited; the turn records its own wait.
+    own = segments[-1].get("vad_stop_s") if segments else None
+    vad_stop_secs = float(own) if isinstance(own, int | float) else vad_stop_secs
     # The turn's last segment is the one on the critical path; without its time, what lies
     # between the VAD stop and the transcript reaching the dialog.
     stt = float(timed[-1]) if timed else max(0.0, stt_done - speech_end - vad_stop_secs)

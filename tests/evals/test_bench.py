@@ -55,6 +55,17 @@ def test_ours_stages_and_overhead():
     assert parts == pytest.approx(s["total"])
 
 
+def test_a_turn_with_its_own_vad_wait_counts_it_in_the_turn_decision():
+    """A spelling turn's VAD waits 0.8 s, not the configured 0.2: not our overhead."""
+    spelled = _turn(stt_segments=[{"seconds": 0.6, "vad_stop_s": 0.8}],
+                    speech_end_ts=T0 - 0.6)
+    s = ours_turn_stages(spelled, vad_stop_secs=0.2)
+    plain = ours_turn_stages(_turn(stt_segments=[{"seconds": 0.6}]), vad_stop_secs=0.2)
+    assert s is not None and plain is not None
+    assert s["turn_decision"] == pytest.approx(plain["turn_decision"] + 0.6)
+    assert s["overhead"] == pytest.approx(plain["overhead"])
+
+
 def test_ours_stt_without_segment_times_and_missing_stamps():
     s = ours_turn_stages(_turn(stt_segments=[{"avg_logprob": -0.2}]), vad_stop_secs=0.2)
     assert s is not None and s["stt"] == pytest.approx(0.7)  # 0.9 - VAD stop 0.2

@@ -151,3 +151,67 @@ def test_every_segment_must_be_transcribed() -> None:
     assert not turn.complete
     turn.add_transcript("second")
     assert turn.take()[0] == "first second"
+
+
+# -- ending sooner: the turn model sure and the transcript reading as finished -----------------
+
+
+def test_a_sure_score_and_a_finished_transcript_end_the_turn_before_the_timeout() -> None:
+    turn = TurnDetector()
+    turn.speech_started()
+    turn.speech_stopped()
+    turn.scored(0.97, threshold=0.9)
+    assert not turn.complete  # still being transcribed
+    turn.add_transcript("Yes, that's right.", {"avg_logprob": -0.2})
+    assert turn.complete
+    text, stats = turn.take()
+    assert text == "Yes, that's right."
+    assert stats == [{"avg_logprob": -0.2, "turn_end_p": 0.97, "ended_early": True}]
+
+
+def test_a_transcript_left_hanging_waits_for_the_timeout() -> None:
+    turn = TurnDetector()
+    turn.speech_started()
+    turn.speech_stopped()
+    turn.scored(0.99, threshold=0.9)
+    turn.add_transcript("I'd like a haircut on")
+    assert not turn.complete
+    elapse(turn)
+    assert turn.complete
+    assert turn.take()[1] == []  # no segment stats to carry the score
+
+
+def test_an_unsure_or_unthresholded_score_waits_for_the_timeout() -> None:
+    for p, threshold in ((0.6, 0.9), (0.99, None)):
+        turn = TurnDetector()
+        turn.speech_started()
+        turn.speech_stopped()
+        turn.scored(p, threshold=threshold)
+        turn.add_transcript("Tuesday at three.", {})
+        assert not turn.complete
+        elapse(turn)
+        assert turn.complete
+        assert turn.take()[1] == [{"turn_end_p": p, "ended_early": False}]
+
+
+def test_speech_resuming_forgets_the_score() -> None:
+    turn = TurnDetector()
+    turn.speech_started()
+    turn.speech_stopped()
+    turn.scored(0.99, threshold=0.9)
+    turn.speech_started()  # the caller went on
+    turn.add_transcript("Tuesday.")
+    turn.speech_stopped()
+    assert not turn.sure_finished
+    turn.add_transcript("At three.")
+    assert not turn.complete
+
+
+def test_sounds_finished() -> None:
+    from voice_agent.pipeline.turn_detector import sounds_finished
+
+    finished = ["Yes.", "2:30, not 2.", "Could I book a trim?", "That's all, thanks!"]
+    unfinished = ["", "I'd like to book a", "Tuesday and...", "My name is.", "at three,",
+                  "so um", "Tuesday"]
+    assert all(sounds_finished(t) for t in finished)
+    assert not any(sounds_finished(t) for t in unfinished)

@@ -44,6 +44,8 @@ from voice_agent.pipeline.recording import StreamingWav
 from voice_agent.pipeline.stt import SharedWhisperSTTService
 from voice_agent.pipeline.tts import TimedPiperHttpTTSService
 from voice_agent.pipeline.turn_clock import TurnClock
+from voice_agent.pipeline.turn_end_model import TurnEndModel
+from voice_agent.pipeline.turn_end_scorer import TurnEndScorer
 from voice_agent.store.calls import CallStore
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,7 @@ class CallResources:
     tts_healthy: Callable[[], Awaitable[bool]]
     phrases: PhraseCache | None = None  # fixed sentences' audio, shared by the worker's calls
     closing: asyncio.Event | None = None  # set when the worker's drain deadline has passed
+    turn_model: TurnEndModel | None = None  # Smart Turn, shared; None: the timeout alone
 
 
 def pipeline_worker(pipeline: Pipeline, *, call_id: str, tracing: bool) -> PipelineWorker:
@@ -147,12 +150,14 @@ async def run_call(resources: CallResources, transport: BaseTransport, leg: Call
         prompt_hash=prompt.sha256, tts_ready=resources.tts_healthy,
         speech_timeout_s=s.user_speech_timeout_s, vad_params=vad_params, played=played,
         closing=resources.closing,
+        turn_end_threshold=s.turn_end_threshold if resources.turn_model else None,
     )
+    scorer = [TurnEndScorer(resources.turn_model)] if resources.turn_model else []
     recorder = AudioBufferProcessor(sample_rate=RECORDING_RATE, num_channels=2,
                                     buffer_size=RECORDING_CHUNK_BYTES)
     output = transport.output()
     pipeline = Pipeline([
-        transport.input(), vad, stt, dialog, tts, played, output, recorder,
+        transport.input(), vad, *scorer, stt, dialog, tts, played, output, recorder,
     ])
     worker = pipeline_worker(pipeline, call_id=call.id, tracing=bool(s.otel_endpoint))
     recording = StreamingWav(s.recordings_dir / f"{call.id}.wav", sample_rate=RECORDING_RATE)

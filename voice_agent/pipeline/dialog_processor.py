@@ -3,7 +3,9 @@
 It sits between STT and TTS, and replaces pipecat's user-turn processor and LLM context
 aggregators: the booking policy owns the LLM context (``DialogManager``), so the system
 prompt and tools stay byte-identical across turns, and the end of a caller's turn is decided
-by ``TurnDetector`` (speech timeout after VAD stop, once every segment is transcribed).
+by ``TurnDetector`` (speech timeout after VAD stop, once every segment is transcribed; sooner
+when the turn model's ``TurnEndScoreFrame`` for that pause is at ``turn_end_threshold`` and
+the transcript reads as finished; never sooner while letters or digits are awaited).
 Each turn is stored when its reply is decided and updated when its first audio reaches the
 caller. While the caller spells a name or says a number, the VAD waits longer before it calls
 a pause the end of speech (``VADParamsUpdateFrame`` upstream), so the letters reach whisper
@@ -56,6 +58,7 @@ from voice_agent.logging_utils import mask_text, remember_pii
 from voice_agent.pipeline.played_marks import PlayedMarks
 from voice_agent.pipeline.turn_clock import TurnClock
 from voice_agent.pipeline.turn_detector import TurnDetector
+from voice_agent.pipeline.turn_end_scorer import TurnEndScoreFrame
 from voice_agent.store.calls import CallStore
 from voice_agent.store.models import Turn
 
@@ -93,6 +96,7 @@ class DialogProcessor(FrameProcessor):
         vad_params: VADParams | None = None,
         played: PlayedMarks | None = None,
         closing: asyncio.Event | None = None,
+        turn_end_threshold: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -105,6 +109,8 @@ class DialogProcessor(FrameProcessor):
         self._turn = TurnDetector()
         self._turn_timer: asyncio.TimerHandle | None = None
         self._speech_timeout_s = speech_timeout_s
+        self._turn_end_threshold = turn_end_threshold
+        self._vad_stops = 0  # numbered as the TurnEndScorer numbers them
         self._bot_speaking = False
         self._last_row: Turn | None = None
         self._turn_index = 0
@@ -162,9 +168,16 @@ class DialogProcessor(FrameProcessor):
             self._under_agent = self._over_agent and self._bot_speaking and not (
                 self._interrupted)
             self._turn.speech_stopped()
+            self._vad_stops += 1
             self._cancel_turn_timer()
             self._turn_timer = asyncio.get_running_loop().call_later(
                 self._end_of_turn_pause(), self._on_turn_timer)
+        elif isinstance(frame, TurnEndScoreFrame):
+            if frame.stop == self._vad_stops and not self._turn.speaking:
+                letters = self._manager.state.awaits_letters_or_digits
+                self._turn.scored(frame.probability,
+                                  threshold=None if letters else self._turn_end_threshold)
+                self._maybe_end_turn()
         elif isinstance(frame, InputDTMFFrame):
             await self._on_key(str(frame.button.value))
         elif isinstance(frame, BotStartedSpeakingFrame):
@@ -235,9 +248,12 @@ class DialogProcessor(FrameProcessor):
 
     def _maybe_end_turn(self) -> None:
         if self._turn.complete:
+            self._cancel_turn_timer()  # when the turn model ended it first
             text, stats = self._turn.take()
             if self._clock is not None:
                 self._clock.turn_end = time.time()
+                if stats:  # the VAD's wait of this turn (longer for letters), for the bench
+                    stats[-1] = {**stats[-1], "vad_stop_s": self._clock.vad_stop_secs}
             self._spawn(self._answer(text, stats))
 
     async def _answer_last_words(self) -> None:

@@ -33,6 +33,7 @@ from voice_agent.dialog.prompt import load_replies
 from voice_agent.dialog.replies import fixed_sentences
 from voice_agent.pipeline.call import CallLeg, CallResources, run_call
 from voice_agent.pipeline.phrase_cache import PhraseCache
+from voice_agent.pipeline.turn_end_model import TurnEndModel, load_turn_end_model
 from voice_agent.runtime.model_files import ModelPaths, assemble_all, verify_model_files
 from voice_agent.runtime.sidecars import Sidecar, free_port, llm_sidecar, piper_sidecar
 from voice_agent.runtime.tracing import start_tracing
@@ -56,6 +57,7 @@ class Runtime:
     businesses: dict[str, Business] = field(default_factory=dict)
     models: ModelPaths | None = None
     whisper: WhisperModel | None = None
+    turn_model: TurnEndModel | None = None  # Smart Turn, when settings.turn_model
     sidecars: list[Sidecar] = field(default_factory=list)
     llm_base_url: str | None = None
     tts_base_url: str | None = None
@@ -115,6 +117,8 @@ class Runtime:
             compute_type=s.stt_compute_type, cpu_threads=s.stt_cpu_threads,
         )
         metrics.observe_model_load("whisper", time.monotonic() - started)
+        if s.turn_model:
+            self.turn_model = await asyncio.to_thread(load_turn_end_model)
         logs = s.data_dir / "logs"
         starts = []
         if s.llm_base_url:
@@ -296,6 +300,7 @@ class Runtime:
             tts_base_url=self.tts_base_url, piper_voice=self.models.piper_model.stem,
             connector_for=self.connector_for, call_store=self.call_store, outbox=self.outbox,
             tts_healthy=self.tts_healthy, phrases=self.phrases, closing=self.closing,
+            turn_model=self.turn_model,
         )
 
     @property
