@@ -41,10 +41,14 @@ class TurnLog:
     caller_label: str | None = None  # see evals.simulator.caller_policy.CallerLine.label
 
 
+_DOTTED_TIME = re.compile(r"\b(\d{1,2})\.(\d{2})\b")
+
+
 def _norm(text: str) -> str:
-    """Lower case, "p.m." as "pm" (how a transcript of the agent's audio writes it), no commas."""
+    """Lower case, "p.m." as "pm" and "11.45" as "11:45" (how a transcript of the agent's audio
+    writes them), no commas."""
     text = text.lower().replace("p.m.", "pm").replace("a.m.", "am").replace(",", " ")
-    return " ".join(text.split())
+    return " ".join(_DOTTED_TIME.sub(r"\1:\2", text).split())
 
 
 def is_yes_label(label: str | None) -> bool:

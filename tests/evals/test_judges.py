@@ -88,6 +88,14 @@ def test_mentions_slot_reads_the_agents_words() -> None:
     assert mentions_slot("tomorrow at 10 AM", dt.datetime(2026, 11, 24, 10, tzinfo=NY), TODAY)
 
 
+def test_mentions_slot_reads_a_time_written_with_a_dot() -> None:
+    """Whisper hearing the agent's audio writes "11:45 AM" as "11.45 a.m." at times."""
+    tue_1145 = TUE_3PM.replace(hour=11, minute=45)
+    assert mentions_slot("So that's Tuesday, December 1 at 11.45 a.m. Shall I book that?",
+                         tue_1145, TODAY)
+    assert not mentions_slot("Tuesday, December 1 at 11.15 a.m.", tue_1145, TODAY)
+
+
 def test_a_booking_on_the_wrong_day_is_a_wrong_action() -> None:
     s = script({"outcome": "booked", "booking": {"service": "haircut",
                                                  "start": TUE_3PM.isoformat()}})
