@@ -12,7 +12,7 @@ from pipecat.tests.utils import SleepFrame, run_test
 from connectors.schedule import load_business
 from voice_agent.config import DEFAULT_BUSINESSES_DIR, REPO_ROOT
 from voice_agent.dialog.prompt import load_replies
-from voice_agent.dialog.replies import fixed_sentences
+from voice_agent.dialog.replies import fixed_sentences, lead_clause
 from voice_agent.pipeline.phrase_cache import PhraseCache
 from voice_agent.pipeline.tts import TimedPiperHttpTTSService
 from voice_agent.pipeline.turn_clock import TurnClock
@@ -67,3 +67,32 @@ async def test_a_fixed_sentence_is_synthesised_once_and_replayed_identically(pip
     assert len(first) > 16_000  # over half a second of 16 kHz speech
     assert second == first
     assert (cache.misses, cache.hits, len(cache)) == (1, 1, 1)
+
+
+def test_a_sentences_short_opening_clause_is_fixed_on_its_own() -> None:
+    fixed = fixed_sentences(REPLIES, DENTAL)
+    assert {"I'm sorry,", "Just to check,", "Done,"} <= fixed
+    assert lead_clause("I'm sorry, I don't have anything on Tuesday.") == [
+        "I'm sorry,", "I don't have anything on Tuesday."]
+    for whole in ("I have 3:30 PM or 4 PM.", "Thanks, Dana Smith.",
+                  "So that's a haircut on Tuesday, December 1 at 3 PM."):
+        assert lead_clause(whole) == [whole]
+
+
+async def test_the_opening_clause_plays_from_the_cache_before_the_rest(piper) -> None:
+    """One utterance, two syntheses: the cached clause's audio first, then the rest's."""
+    lead, rest = "I'm sorry,", "there's nothing free on Tuesday."
+    cache = PhraseCache({lead})
+    async with aiohttp.ClientSession() as session:
+        async def speak(text: str) -> bytes:
+            tts = TimedPiperHttpTTSService(
+                clock=TurnClock(vad_stop_secs=0.2), phrases=cache, aiohttp_session=session,
+                base_url=f"{piper.base_url}/synthesize",
+                settings=TimedPiperHttpTTSService.Settings(voice=piper_voice()[0].stem))
+            down, _ = await run_test(tts, frames_to_send=[TTSSpeakFrame(text), SleepFrame(2.0)])
+            return b"".join(f.audio for f in down if isinstance(f, TTSAudioRawFrame))
+
+        alone = await speak(lead)
+        whole = await speak(f"{lead} {rest}")
+    assert (cache.misses, cache.hits) == (1, 1)  # the clause was synthesised once
+    assert whole.startswith(alone) and len(whole) > len(alone) + 16_000

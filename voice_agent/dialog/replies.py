@@ -140,18 +140,36 @@ _SENTENCE = re.compile(r"[^.!?]+[.!?]*")
 _FIELD = re.compile(r"{(\w*)}")
 
 
+# A sentence's opening words up to its first comma or semicolon ("I'm sorry,", "Just to
+# check,"), when short and followed by the body of the sentence: spoken on their own, their
+# audio is ready at once (and the same on every call) while the rest is synthesised.
+_LEAD = re.compile(r"^(.+?(?:[,;]|:(?=\s)))\s+(\S.*)$", re.DOTALL)
+MAX_LEAD_WORDS = 4
+MIN_REST_WORDS = 3
+
+
+def lead_clause(sentence: str) -> list[str]:
+    """``[lead, rest]`` when the sentence opens with a short clause, else ``[sentence]``."""
+    m = _LEAD.match(sentence.strip())
+    if m and len(m[1].split()) <= MAX_LEAD_WORDS and len(m[2].split()) >= MIN_REST_WORDS:
+        return [m[1], m[2]]
+    return [sentence]
+
+
 def fixed_sentences(replies: dict[str, str], business: Business) -> set[str]:
     """The sentences this business's replies always say word for word ("Can I have your
-    name for the booking, please?"): a template's sentences whose only slots are the
-    business's own name and services. Nothing a caller said, no day, time or name is in one,
+    name for the booking, please?"), and the short clauses that open sentences ("I'm
+    sorry,"): a template's sentences and leads whose only slots are the business's own name
+    and services. Nothing a caller said, no day, time or name is in one,
     so their audio can be synthesised once and reused on every call."""
     renderer = ReplyRenderer(business=business, replies={}, today=date.min)
     own = {"business": business.display_name, "services": renderer.service_list()}
     fixed = set()
     for template in replies.values():
         for sentence in _SENTENCE.findall(template):
-            if all(name in own for name in _FIELD.findall(sentence)):
-                fixed.add(sentence.format(**own).strip())
+            for part in [sentence, *lead_clause(sentence)[:-1]]:  # and its lead, on its own
+                if all(name in own for name in _FIELD.findall(part)):
+                    fixed.add(part.format(**own).strip())
     return {s for s in fixed if s}
 
 
