@@ -131,7 +131,8 @@ async def run_call(resources: CallResources, transport: BaseTransport, leg: Call
     )
     vad_params = VADParams(stop_secs=s.vad_stop_secs, confidence=s.vad_confidence,
                            min_volume=s.vad_min_volume)
-    vad = VADProcessor(vad_analyzer=SileroVADAnalyzer(params=vad_params))
+    # Building Silero's ONNX session takes ~40 ms of CPU: not on the loop other calls share.
+    vad = VADProcessor(vad_analyzer=await asyncio.to_thread(SileroVADAnalyzer, params=vad_params))
     stt = SharedWhisperSTTService(
         model=resources.whisper, beam_size=s.stt_beam_size,
         prompt=manager.listening_prompt if s.stt_context else None)
