@@ -13,13 +13,15 @@ command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
 # SIP peers for the SIP trunk tests (tests/telephony/sip, tests/e2e/test_sip_call.py)
 command -v sipp >/dev/null 2>&1 || need_apt+=(sip-tester)
 command -v baresip >/dev/null 2>&1 || need_apt+=(baresip-core)
+# Real human speech with transcripts, for the STT word-error benchmark (benchmarks/stt_listening.py)
+[ -d /usr/share/pocketsphinx/test/data ] || need_apt+=(pocketsphinx-testdata)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing ${need_apt[*]} (apt)"
     apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
   else
-    echo "setup: warning: ${need_apt[*]} missing (espeak caller voice, SIP test peers)" >&2
+    echo "setup: warning: ${need_apt[*]} missing (espeak caller voice, SIP test peers, real-speech WER set)" >&2
   fi
 fi
 
