@@ -51,19 +51,23 @@ async def piper() -> AsyncIterator[Sidecar]:
     await sidecar.stop()
 
 
+async def _speak(piper: Sidecar, session: aiohttp.ClientSession, cache: PhraseCache,
+                 text: str) -> bytes:
+    """The audio a fresh TTS service (sharing ``cache``) produces for ``text``."""
+    tts = TimedPiperHttpTTSService(
+        clock=TurnClock(vad_stop_secs=0.2), phrases=cache, aiohttp_session=session,
+        base_url=f"{piper.base_url}/synthesize",
+        settings=TimedPiperHttpTTSService.Settings(voice=piper_voice()[0].stem))
+    down, _ = await run_test(tts, frames_to_send=[TTSSpeakFrame(text), SleepFrame(2.0)])
+    return b"".join(f.audio for f in down if isinstance(f, TTSAudioRawFrame))
+
+
 async def test_a_fixed_sentence_is_synthesised_once_and_replayed_identically(piper) -> None:
     text = "Can I have your name for the booking, please?"
     cache = PhraseCache({text})
     async with aiohttp.ClientSession() as session:
-        async def speak() -> bytes:
-            tts = TimedPiperHttpTTSService(
-                clock=TurnClock(vad_stop_secs=0.2), phrases=cache, aiohttp_session=session,
-                base_url=f"{piper.base_url}/synthesize",
-                settings=TimedPiperHttpTTSService.Settings(voice=piper_voice()[0].stem))
-            down, _ = await run_test(tts, frames_to_send=[TTSSpeakFrame(text), SleepFrame(2.0)])
-            return b"".join(f.audio for f in down if isinstance(f, TTSAudioRawFrame))
-
-        first, second = await speak(), await speak()
+        first = await _speak(piper, session, cache, text)
+        second = await _speak(piper, session, cache, text)
     assert len(first) > 16_000  # over half a second of 16 kHz speech
     assert second == first
     assert (cache.misses, cache.hits, len(cache)) == (1, 1, 1)
@@ -84,15 +88,7 @@ async def test_the_opening_clause_plays_from_the_cache_before_the_rest(piper) ->
     lead, rest = "I'm sorry,", "there's nothing free on Tuesday."
     cache = PhraseCache({lead})
     async with aiohttp.ClientSession() as session:
-        async def speak(text: str) -> bytes:
-            tts = TimedPiperHttpTTSService(
-                clock=TurnClock(vad_stop_secs=0.2), phrases=cache, aiohttp_session=session,
-                base_url=f"{piper.base_url}/synthesize",
-                settings=TimedPiperHttpTTSService.Settings(voice=piper_voice()[0].stem))
-            down, _ = await run_test(tts, frames_to_send=[TTSSpeakFrame(text), SleepFrame(2.0)])
-            return b"".join(f.audio for f in down if isinstance(f, TTSAudioRawFrame))
-
-        alone = await speak(lead)
-        whole = await speak(f"{lead} {rest}")
+        alone = await _speak(piper, session, cache, lead)
+        whole = await _speak(piper, session, cache, f"{lead} {rest}")
     assert (cache.misses, cache.hits) == (1, 1)  # the clause was synthesised once
     assert whole.startswith(alone) and len(whole) > len(alone) + 16_000
