@@ -69,3 +69,26 @@ def test_only_a_spelling_heard_as_one_segment_is_judged() -> None:
     assert _letter_scores([scored, {"segments": 0}]) is not None  # an empty segment: no speech
     assert _letter_scores([scored, dict(scored)]) is None
     assert _letter_scores([{"segments": 1}]) is None
+
+
+@pytest.mark.slow
+def test_the_spelling_is_scored_against_every_name_it_could_be(model_dir) -> None:
+    """While a heard name is spelled, the recogniser scores the audio against the heard name,
+    the census names nearest the letters, and their rivals; the policy picks from those."""
+    from connectors.schedule import load_business
+    from voice_agent.dialog.name_choice import name_spelled
+    from voice_agent.pipeline.whisper_model import load_whisper
+
+    model = load_whisper(model_dir, device="cpu", compute_type="int8", cpu_threads=2)
+    salon = load_business(DEFAULT_BUSINESSES_DIR / "demo-salon.yaml")
+    listening = listening_prompt(salon, "spell", SPELL_QUESTION, "Megan Foster")
+    pcm = asyncio.run(make_caller_voice("espeak").synthesize(
+        "M, E, G, A, N, then F, O, S, T, E, R"))
+    audio = resample(ulaw_decode(ulaw_encode(pcm)), SAMPLE_RATE, 16_000).tobytes()
+    _text, stats = hear(model, audio, listening, 1)
+    scores = LetterScores.from_stats(stats)
+    assert scores is not None and scores.candidates[0] == "Megan Foster"
+    assert next(iter(scores.scored)) == "Megan Foster"
+    assert "Meghan Foster" in scores.scored  # a rival: one letter more
+    chosen = name_spelled("Megan Foster", scores)
+    assert chosen is not None and chosen.name == "Megan Foster", scores.scored

@@ -25,10 +25,10 @@ from connectors.schedule import Business
 from voice_agent.dialog.changes import ExistingBookings
 from voice_agent.dialog.keypad import spoken_digits
 from voice_agent.dialog.merge import Conflict
+from voice_agent.dialog.name_choice import name_spelled, take_spelling
 from voice_agent.dialog.on_file import name_on_file
 from voice_agent.dialog.questions import answer_question, day_from_context
 from voice_agent.dialog.replies import ReplyRenderer, Say, join_words, with_article
-from voice_agent.dialog.spelling import letter_distance, spelling_verifies
 from voice_agent.dialog.state import Availability, DialogState
 from voice_agent.dialog.timeparse import PARTS_OF_DAY, TimeOfDay, describe_time
 from voice_agent.dialog.understanding import EXISTING_BOOKING_CHANGE, Constraint, Understanding
@@ -39,7 +39,6 @@ _ANY_TIME = re.compile(r"\b(?:any ?time|whenever|(?:what|which) time|when)\b")  
 _OTHER_NUMBER = re.compile(r"\b(?:my (?:mobile|cell|other|work|home)|(?:another|other|different) "
                            r"number|my number is|it'?s \d|use \w+ (?:mobile|cell))")
 MAX_OFFERED_TIMES = 3
-MIN_SPELLED_LETTERS = 3
 
 __all__ = ["Book", "BookingPolicy", "Cancel", "Check", "Decision", "Find", "Open", "join_words"]
 
@@ -375,20 +374,10 @@ class BookingPolicy(ExistingBookings):
         if state.asked == "spell":
             if stop:
                 return self._decline(state)
-            if not state.name:  # the name was not caught at all: the spelling is all we have
-                if not u.name:
-                    return self._not_understood(state, u, reask=Say("clarify_name",
-                                                                    asked="name"))
-                state.name = u.name  # unverified: one hearing of letters, so a review item
-            elif len(u.spelled_letters) >= MIN_SPELLED_LETTERS:
-                scores = state.letter_scores
-                state.spelling = {"letters": u.spelled_letters, "distance": round(
-                    letter_distance(state.name, u.spelled_letters), 3), "audio_letters": (
-                    [list(w) for w in scores.words] if scores else None)}
-                if spelling_verifies(state.name, u.spelled_letters, scores,
-                                     state.name_logprob):
-                    state.name_spelled = True
-                    self.lead.append(("name_spelled", {"name": state.name}))
+            if not state.name and not u.name and name_spelled(None, state.letter_scores) is None:
+                return self._not_understood(state, u, reask=Say("clarify_name", asked="name"))
+            if take_spelling(state, u.name, u.spelled_letters):
+                self.lead.append(("name_spelled", {"name": state.name}))
             # Not spelled, or spelled otherwise than heard: the name stays as heard, and a
             # booking under it goes to review (``ConfidenceRecord.name_unverified``).
             return self._next_for_offer(state)
