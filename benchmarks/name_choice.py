@@ -96,12 +96,12 @@ def script_full_names(scripts: Path) -> list[str]:
     return names
 
 
-def collect(names: list[str], voices: list[str], lines: list[str], *, halves: bool
-            ) -> list[Sample]:
+def collect(names: list[str], voices: list[str], lines: list[str], *, halves: bool,
+            cached_only: bool = False) -> list[Sample]:
     salon = load_businesses(Settings().businesses_dir)["demo-salon"]
     name_listening = listening_prompt(salon, "name", NAME_QUESTION)
     spell_listening = listening_prompt(salon, "spell", SPELL_QUESTION)
-    store = Store(CACHE / "heard.json")
+    store = Store(CACHE / "heard.json", cached_only=cached_only)
     lexicon = name_lexicon()
     ear: Ear | None = None
     today = date(2026, 11, 23)
@@ -113,6 +113,8 @@ def collect(names: list[str], voices: list[str], lines: list[str], *, halves: bo
                 half = ("train" if i % 2 == 0 else "test") if halves else "scripts"
                 s = Sample(name, voice_name, line, half)
                 base = f"{voice_name}|{line}|{name}"
+                if cached_only and f"{base}|spell" not in store.data:
+                    continue
                 name_pcm = line_audio(voice_name, voice, line, f"{name}.")
                 spell_pcm = line_audio(voice_name, voice, line, spell(name))
 
@@ -132,6 +134,8 @@ def collect(names: list[str], voices: list[str], lines: list[str], *, halves: bo
                 s.candidates = spelling_candidates(s.heard_name, s.letters, lexicon)
                 wanted = names_to_score(s.candidates, lexicon)
                 missing = [c for c in wanted if f"{base}|fs2|{c}" not in store.data]
+                if missing and cached_only:
+                    continue
                 if missing:
                     for c, v in zip(missing, the_ear().letters(
                             spell_pcm, spell_listening.prompt, missing), strict=True):
@@ -215,6 +219,8 @@ def main() -> int:
     ap.add_argument("--lines", default="clean,band+snr15")
     ap.add_argument("--scripts", action="store_true", help="the call scripts' names instead")
     ap.add_argument("--tune", action="store_true", help="choose margins on the train half")
+    ap.add_argument("--cached-only", action="store_true",
+                    help="score what is cached; hear nothing new (no model loaded)")
     ap.add_argument("--out", type=Path, default=CACHE / "name-choice.json")
     args = ap.parse_args()
     voices, lines = args.voices.split(","), args.lines.split(",")
@@ -223,14 +229,14 @@ def main() -> int:
     out: dict[str, Any] = {"production": prod}
     if args.scripts:
         names = script_full_names(REPO_ROOT / "evals" / "calls")
-        samples = collect(names, voices, lines, halves=False)
+        samples = collect(names, voices, lines, halves=False, cached_only=args.cached_only)
         out["names"] = names
         out["scripts"] = table(samples, "call scripts' names", **prod)
     else:
         census_dir = Path(str(resources.files("names")))
         names = pick_names(census_dir, args.count, args.seed,
                            script_names(REPO_ROOT / "evals" / "calls"))
-        samples = collect(names, voices, lines, halves=True)
+        samples = collect(names, voices, lines, halves=True, cached_only=args.cached_only)
         train = [s for s in samples if s.half == "train"]
         test = [s for s in samples if s.half == "test"]
         tuned = tune(train) if args.tune else prod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from voice_agent.dialog.name_choice import (
+    LETTER_FLOOR,
     MAX_SCORED,
     choose_name,
     name_spelled,
@@ -89,8 +90,9 @@ def test_a_name_the_census_lacks_is_never_taken(lexicon) -> None:
 
 
 def test_one_letter_the_audio_contradicts_vetoes_the_name(lexicon) -> None:
-    scored = _scores({"Dana Smith": -3.0, "Tana Smith": -12.0})
-    scored["Dana Smith"] = ((-0.1, -0.1, -0.1, -0.1, -0.1), (-0.1, -0.1, -0.1, -6.0, -0.1))
+    scored = _scores({"Dana Smith": -3.0, "Tana Smith": -30.0})
+    veto = LETTER_FLOOR - 0.5
+    scored["Dana Smith"] = ((-0.1, -0.1, -0.1, -0.1, -0.1), (-0.1, -0.1, -0.1, veto, -0.1))
     assert choose_name("Dana Smith", ["Dana Smith"], scored, lexicon) is None
 
 

@@ -21,6 +21,34 @@ LINES = ["Hi, I'd like to book a haircut.", "Next Tuesday at 3 pm.", "Dana Smith
 DANA_LETTERS = LetterScores("Dana Smith", ((-0.54, -0.03, -1.34, -0.02, -3.96),
                                            (-0.36, -0.03, -0.06, -0.0, -0.01, -0.06)))
 
+# Measured (Piper caller voice, clean line, the production listening prompt): the audio of
+# "M, E, G, A, N, then F, O, S, T, E, R" came through as "M, A, G, A, N, N, F, O, S, T, D, R."
+# and was read as the heard name, the census names nearest the letters and (some of) their
+# rivals. Letter by letter it does not bear Megan Foster out (the E at -3.0, the second E
+# at -3.6); among the names it could be, it singles it out.
+MEGAN_AMONG_RIVALS = LetterScores.from_stats({"letter_scores": {
+    "name": "Megan Foster",
+    "letters": [
+        [-0.0938, -3.0421, -0.2661, -0.0152, -0.1191, -4.9042],
+        [-0.6151, -0.6274, -0.027, -0.0072, -3.5737, -0.0718, -0.0849]],
+    "candidates": ["Megan Foster", "Magan Foster", "Meagan Foster"],
+    "scored": {
+        "Megan Foster": [
+            [-0.0938, -3.0421, -0.2661, -0.0152, -0.1191, -4.9042],
+            [-0.6151, -0.6274, -0.027, -0.0072, -3.5737, -0.0718, -0.0849]],
+        "Magan Foster": [
+            [-0.0938, -0.9286, -0.2249, -0.011, -0.1374, -4.7361],
+            [-0.5987, -0.6926, -0.0335, -0.0076, -3.7822, -0.0735, -0.1072]],
+        "Megan Oster": [
+            [-0.0938, -3.0421, -0.2661, -0.0152, -0.1191, -4.9042],
+            [-8.4372, -0.088, -0.01, -3.7134, -0.0853, -0.0347]],
+        "Meghan Foster": [
+            [-0.0938, -3.0421, -0.2661, -6.2884, -4.6662, -0.1328, -5.0303],
+            [-0.642, -0.651, -0.0287, -0.0069, -3.6205, -0.0659, -0.0812]],
+        "Meagan Foster": [
+            [-0.0938, -3.0421, -7.2453, -5.5856, -0.0839, -0.1068, -5.0786],
+            [-0.6244, -0.6517, -0.0291, -0.0074, -3.6171, -0.0608, -0.0758]],
+    }}})
 
 async def _book(r, logprob: float, lines: list[str] = LINES):
     r.manager.greeting()
@@ -157,3 +185,72 @@ async def test_a_name_not_caught_is_spelled_and_held_for_review(tmp_path: Path) 
             await r.manager.handle_turn(line, stt_avg_logprob=-0.2)
         assert r.manager.state.outcome == "pending_review"
         assert await r.calendar.find_bookings(phone="+15551230001") == []
+
+
+async def _spell(r, heard: str, spelling: str, letters: LetterScores) -> None:
+    """Book a haircut on a phone line: the name comes through as ``heard``, then its
+    spelling as ``spelling``, whose audio the recogniser scored as ``letters``."""
+    r.manager.greeting()
+    for line in LINES[:2]:
+        await r.manager.handle_turn(line, stt_avg_logprob=-0.3)
+    asked = await r.manager.handle_turn(heard, stt_avg_logprob=-0.3)
+    assert "spell" in asked.agent_text and r.manager.state.asked == "spell"
+    spelled = await r.manager.handle_turn(spelling, stt_avg_logprob=-0.4, letters=letters)
+    [check] = [e for e in spelled.policy_events if e["event"] == "name_spelling"]
+    r.check = check
+
+
+async def test_the_census_name_a_spelling_singles_out_is_written(tmp_path: Path) -> None:
+    """Letter by letter the audio does not bear Megan Foster out; among the names it could be
+    (Magan, Meagan, Meghan Foster, Megan Oster...) it prefers her, heard the same when said:
+    the booking is written under the name."""
+    async with rig(tmp_path) as r:
+        await _spell(r, "Megan Foster.", "M, A, G, A, N, N, F, O, S, T, D, R.",
+                     MEGAN_AMONG_RIVALS)
+        assert r.check["chosen"]["name"] == "Megan Foster"
+        assert r.check["chosen"]["source"] == "heard" and r.check["chosen"]["margin"] > 2
+        for line in LINES[4:]:
+            turn = await r.manager.handle_turn(line, stt_avg_logprob=-0.3)
+        [booking] = await r.calendar.find_bookings(phone="+15551230001")
+        assert booking.name == "Megan Foster"
+        [record] = [e for e in turn.policy_events if e["event"] == "booking_confidence"]
+        assert record["name_unverified"] is False
+
+
+def _clear_winner(name: str, *others: str) -> dict[str, tuple[tuple[float, ...], ...]]:
+    scored = {name: ((-0.5, -0.5, -0.5), (-0.5, -0.5, -0.5, -0.5))}
+    scored |= {o: ((-6.0, -6.0, -0.5), (-6.0, -0.5, -0.5, -0.5)) for o in others}
+    return scored
+
+
+async def test_a_spelling_that_singles_out_another_name_corrects_the_one_heard(
+        tmp_path: Path) -> None:
+    """"Tina Smith" heard; the spelling's audio clearly prefers Dana Smith (a census name the
+    letters snap to) over Tina and every rival: the spelling wins, and it is read back."""
+    letters = LetterScores("Tina Smith", ((-6.0, -6.0, -0.5), (-0.5,)), _clear_winner(
+        "Dana Smith", "Tina Smith", "Tana Smith", "Diana Smith"),
+        ("Tina Smith", "Dana Smith"))
+    async with rig(tmp_path) as r:
+        await _spell(r, "Tina Smith.", "D, A, N, A, then S, M, I, T, H.", letters)
+        assert r.check["chosen"]["name"] == "Dana Smith"
+        assert r.check["chosen"]["source"] == "spelled"
+        turn = await r.manager.handle_turn(LINES[4], stt_avg_logprob=-0.3)
+        assert "for Dana Smith" in turn.agent_text and "Shall I book" in turn.agent_text
+        await r.manager.handle_turn(LINES[5], stt_avg_logprob=-0.3)
+        [booking] = await r.calendar.find_bookings(phone="+15551230001")
+        assert booking.name == "Dana Smith"
+
+
+async def test_a_name_not_caught_is_taken_from_a_spelling_the_audio_singles_out(
+        tmp_path: Path) -> None:
+    """"Ben Carter" came through as "Then, card." (no name); the letters snap to Ben Carter,
+    which the spelling's audio prefers over its rivals by far: the name is verified."""
+    letters = LetterScores("", (), _clear_winner("Ben Carter", "Ken Carter", "Ben Carver"),
+                           ("Ben Carter",))
+    async with rig(tmp_path) as r:
+        await _spell(r, "Then, card.", "The, D, N, N, C, A, R, T, A, R.", letters)
+        assert r.manager.state.name == "Ben Carter" and r.manager.state.name_spelled
+        for line in LINES[4:]:
+            await r.manager.handle_turn(line, stt_avg_logprob=-0.2)
+        [booking] = await r.calendar.find_bookings(phone="+15551230001")
+        assert booking.name == "Ben Carter"

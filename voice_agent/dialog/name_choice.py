@@ -40,8 +40,8 @@ __all__ = [
 
 PRIOR_WEIGHT = 1.0  # log prior (how common the name is) against the audio's log-likelihood
 HEARD_MARGIN = 2.0
-SPELLED_MARGIN = 4.0
-LETTER_FLOOR = -3.25
+SPELLED_MARGIN = 6.0
+LETTER_FLOOR = -8.0
 MIN_SPELLED_LETTERS = 3
 MAX_SCORED = 20  # forced decodings per spelling turn (about 50 ms each on 2 idle cores)
 SNAPS = 2
