@@ -26,6 +26,7 @@ nothing.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import sys
@@ -52,16 +53,16 @@ from connectors.schedule import load_businesses
 from evals.runner import discover
 from evals.simulator.caller_policy import spell
 from voice_agent.config import REPO_ROOT, Settings
+from voice_agent.dialog import name_choice as name_choice_module
 from voice_agent.dialog.listening import listening_prompt
 from voice_agent.dialog.name_choice import (
     HEARD_MARGIN,
     LETTER_FLOOR,
+    MAX_LETTER_DISTANCE,
     PRIOR_WEIGHT,
-    SPELLED_MARGIN,
     NameChoice,
     choose_name,
     names_to_score,
-    spelling_candidates,
 )
 from voice_agent.dialog.name_lexicon import name_lexicon
 from voice_agent.dialog.names import fold
@@ -78,7 +79,6 @@ class Sample:
     heard_name: str | None = None
     heard_logprob: float | None = None
     letters: str = ""
-    candidates: list[str] = field(default_factory=list)
     scored: dict[str, list[list[float]]] = field(default_factory=dict)
 
     @property
@@ -131,8 +131,7 @@ def collect(names: list[str], voices: list[str], lines: list[str], *, halves: bo
                 spell_text, _ = store.get(base + "|spell", lambda p=spell_pcm: the_ear()
                                           .transcribe(p, spell_listening.prompt, ()))
                 s.letters = spelled_letters(spell_text)
-                s.candidates = spelling_candidates(s.heard_name, s.letters, lexicon)
-                wanted = names_to_score(s.candidates, lexicon)
+                wanted = names_to_score(s.heard_name, s.letters, lexicon) if s.heard_name else []
                 missing = [c for c in wanted if f"{base}|fs2|{c}" not in store.data]
                 if missing and cached_only:
                     continue
@@ -150,7 +149,19 @@ def collect(names: list[str], voices: list[str], lines: list[str], *, halves: bo
     return samples
 
 
+# The grid search asks the same questions many times: letter_distance is pure.
+name_choice_module.letter_distance = functools.lru_cache(maxsize=None)(
+    name_choice_module.letter_distance)
+_BEFORE: dict[int, str | None] = {}
+
+
 def verdict_before(s: Sample) -> str | None:
+    if id(s) not in _BEFORE:
+        _BEFORE[id(s)] = _verdict_before(s)
+    return _BEFORE[id(s)]
+
+
+def _verdict_before(s: Sample) -> str | None:
     """The name the agent writes unreviewed before: the heard one, when the spelling verifies
     it (``spelling_verifies``)."""
     if not s.heard_name or s.heard_name not in s.scored:
@@ -161,7 +172,9 @@ def verdict_before(s: Sample) -> str | None:
 
 
 def choice(s: Sample, **kw: float) -> NameChoice | None:
-    return choose_name(s.heard_name, s.candidates, s.scored, name_lexicon(), **kw)
+    if not s.heard_name:
+        return None
+    return choose_name(s.heard_name, s.letters, s.scored, name_lexicon(), **kw)
 
 
 def verdict_after(s: Sample, **kw: float) -> str | None:
@@ -185,15 +198,15 @@ def counts(samples: list[Sample], **kw: float) -> dict[str, dict[str, int]]:
 def tune(samples: list[Sample]) -> dict[str, float]:
     """The margins and floor writing the most right names with no wrong one."""
     best: tuple[int, float, dict[str, float]] | None = None
-    for heard, spelled, floor, prior in itertools.product(
-            (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0), (2.0, 3.0, 4.0, 6.0, 8.0, 99.0),
-            (-4.0, -6.0, -8.0, -10.0, -99.0), (0.0, 0.5, 1.0)):
-        kw = {"heard_margin": heard, "spelled_margin": spelled, "letter_floor": floor,
-              "prior_weight": prior}
+    for heard, floor, prior, dist in itertools.product(
+            (1.0, 1.5, 2.0, 3.0, 4.0), (-6.0, -8.0, -99.0), (0.0, 0.5, 1.0),
+            (0.4, 0.5, 0.6, 0.8, 99.0)):
+        kw = {"heard_margin": heard, "letter_floor": floor, "prior_weight": prior,
+              "max_distance": dist}
         c = counts(samples, **kw)["all"]
         if c["after_wrong"] > c["before_wrong"]:
             continue
-        key = (c["after_right"], heard + spelled + floor)  # ties: the most cautious
+        key = (c["after_right"], heard + floor - dist)  # ties: the most cautious
         if best is None or key > best[:2]:
             best = (*key, kw)
     assert best is not None
@@ -218,17 +231,19 @@ def main() -> int:
     ap.add_argument("--voices", default="piper,piper-high,espeak-f")
     ap.add_argument("--lines", default="clean,band+snr15")
     ap.add_argument("--scripts", action="store_true", help="the call scripts' names instead")
+    ap.add_argument("--every", type=int, default=1,
+                    help="with --scripts: every Nth of the scripts' names (in script order)")
     ap.add_argument("--tune", action="store_true", help="choose margins on the train half")
     ap.add_argument("--cached-only", action="store_true",
                     help="score what is cached; hear nothing new (no model loaded)")
     ap.add_argument("--out", type=Path, default=CACHE / "name-choice.json")
     args = ap.parse_args()
     voices, lines = args.voices.split(","), args.lines.split(",")
-    prod = {"heard_margin": HEARD_MARGIN, "spelled_margin": SPELLED_MARGIN,
-            "letter_floor": LETTER_FLOOR, "prior_weight": PRIOR_WEIGHT}
+    prod = {"heard_margin": HEARD_MARGIN, "letter_floor": LETTER_FLOOR,
+            "prior_weight": PRIOR_WEIGHT, "max_distance": MAX_LETTER_DISTANCE}
     out: dict[str, Any] = {"production": prod}
     if args.scripts:
-        names = script_full_names(REPO_ROOT / "evals" / "calls")
+        names = script_full_names(REPO_ROOT / "evals" / "calls")[::args.every]
         samples = collect(names, voices, lines, halves=False, cached_only=args.cached_only)
         out["names"] = names
         out["scripts"] = table(samples, "call scripts' names", **prod)

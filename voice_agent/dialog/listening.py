@@ -37,8 +37,6 @@ class Listening:
     # While a heard name is spelled: that name, for the recogniser to score the spelling's
     # audio against its letters (``pipeline/spelling_check.py``).
     spelling_of: str | None = None
-    # While a name is spelled (heard or not): score the audio against the names it could be.
-    spelling: bool = False
 
 _MAX_QUESTION_CHARS = 200
 
@@ -72,4 +70,4 @@ def listening_prompt(business: Business, asked: str | None, question: str,
         parts.append(expected)
     parts.append(" ".join(question.split())[-_MAX_QUESTION_CHARS:])
     return Listening(" ".join(parts), EXAMPLE_NAMES if asked == "name" else (),
-                     name if asked == "spell" and name else None, asked == "spell")
+                     name if asked == "spell" and name else None)

@@ -25,7 +25,7 @@ from connectors.schedule import Business
 from voice_agent.dialog.changes import ExistingBookings
 from voice_agent.dialog.keypad import spoken_digits
 from voice_agent.dialog.merge import Conflict
-from voice_agent.dialog.name_choice import name_spelled, take_spelling
+from voice_agent.dialog.name_choice import take_spelling
 from voice_agent.dialog.on_file import name_on_file
 from voice_agent.dialog.questions import answer_question, day_from_context
 from voice_agent.dialog.replies import ReplyRenderer, Say, join_words, with_article
@@ -374,7 +374,7 @@ class BookingPolicy(ExistingBookings):
         if state.asked == "spell":
             if stop:
                 return self._decline(state)
-            if not state.name and not u.name and name_spelled(None, state.letter_scores) is None:
+            if not state.name and not u.name:  # not caught, and the spelling gave no name
                 return self._not_understood(state, u, reask=Say("clarify_name", asked="name"))
             if take_spelling(state, u.name, u.spelled_letters):
                 self.lead.append(("name_spelled", {"name": state.name}))

@@ -163,19 +163,15 @@ class LetterScores:
     # The same audio read as each name it could be (``dialog/name_choice.py``): name -> its
     # letters' log-probabilities, word by word. The heard name is among them.
     scored: Mapping[str, tuple[tuple[float, ...], ...]] = field(default_factory=dict)
-    candidates: tuple[str, ...] = ()  # of those, the names the caller may have spelled
 
     @classmethod
     def from_stats(cls, stats: Mapping[str, Any]) -> LetterScores | None:
         raw = stats.get("letter_scores")
-        if not isinstance(raw, Mapping):
+        if not isinstance(raw, Mapping) or not raw.get("name") or not raw.get("letters"):
             return None
         scored = raw.get("scored") if isinstance(raw.get("scored"), Mapping) else {}
-        if not (raw.get("name") and raw.get("letters")) and not scored:
-            return None  # name "": none was heard, only the names it could be were scored
-        return cls(str(raw.get("name") or ""), _words(raw.get("letters") or ()),
-                   {str(name): _words(words) for name, words in scored.items()},
-                   tuple(str(n) for n in raw.get("candidates") or ()))
+        return cls(str(raw["name"]), _words(raw["letters"]),
+                   {str(name): _words(words) for name, words in scored.items()})
 
 
 def _words(raw: Any) -> tuple[tuple[float, ...], ...]:

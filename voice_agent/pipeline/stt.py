@@ -23,7 +23,7 @@ from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.utils.time import time_now_iso8601
 
 from voice_agent.dialog.listening import Listening
-from voice_agent.dialog.name_choice import names_to_score, spelling_candidates
+from voice_agent.dialog.name_choice import names_to_score
 from voice_agent.dialog.name_lexicon import name_lexicon
 from voice_agent.dialog.spelling import spelled_letters
 from voice_agent.pipeline.spelling_check import letter_logprobs
@@ -34,20 +34,17 @@ def hear(model: WhisperModel, audio: bytes, listening: Listening | None, beam_si
          ) -> tuple[str, dict[str, Any]]:
     """Transcribe one segment; while a heard name is spelled, also score the segment's audio
     against that name's letters (``stats["letter_scores"]``: the name and, word by word, each
-    letter's log-probability) and against every name it could be (``"scored"``: the heard
-    name first, then the census names nearest its letters and their rivals,
+    letter's log-probability) and against the names it could be (``"scored"``: the heard
+    name first, then the census names nearest its letters and the heard name's rivals,
     ``dialog/name_choice.py``)."""
     text, stats = transcribe(model, audio, prompt=listening.prompt if listening else None,
                              examples=listening.examples if listening else (),
                              beam_size=beam_size)
-    if listening is not None and listening.spelling and text:
-        name = listening.spelling_of  # None: the name was not caught, only spelled
-        lexicon = name_lexicon()
-        candidates = spelling_candidates(name, spelled_letters(text), lexicon)
-        names = names_to_score(candidates, lexicon)
-        scored = letter_logprobs(model, audio, names, prompt=listening.prompt) if names else []
-        stats["letter_scores"] = {"name": name or "", "letters": scored[0] if name else [],
-                                  "candidates": candidates,
+    if listening is not None and listening.spelling_of and text:
+        name = listening.spelling_of
+        names = names_to_score(name, spelled_letters(text), name_lexicon())
+        scored = letter_logprobs(model, audio, names, prompt=listening.prompt)
+        stats["letter_scores"] = {"name": name, "letters": scored[0],
                                   "scored": dict(zip(names, scored, strict=True))}
     return text, stats
 
