@@ -27,6 +27,7 @@ from voice_agent.booking.outbox import Outbox
 from voice_agent.dialog import tools as T
 from voice_agent.dialog.confidence import ConfidenceRecord
 from voice_agent.dialog.connector_timing import TimedConnector
+from voice_agent.dialog.heard_times import take_heard_event
 from voice_agent.dialog.keypad import read_keys
 from voice_agent.dialog.listening import Listening, listening_prompt
 from voice_agent.dialog.llm_client import LLMClient, LLMOptions, LLMUnavailableError
@@ -171,6 +172,7 @@ class DialogManager:
         if turn_asked == "spell" and self.state.spelling is not None:
             turn.policy_events.append({"event": "name_spelling", "verified":
                                        self.state.name_spelled, **self.state.spelling})
+        turn.policy_events.extend(take_heard_event(self.state))  # a garbled time's scores
         if isinstance(decision, Open):
             self.confidence.misunderstandings += 1
         turn.policy_events.append({"event": "decision", "decision": type(decision).__name__,

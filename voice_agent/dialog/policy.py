@@ -23,6 +23,7 @@ from typing import Any
 from connectors.base import Booking, Slot
 from connectors.schedule import Business
 from voice_agent.dialog.changes import ExistingBookings
+from voice_agent.dialog.heard_times import HeardTimeQuestions
 from voice_agent.dialog.keypad import spoken_digits
 from voice_agent.dialog.merge import Conflict
 from voice_agent.dialog.name_choice import take_spelling
@@ -81,7 +82,7 @@ class Open:
 Decision = Say | Check | Book | Find | Cancel | Open
 
 
-class BookingPolicy(ExistingBookings):
+class BookingPolicy(ExistingBookings, HeardTimeQuestions):
     def __init__(self, *, business: Business, replies: dict[str, str], today: date) -> None:
         self.business = business
         self.replies = replies
@@ -108,6 +109,8 @@ class BookingPolicy(ExistingBookings):
             return Say("transfer", end_call=True, outcome="transferred")
         context_day, state.hours_day = state.hours_day, None  # the context lasts one turn
         u = answer_question(self.words, self.business, state, u, self.lead)
+        if (heard := self.answer_heard_time(state, u)) is not None:  # "Did you say 2:30?"
+            return heard
         if u.unsure and not u.no_preference and state.asked not in (
                 "name", "spell", "phone") and not (
                 u.has_slot_info or u.affirm or u.name or u.phone or u.option):
@@ -187,6 +190,8 @@ class BookingPolicy(ExistingBookings):
         if u.no_preference and u.constraint is None and not (u.tod and u.tod.exact) and (
                 _ANY_TIME.search(u.text.lower())):
             u = dataclasses.replace(u, constraint=Constraint("earliest"))  # "I don't mind when"
+        if (heard := self.ask_heard_time(state, u)) is not None:  # a garbled time: "did you say"
+            return heard
         self._update_slots(state, u)
         day_from_context(state, u, context_day)
         if state.service is None:

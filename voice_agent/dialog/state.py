@@ -73,6 +73,11 @@ class DialogState:
     name_logprob: float | None = None  # STT confidence of the turn the name was heard in
     spelling: dict[str, object] | None = None  # the letters heard and their distance to the name
     letter_scores: LetterScores | None = None  # this turn's audio read as the name's letters
+    # A garbled answer to the times offered, matched against them (dialog/heard_times.py):
+    heard_time: Slot | None = None  # the time asked about ("Did you say 2:30 PM ...?")
+    heard_questions: int = 0  # such questions asked in this call
+    heard_rejected: list[datetime] = field(default_factory=list)  # times the caller said no to
+    heard_event: dict[str, object] | None = None  # this turn's scores, for the turn row
 
     @property
     def awaits_letters_or_digits(self) -> bool:
