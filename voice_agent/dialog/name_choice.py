@@ -44,7 +44,10 @@ from voice_agent.dialog.state import DialogState
 
 __all__ = ["NameChoice", "choose_name", "name_spelled", "names_to_score", "take_spelling"]
 
-PRIOR_WEIGHT = 1.0  # the log prior against the audio's log-likelihood
+# The log prior against the audio's log-likelihood: 1 is the posterior. On the benchmark's
+# train half 0.5 verified one name more (7 against 6), on its test half 1 did (10 against 9);
+# neither wrote a wrong name.
+PRIOR_WEIGHT = 1.0
 HEARD_MARGIN = 2.0
 LETTER_FLOOR = -8.0
 MAX_LETTER_DISTANCE = 0.6
