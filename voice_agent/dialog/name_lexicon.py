@@ -35,7 +35,7 @@ __all__ = ["NameLexicon", "name_lexicon"]
 
 SURNAMES_KEPT = 40_000  # of 88,799, by frequency: the rest are one family each
 RIVAL_EDITS = 2  # a rival differs from the candidate's word by at most this many letters
-RIVALS_PER_WORD = 3
+RIVALS_PER_WORD = 4
 SNAPS_PER_PART = 8
 MIN_SHARE = 0.0005
 SHORTLIST = 40  # snaps ranked exactly (letter_distance is pure Python)
@@ -120,23 +120,30 @@ class NameLexicon:
         return sum(self._pool(i, len(words)).log_share[w] for i, w in enumerate(words))
 
     def rivals(self, name: str) -> list[str]:
-        """Names one word away: that word swapped for a lexicon word at most
-        ``RIVAL_EDITS`` letters from it (the closest, then the most frequent, first)."""
+        """Names one word away: that word swapped for a lexicon word at most ``RIVAL_EDITS``
+        letters from it. Per word, ``RIVALS_PER_WORD`` of them, half the most confusable
+        (fewest letters apart once rhymes are folded together: Tana for Dana) and half the
+        most common (Reid for Reed): the rivals a spelling's audio may prefer, and those
+        the prior does."""
         words = self._words(name)
         out: list[str] = []
         for i, word in enumerate(words):
             if not word:
                 continue
             pool = self._pool(i, len(words))
-            near = process.extract(word, pool.words, scorer=Levenshtein.distance,
-                                   score_cutoff=RIVAL_EDITS, limit=None)
+            near = [m for m in process.extract(word, pool.words, scorer=Levenshtein.distance,
+                                               score_cutoff=RIVAL_EDITS, limit=None)
+                    if m[0] != word]
             key = _rhyme_key(word)
-            # the most confusable first: fewest letters apart once rhymes are folded together
-            near.sort(key=lambda m: (Levenshtein.distance(pool.keys[m[2]], key), m[1], m[2]))
-            for other, _dist, _index in near[:RIVALS_PER_WORD + 1]:
-                if other != word and len(out) < RIVALS_PER_WORD * (i + 1):
-                    out.append(" ".join(_title(other) if j == i else _title(w)
-                                        for j, w in enumerate(words)))
+            confusable = sorted(near, key=lambda m: (
+                Levenshtein.distance(pool.keys[m[2]], key), m[1], m[2]))
+            common = sorted(near, key=lambda m: (m[1], m[2]))  # words are most frequent first
+            picked: list[str] = []
+            for ranked in (confusable, common):
+                fresh = [m[0] for m in ranked if m[0] not in picked]
+                picked.extend(fresh[:RIVALS_PER_WORD // 2])
+            out.extend(" ".join(_title(other) if j == i else _title(w)
+                                for j, w in enumerate(words)) for other in picked)
         return out
 
     def _near(self, letters: str, pool: _Pool) -> list[tuple[str, float]]:
