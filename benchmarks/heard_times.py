@@ -60,7 +60,6 @@ import numpy as np
 
 from connectors.base import Slot
 from connectors.schedule import Business, load_businesses
-from evals.simulator.caller_voice import make_caller_voice
 from evals.simulator.phone_line import parse_line
 from voice_agent.config import REPO_ROOT, Settings
 from voice_agent.dialog.heard_times import (
@@ -78,6 +77,10 @@ from voice_agent.dialog.replies import ReplyRenderer, Say
 from voice_agent.dialog.state import Availability, DialogState
 from voice_agent.dialog.understanding import understand
 from voice_agent.telephony.codec import SAMPLE_RATE, resample, ulaw_decode, ulaw_encode
+
+sys.path.insert(0, str(Path(__file__).parent))  # run as a script or imported
+from name_capture import CACHE as PIPER_CACHE
+from name_capture import voice_for  # the Piper voices share one Piper run per text
 
 CACHE = REPO_ROOT / "var" / "heard-times"
 SGD = Path("/work/shared/data/sgd_turns/dev.jsonl")
@@ -195,32 +198,6 @@ def load_text_answers(path: Path, skip: set[str]) -> list[Turn]:
 
 
 # --------------------------------------------------------------------------- audio
-class SharedPiper:
-    """The two Piper caller voices differ only in how Piper's audio is resampled
-    (``PiperCallerVoice``): Piper runs once per text and both pitches are cut from it."""
-
-    def __init__(self, pitch: float) -> None:
-        from evals.simulator.caller_voice import PiperCallerVoice
-        from voice_agent.runtime.model_files import piper_voice
-
-        self.voice = PiperCallerVoice(model=str(piper_voice()[0]), pitch=1.0)
-        self.pitch = pitch
-        self.rate = int(json.loads(Path(self.voice.model + ".json").read_text())["audio"]
-                        ["sample_rate"])
-
-    async def synthesize(self, text: str) -> np.ndarray:
-        key = hashlib.sha256(f"piper-raw|{text}".encode()).hexdigest()[:16]
-        path = CACHE / "audio" / "piper-raw" / f"{key}.npy"
-        if path.exists():
-            raw = np.load(path)
-        else:
-            self.voice.pitch = SAMPLE_RATE / self.rate  # the raw rate, trimmed
-            raw = await self.voice._run(text)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            np.save(path, raw)
-        return resample(raw, int(self.rate * self.pitch), SAMPLE_RATE)
-
-
 def prefetch_piper(texts: list[str]) -> None:
     """Synthesise every text Piper has not said yet in one Piper process (a process per
     text spends most of its time loading the voice), into ``SharedPiper``'s cache."""
@@ -231,9 +208,9 @@ def prefetch_piper(texts: list[str]) -> None:
     from evals.simulator.caller_voice import _trim_silence
     from voice_agent.runtime.model_files import piper_voice
 
-    def path(text: str) -> Path:
+    def path(text: str) -> Path:  # where SharedPiper (name_capture.py) keeps Piper's audio
         key = hashlib.sha256(f"piper-raw|{text}".encode()).hexdigest()[:16]
-        return CACHE / "audio" / "piper-raw" / f"{key}.npy"
+        return PIPER_CACHE / "audio" / "piper-raw" / f"{key}.npy"
 
     missing = list(dict.fromkeys(t for t in texts if not path(t).exists()))
     if not missing:
@@ -254,12 +231,6 @@ def prefetch_piper(texts: list[str]) -> None:
             out = path(text)
             out.parent.mkdir(parents=True, exist_ok=True)
             np.save(out, _trim_silence(pcm.astype(np.int16), rate))
-
-
-def voice_for(name: str) -> Any:
-    if name in ("piper", "piper-high"):
-        return SharedPiper(0.86 if name == "piper" else 1.14)
-    return make_caller_voice(name)
 
 
 def line_audio(voice_name: str, voice: Any, line_spec: str, text: str) -> np.ndarray:
