@@ -101,30 +101,35 @@ async def test_barge_in_clears_the_agent_and_the_turn_keeps_what_was_heard(agent
     """The caller talks over the agent's reply: the server sends ``clear``, the turn row says
     the reply was cut short and holds only the sentences whose marks came back; an "Okay."
     under the next reply neither cuts it nor becomes a turn."""
+    voice = make_caller_voice("piper")
+    # Synthesised before the call: made while the agent replies, on a busy box, the line
+    # meant for its first sentence started seconds late, after the reply had ended (and
+    # before the call: the server wants the stream's start event soon after it connects).
+    lines = [await voice.synthesize(text) for text in (
+        "Hi, I'd like to book a haircut.", "Next Tuesday at 3 pm.",
+        "Yes that works for me and the name for the booking is Dana Smith", "Okay.")]
     script = load_script(DEMO)
     events: list[tuple[str, str]] = []
     client = await dial(server_url=agent_server.url, script=script,
                         auth_token=agent_server.settings.twilio_auth_token,
                         on_event=lambda kind, text: events.append((kind, text)))
-    voice = make_caller_voice("piper")
     await client.start()
     try:
         assert await client.wait_agent_reply(since_s=0.0, silence_s=1.0)
-        end = await client.speak(await voice.synthesize("Hi, I'd like to book a haircut."))
+        end = await client.speak(lines[0])
         assert await client.wait_agent_reply(since_s=end, silence_s=1.0)
-        end = await client.speak(await voice.synthesize("Next Tuesday at 3 pm."))
+        end = await client.speak(lines[1])
         # "3 PM on Tuesday, December 1 is free for a haircut. Can I have your name ...?"
         await _first_audio_after(client, end)
         await asyncio.sleep(1.0)  # into the first sentence, then three seconds of speech
-        end = await client.speak(await voice.synthesize(
-            "Yes that works for me and the name for the booking is Dana Smith"))
+        end = await client.speak(lines[2])
         assert await client.wait_agent_reply(since_s=end, silence_s=1.0)
         assert any(kind == "clear" for kind, _ in events), events
         clears = sum(kind == "clear" for kind, _ in events)
         # A backchannel under the next reply: no clear, no turn.
         next_reply = await _first_audio_after(client, end)
         await asyncio.sleep(max(0.0, next_reply - client.now()) + 0.8)
-        await client.speak(await voice.synthesize("Okay."))
+        await client.speak(lines[3])
         assert await client.wait_agent_reply(since_s=end, silence_s=1.5)
         assert sum(kind == "clear" for kind, _ in events) == clears
         assert client.marks_echoed, "the server sent no marks"
