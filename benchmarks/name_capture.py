@@ -246,6 +246,21 @@ class Store:
                 self.save()
         return self.data[key]
 
+    def letter_scores(self, base: str, names: list[str],
+                      score: Callable[[list[str]], list[Any]], tag: str = "fs3"
+                      ) -> dict[str, Any] | None:
+        """Each name's forced letter scores for the sample ``base`` (``score`` computes the
+        missing ones in one call); None when some are missing and only the cache may be read.
+        ``fs3``: the spelling encoded as the transcription was (its last frame dropped)."""
+        missing = [c for c in names if f"{base}|{tag}|{c}" not in self.data]
+        if missing and self.cached_only:
+            return None
+        if missing:
+            for c, v in zip(missing, score(missing), strict=True):
+                self.data[f"{base}|{tag}|{c}"] = v
+            self.dirty += 1
+        return {c: self.data[f"{base}|{tag}|{c}"] for c in names}
+
     def save(self) -> None:
         if self.cached_only:
             return
@@ -312,15 +327,11 @@ def collect(names: list[str], voices: list[str], lines: list[str], firsts: list[
                     s.kinds = {s.heard_name: "heard", **s.kinds}
                 s.wrong = list(s.kinds)
                 cands = list(dict.fromkeys([name, *s.wrong]))
-                missing = [c for c in cands if f"{base}|fs2|{c}" not in store.data]
-                if missing and cached_only:
+                spell_scores = store.letter_scores(base, cands, lambda m, p=spell_pcm: the_ear(
+                    ).letters(p, spell_listening.prompt, m))
+                if spell_scores is None:
                     continue
-                if missing:
-                    for c, v in zip(missing, the_ear().letters(
-                            spell_pcm, spell_listening.prompt, missing), strict=True):
-                        store.data[f"{base}|fs2|{c}"] = v
-                    store.dirty += 1
-                s.spell_scores = {c: store.data[f"{base}|fs2|{c}"] for c in cands}
+                s.spell_scores = spell_scores
                 if s.spell_alt_text:
                     missing = [c for c in cands if f"{base}|fa|{c}" not in store.data]
                     if missing and cached_only:

@@ -131,16 +131,13 @@ def collect(names: list[str], voices: list[str], lines: list[str], *, halves: bo
                 spell_text, _ = store.get(base + "|spell", lambda p=spell_pcm: the_ear()
                                           .transcribe(p, spell_listening.prompt, ()))
                 s.letters = spelled_letters(spell_text)
-                wanted = names_to_score(s.heard_name, s.letters, lexicon) if s.heard_name else []
-                missing = [c for c in wanted if f"{base}|fs2|{c}" not in store.data]
-                if missing and cached_only:
+                wanted = names_to_score(s.heard_name, s.letters, lexicon, max_distance=None
+                                        ) if s.heard_name else []
+                scored = store.letter_scores(base, wanted, lambda m, p=spell_pcm: the_ear(
+                    ).letters(p, spell_listening.prompt, m))
+                if scored is None:
                     continue
-                if missing:
-                    for c, v in zip(missing, the_ear().letters(
-                            spell_pcm, spell_listening.prompt, missing), strict=True):
-                        store.data[f"{base}|fs2|{c}"] = v
-                    store.dirty += 1
-                s.scored = {c: store.data[f"{base}|fs2|{c}"] for c in wanted}
+                s.scored = scored
                 samples.append(s)
                 print(f"{len(samples)} {base}: heard {s.heard_name!r}, letters {s.letters!r}",
                       file=sys.stderr, flush=True)

@@ -7,13 +7,15 @@ import pytest
 
 from voice_agent.dialog.name_choice import (
     LETTER_FLOOR,
+    MAX_LETTER_DISTANCE,
     MAX_SCORED,
+    above_floor,
     choose_name,
     name_spelled,
     names_to_score,
 )
 from voice_agent.dialog.name_lexicon import name_lexicon
-from voice_agent.dialog.spelling import LetterScores
+from voice_agent.dialog.spelling import LetterScores, letter_distance
 
 # The margin logic alone: no prior, no transcript check.
 PLAIN = {"heard_margin": 2.0, "prior_weight": 0.0, "max_distance": 99.0}
@@ -58,6 +60,21 @@ def test_the_names_scored_are_the_heard_name_the_snaps_and_its_rivals(lexicon) -
     assert names[0] == "Dana Smith" and len(names) == len(set(names)) <= MAX_SCORED
     assert "Tana Smith" in names
     assert names_to_score("Emission Void", "mfdnvlyd", lexicon) == ["Emission Void"]
+
+
+def test_only_the_heard_name_is_scored_when_no_score_could_get_it_taken(lexicon) -> None:
+    # The letters as transcribed are too far from the heard name: choose_name refuses it
+    # whatever its rivals score, so none is decoded (each costs the caller ~0.1 s).
+    assert letter_distance("Dana Smith", "bprqwlk") > MAX_LETTER_DISTANCE
+    assert names_to_score("Dana Smith", "bprqwlk", lexicon) == ["Dana Smith"]
+    assert len(names_to_score("Dana Smith", "bprqwlk", lexicon, max_distance=None)) > 1
+
+
+def test_a_letter_below_the_floor_leaves_the_rivals_unscored() -> None:
+    # Judged: every letter and the name's end, not the "then" between words.
+    assert above_floor(((-1.0, -9.0), (-2.0, -0.5)))
+    assert not above_floor(((-1.0, -9.0), (-8.5, -0.5)))
+    assert not above_floor(())
 
 
 def _scores(total_by_name: dict[str, float]) -> dict[str, tuple[tuple[float, ...], ...]]:
@@ -123,3 +140,19 @@ def test_without_the_recogniser_scores_nothing_is_chosen() -> None:
     assert name_spelled("Dana Smith", "danasmith", plain) is None  # no rivals scored
     other = LetterScores("Tina Smith", plain.words, _scores({"Tina Smith": -1.0}))
     assert name_spelled("Dana Smith", "danasmith", other) is None  # another name's scores
+
+
+def test_a_name_most_of_whose_letters_the_audio_contradicts_is_not_taken(lexicon) -> None:
+    """Measured (census test half, Piper, band+snr15): Jan Graves spelled, James Green
+    heard; James Green beat every name scored by 2.2, but the caller's name was not among
+    them and its median letter was at -3.2. Most letters must fit, not only better than
+    the neighbours'."""
+    def word(*letters: float) -> tuple[float, ...]:
+        return (*letters, -0.1)  # the word's end ("then", the final period)
+
+    bad = {"James Green": (word(-0.2, -0.1, -3.2, -7.4, -3.6), word(-1.0, 0.0, -6.1, -5.4, -6.3)),
+           "Jame Green": (word(-0.2, -0.1, -3.2, -7.4), word(-3.8, -3.0, -6.0, -6.1, -6.5)),
+           "Jamel Green": (word(-0.2, -0.1, -3.2, -7.4, -2.8), word(-4.8, 0.0, -6.1, -5.9, -6.9))}
+    assert choose_name("James Green", "jamesgreen", bad, lexicon, **PLAIN,
+                       median_floor=-99.0) is not None  # the margin alone would take it
+    assert choose_name("James Green", "jamesgreen", bad, lexicon, **PLAIN) is None

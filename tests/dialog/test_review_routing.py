@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import pytest
 from sqlmodel import Session, select
 
+from voice_agent.dialog import name_choice
 from voice_agent.dialog.confidence import ConfidenceRecord
 from voice_agent.dialog.spelling import LetterScores
 from voice_agent.store.models import BookingIntent
@@ -214,3 +217,61 @@ async def test_the_census_name_a_spelling_singles_out_is_written(tmp_path: Path)
         assert booking.name == "Megan Foster"
         [record] = [e for e in turn.policy_events if e["event"] == "booking_confidence"]
         assert record["name_unverified"] is False
+
+
+def _heard_only(scores: LetterScores, job: int) -> LetterScores:
+    """``scores`` as the recogniser hands them on at once: the heard name's own, the rest
+    still being scored (job ``job``)."""
+    return LetterScores(scores.name, scores.words, {scores.name: scores.words}, later=job)
+
+
+async def test_the_rivals_scored_in_the_background_decide_the_name_at_the_booking(
+        tmp_path: Path) -> None:
+    """The names the spelling could otherwise be are scored while the agent replies; the
+    spelling turn does not wait for them, the booking does, and writes the name they single
+    out."""
+    async with rig(tmp_path) as r:
+        rivals: asyncio.Future = asyncio.get_running_loop().create_future()
+        r.manager.expect_name_rivals(7, rivals)
+        await _spell(r, "Megan Foster.", "M, A, G, A, N, N, F, O, S, T, D, R.",
+                     _heard_only(MEGAN_AMONG_RIVALS, 7))
+        assert r.check["verified"] is False and r.check["choice_later"] is True
+        rivals.set_result({n: w for n, w in MEGAN_AMONG_RIVALS.scored.items()
+                           if n != "Megan Foster"})
+        for line in LINES[4:]:
+            turn = await r.manager.handle_turn(line, stt_avg_logprob=-0.3)
+        [choice] = [e for e in turn.policy_events if e["event"] == "name_choice"]
+        assert choice["chosen"]["name"] == "Megan Foster" and choice["scored"] == 5
+        [booking] = await r.calendar.find_bookings(phone="+15551230001")
+        assert booking.name == "Megan Foster"
+        [record] = [e for e in turn.policy_events if e["event"] == "booking_confidence"]
+        assert record["name_unverified"] is False
+
+
+async def test_rivals_not_scored_in_time_leave_the_name_unverified(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A booking waits for the rivals' scores only so long: then it goes ahead with the
+    name unverified, to review, never written on a guess. Scores for another spelling
+    (another job) are not taken for this one."""
+    monkeypatch.setattr(name_choice, "RIVALS_WAIT_S", 0.05)
+    async with rig(tmp_path) as r:
+        never: asyncio.Future = asyncio.get_running_loop().create_future()
+        r.manager.expect_name_rivals(1, never)
+        await _spell(r, "Megan Foster.", "M, A, G, A, N, N, F, O, S, T, D, R.",
+                     _heard_only(MEGAN_AMONG_RIVALS, 1))
+        assert r.check["choice_later"] is True
+        for line in LINES[4:]:
+            turn = await r.manager.handle_turn(line, stt_avg_logprob=-0.3)
+        [choice] = [e for e in turn.policy_events if e["event"] == "name_choice"]
+        assert choice == {"event": "name_choice", "chosen": None, "error": "TimeoutError"}
+        assert r.manager.state.outcome == "pending_review"
+        assert await r.calendar.find_bookings(phone="+15551230001") == []
+    (tmp_path / "other").mkdir()
+    async with rig(tmp_path / "other") as r:
+        done: asyncio.Future = asyncio.get_running_loop().create_future()
+        done.set_result(dict(MEGAN_AMONG_RIVALS.scored))
+        r.manager.expect_name_rivals(2, done)
+        await _spell(r, "Megan Foster.", "M, A, G, A, N, N, F, O, S, T, D, R.",
+                     _heard_only(MEGAN_AMONG_RIVALS, 3))
+        assert r.check["choice_later"] is False
+        never.cancel()

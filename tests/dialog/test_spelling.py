@@ -127,3 +127,13 @@ def test_letter_scores_are_read_from_the_recogniser_statistics() -> None:
     assert LetterScores.from_stats(stats) == LetterScores("Al Fox", ((-0.1, -2.0), (-0.2, -0.1)))
     assert LetterScores.from_stats({"avg_logprob": -0.3}) is None
     assert LetterScores.from_stats({"letter_scores": {"name": "", "letters": []}}) is None
+
+
+def test_an_initial_heard_for_a_name_is_never_verified() -> None:
+    """Eve Shaw came through as "E-Shaw" and its spelling as "E, D, E, then S, H, A, W"
+    (benchmarks/name_choice.py, the scripts' names): an initial is no first name, however
+    well the audio fits its letters."""
+    perfect = ((-0.1, -0.1), (-0.1, -0.1, -0.1, -0.1, -0.1))
+    assert not _verifies("E-Shaw", perfect, "edeshaw")
+    assert not _verifies("E Shaw", perfect, "eshaw")
+    assert _verifies("Ed Shaw", ((-0.1, -0.1, -0.1), perfect[1]), "edshaw")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -49,7 +51,7 @@ def test_the_audio_bears_out_the_name_spelled_and_not_a_rhyme_of_it(model_dir) -
     assert listening.spelling_of == "Dana Smith" and "Dana" not in listening.prompt
     pcm = asyncio.run(make_caller_voice("espeak").synthesize("D, A, N, A, then S, M, I, T, H"))
     audio = resample(ulaw_decode(ulaw_encode(pcm)), SAMPLE_RATE, 16_000).tobytes()
-    _text, stats = hear(model, audio, listening, 1)
+    _text, stats, _rivals = hear(model, audio, listening, 1)
     scores = LetterScores.from_stats(stats)
     assert scores is not None and scores.name == "Dana Smith"
     assert [len(w) for w in scores.words] == [5, 6]
@@ -87,9 +89,77 @@ def test_the_spelling_is_scored_against_every_name_it_could_be(model_dir) -> Non
     pcm = asyncio.run(make_caller_voice("espeak").synthesize(
         "M, E, G, A, N, then F, O, S, T, E, R"))
     audio = resample(ulaw_decode(ulaw_encode(pcm)), SAMPLE_RATE, 16_000).tobytes()
-    _text, stats = hear(model, audio, listening, 1)
+    _text, stats, rivals = hear(model, audio, listening, 1)
+    assert list(stats["letter_scores"]["scored"]) == ["Megan Foster"] and rivals is not None
+    stats["letter_scores"]["scored"] |= rivals()  # what the booking waits for
     scores = LetterScores.from_stats(stats)
     assert scores is not None and next(iter(scores.scored)) == "Megan Foster"
     assert "Meghan Foster" in scores.scored  # a rival: one letter more
     chosen = name_spelled("Megan Foster", spelled_letters(_text), scores)
     assert chosen is not None and chosen.name == "Megan Foster", scores.scored
+
+
+@pytest.mark.slow
+def test_a_spelling_segment_is_encoded_once_for_its_transcript_and_its_scores(
+        model_dir, monkeypatch) -> None:
+    """The encoder is most of a short segment's cost: the names scored reuse the encoder
+    output of the transcription just made, and a fresh encoding gives the same output."""
+    from faster_whisper import WhisperModel
+
+    from connectors.schedule import load_business
+    from voice_agent.pipeline import whisper_model
+    from voice_agent.pipeline.whisper_model import load_whisper
+
+    model = load_whisper(model_dir, device="cpu", compute_type="int8", cpu_threads=2)
+    salon = load_business(DEFAULT_BUSINESSES_DIR / "demo-salon.yaml")
+    listening = listening_prompt(salon, "spell", SPELL_QUESTION, "Dana Smith")
+    pcm = asyncio.run(make_caller_voice("piper").synthesize("D, A, N, A, then S, M, I, T, H"))
+    audio = resample(ulaw_decode(ulaw_encode(pcm)), SAMPLE_RATE, 16_000).tobytes()
+    encoded: list[np.ndarray] = []
+    real_encode = WhisperModel.encode
+
+    def counted(self, features):
+        out = real_encode(self, features)
+        encoded.append(np.asarray(out).copy())
+        return out
+
+    monkeypatch.setattr(WhisperModel, "encode", counted)
+    monkeypatch.setattr(whisper_model, "_LAST_ENCODED", threading.local())
+    _text, stats, rivals = hear(model, audio, listening, 1)
+    assert rivals is not None
+    with ThreadPoolExecutor(1) as elsewhere:  # scored later, in another worker thread
+        scored = stats["letter_scores"]["scored"] | elsewhere.submit(rivals).result()
+    assert len(scored) > 1 and len(encoded) == 1
+    whisper_model._LAST_ENCODED.item = None  # forget it: the same scores, encoded afresh
+    again = letter_logprobs(model, audio, list(scored), prompt=listening.prompt)
+    assert len(encoded) == 2 and np.array_equal(encoded[0], encoded[1])
+    assert again == list(scored.values())
+
+
+@pytest.mark.slow
+def test_the_recogniser_hands_on_the_spelling_at_once_and_its_rivals_later(model_dir) -> None:
+    """The transcription is pushed on with the heard name's own scores; the other names are
+    scored in the background, as the job the transcription names."""
+    from connectors.schedule import load_business
+    from voice_agent.pipeline.stt import SharedWhisperSTTService
+    from voice_agent.pipeline.whisper_model import load_whisper
+
+    model = load_whisper(model_dir, device="cpu", compute_type="int8", cpu_threads=2)
+    salon = load_business(DEFAULT_BUSINESSES_DIR / "demo-salon.yaml")
+    listening = listening_prompt(salon, "spell", SPELL_QUESTION, "Dana Smith")
+    pcm = asyncio.run(make_caller_voice("piper").synthesize("D, A, N, A, then S, M, I, T, H"))
+    audio = resample(ulaw_decode(ulaw_encode(pcm)), SAMPLE_RATE, 16_000).tobytes()
+    jobs: list[tuple[int, asyncio.Task]] = []
+
+    async def run() -> tuple[list, dict]:
+        stt = SharedWhisperSTTService(model=model, prompt=lambda: listening,
+                                      later_scores=lambda job, task: jobs.append((job, task)))
+        frames = [f async for f in stt.run_stt(audio)]
+        assert len(jobs) == 1 and not jobs[0][1].done()  # still scoring when handed on
+        return frames, await jobs[0][1]
+
+    frames, rivals = asyncio.run(run())
+    scores = LetterScores.from_stats(frames[-1].result)
+    assert scores is not None and scores.later == jobs[0][0] == 1
+    assert list(scores.scored) == ["Dana Smith"]
+    assert "Dana Smith" not in rivals and "Tana Smith" in rivals

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +34,7 @@ from voice_agent.dialog.listening import Listening, listening_prompt
 from voice_agent.dialog.llm_client import LLMClient, LLMOptions, LLMUnavailableError
 from voice_agent.dialog.llm_reading import LLMReader
 from voice_agent.dialog.merge import Conflict
+from voice_agent.dialog.name_choice import settle_name_choice, spelling_events
 from voice_agent.dialog.policy import Book, BookingPolicy, Cancel, Check, Decision, Find, Open
 from voice_agent.dialog.prompt import RenderedPrompt
 from voice_agent.dialog.proposals import ToolProposals
@@ -123,6 +125,10 @@ class DialogManager:
         return listening_prompt(self.business, self.state.asked, self._last_agent_text(),
                                 self.state.name)
 
+    def expect_name_rivals(self, job: int, scores: Awaitable[Mapping[str, Any]]) -> None:
+        """A spelled name's rivals are being scored (``pipeline/stt.py``): for the booking."""
+        self.state.name_rivals = (job, scores)
+
     async def prefill(self) -> None:
         """Have the LLM server evaluate this call's prompt prefix while the greeting plays,
         keeping the expensive prompt evaluation off the first turn's latency."""
@@ -169,9 +175,8 @@ class DialogManager:
                     else self.policy.decide(self.state, u))
         if self.state.name != name_before and stt_avg_logprob is not None:
             self.state.name_logprob = stt_avg_logprob  # the turn the name is from
-        if turn_asked == "spell" and self.state.spelling is not None:
-            turn.policy_events.append({"event": "name_spelling", "verified":
-                                       self.state.name_spelled, **self.state.spelling})
+        if turn_asked == "spell":
+            turn.policy_events.extend(spelling_events(self.state))
         turn.policy_events.extend(take_heard_event(self.state))  # a garbled time's scores
         if isinstance(decision, Open):
             self.confidence.misunderstandings += 1
@@ -344,6 +349,8 @@ class DialogManager:
         args = {"service": step.service, "start": step.start.strftime("%Y-%m-%dT%H:%M"),
                 "name": step.name, "phone": step.phone}
         self._propose_and_reconcile(T.BOOK_APPOINTMENT, args, turn)
+        if (choice := await settle_name_choice(self.state)) is not None:
+            turn.policy_events.append(choice)  # the spelled name, singled out or not
         self.confidence.explicit_confirmation = self.state.confirmed
         self.confidence.name_unverified = self.state.heard and not self.state.name_spelled
         self.confidence.name_stt_avg_logprob = self.state.name_logprob
@@ -577,12 +584,7 @@ class DialogManager:
         turn.tool_calls.append(T.ToolRecord(name, args, source, status, result, reason).as_dict())
 
     def _tool_result_message(self, name: str, args: dict[str, Any], result: Any) -> None:
-        call_id = f"call_{len(self.messages)}"
-        self.messages.append({"role": "assistant", "content": "", "tool_calls": [{
-            "id": call_id, "type": "function",
-            "function": {"name": name, "arguments": T.json.dumps(args)}}]})
-        self.messages.append({"role": "tool", "tool_call_id": call_id,
-                              "content": T.json.dumps(result)})
+        self.messages += T.tool_result_messages(name, args, result, f"call_{len(self.messages)}")
 
     async def _callback_intent(self, why: str, detail: str, *, status: str = "callback"
                                ) -> None:

@@ -71,10 +71,6 @@ class _Pool:
         return cls(words, tuple(_rhyme_key(w) for w in words),
                    {w: math.log(shares[w] / 100) for w in words})
 
-    @property
-    def known(self) -> dict[str, float]:
-        return self.log_share
-
 
 class NameLexicon:
     """First names and surnames, lower case without accents, most frequent first."""
@@ -105,8 +101,8 @@ class NameLexicon:
         if not words:
             return False
         if len(words) == 1:
-            return words[0] in self.firsts.known or words[0] in self.lasts.known
-        return all(w in self._pool(i, len(words)).known for i, w in enumerate(words))
+            return words[0] in self.firsts.log_share or words[0] in self.lasts.log_share
+        return all(w in self._pool(i, len(words)).log_share for i, w in enumerate(words))
 
     def log_prior(self, name: str) -> float | None:
         """How common the name is: the sum of its words' log shares of people (None: not a

@@ -35,7 +35,7 @@ as the right name), which no threshold on its hearing of the letters can fix.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,6 +163,9 @@ class LetterScores:
     # The same audio read as each name it could be (``dialog/name_choice.py``): name -> its
     # letters' log-probabilities, word by word. The heard name is among them.
     scored: Mapping[str, tuple[tuple[float, ...], ...]] = field(default_factory=dict)
+    # The names it could otherwise be are still being scored, as job ``later`` of the
+    # recogniser's (``pipeline/stt.py``); None when they were scored, or need not be.
+    later: int | None = None
 
     @classmethod
     def from_stats(cls, stats: Mapping[str, Any]) -> LetterScores | None:
@@ -170,8 +173,22 @@ class LetterScores:
         if not isinstance(raw, Mapping) or not raw.get("name") or not raw.get("letters"):
             return None
         scored = raw.get("scored") if isinstance(raw.get("scored"), Mapping) else {}
+        later = raw.get("later")
         return cls(str(raw["name"]), _words(raw["letters"]),
-                   {str(name): _words(words) for name, words in scored.items()})
+                   {str(name): _words(words) for name, words in scored.items()},
+                   later if isinstance(later, int) else None)
+
+
+@dataclass(frozen=True)
+class LaterChoice:
+    """A heard name, spelled, that its letters alone did not bear out and whose rivals are
+    still being scored: whether the spelling singles it out is decided when a booking needs
+    it (``name_choice.settle_name_choice``)."""
+
+    name: str
+    letters: str  # as transcribed
+    scores: LetterScores  # the heard name's own
+    rivals: Awaitable[Mapping[str, Any]]  # the other names' scores, to come
 
 
 def _words(raw: Any) -> tuple[tuple[float, ...], ...]:
@@ -199,7 +216,13 @@ def spelling_verifies(name: str, letters: str, scores: LetterScores | None,
     the best transcript's ``letters`` are within reach of the name (``bears_out``) and the
     audio contradicts none of its letters (none below ``veto_floor``). Without the audio's
     scores (text, or a spelling heard in pieces) nothing is verified: a one-letter-apart name
-    ("Hartman" for Hardman) is as close to a transcript of the letters as the right one."""
+    ("Hartman" for Hardman) is as close to a transcript of the letters as the right one.
+    A name with a one-letter word is never verified: that is an initial heard for a name
+    (Eve Shaw came through as "E-Shaw", and its spelling "E, D, E, then S, H, A, W" was
+    within reach of it)."""
+    words = ["".join(ch for ch in w if ch.isalpha()) for w in re.split(r"[\s-]+", fold(name))]
+    if any(len(w) < 2 for w in words if w) or not any(words):
+        return False
     if not letters_fit(scores, name, floor=veto_floor):
         return False
     return letters_fit(scores, name, floor=letter_floor) or bears_out(

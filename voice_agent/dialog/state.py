@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from connectors.base import Booking, Slot
 from connectors.schedule import Service
-from voice_agent.dialog.spelling import LetterScores
+from voice_agent.dialog.spelling import LaterChoice, LetterScores
 from voice_agent.dialog.timeparse import TimeOfDay
 from voice_agent.dialog.understanding import Constraint, Understanding
 
@@ -73,6 +75,11 @@ class DialogState:
     name_logprob: float | None = None  # STT confidence of the turn the name was heard in
     spelling: dict[str, object] | None = None  # the letters heard and their distance to the name
     letter_scores: LetterScores | None = None  # this turn's audio read as the name's letters
+    # The last spelled name's rivals being scored in the background (``pipeline/stt.py``):
+    # its job number and the scores to come; then the choice they decide when a booking
+    # needs it (``dialog/name_choice.py``).
+    name_rivals: tuple[int, Awaitable[Mapping[str, Any]]] | None = None
+    later_choice: LaterChoice | None = None
     # A garbled answer to the times offered, matched against them (dialog/heard_times.py):
     heard_time: Slot | None = None  # the time asked about ("Did you say 2:30 PM ...?")
     heard_questions: int = 0  # such questions asked in this call

@@ -166,6 +166,15 @@ def tool_schemas(business: Business) -> list[dict[str, Any]]:
     ]
 
 
+def tool_result_messages(name: str, args: dict[str, Any], result: Any, call_id: str
+                         ) -> list[dict[str, Any]]:
+    """A tool call the code made and its result, as the chat messages the LLM reads."""
+    return [{"role": "assistant", "content": "", "tool_calls": [{
+        "id": call_id, "type": "function",
+        "function": {"name": name, "arguments": json.dumps(args)}}]},
+        {"role": "tool", "tool_call_id": call_id, "content": json.dumps(result)}]
+
+
 def forced_choice(name: str) -> dict[str, Any]:
     return {"type": "function", "function": {"name": name}}
 

@@ -135,7 +135,8 @@ async def run_call(resources: CallResources, transport: BaseTransport, leg: Call
     vad = VADProcessor(vad_analyzer=await asyncio.to_thread(SileroVADAnalyzer, params=vad_params))
     stt = SharedWhisperSTTService(
         model=resources.whisper, beam_size=s.stt_beam_size,
-        prompt=manager.listening_prompt if s.stt_context else None)
+        prompt=manager.listening_prompt if s.stt_context else None,
+        later_scores=manager.expect_name_rivals)
     if leg.transfer is not None:
         manager.transfer_available = True
         manager.on_transfer = leg.transfer

@@ -74,19 +74,23 @@ def spelling_tokens(hf_tokenizer: Any, name: str) -> tuple[list[int], list[list[
 
 
 def letter_logprobs(model: WhisperModel, pcm16k: bytes, names: list[str], *,
-                    prompt: str | None) -> list[list[list[float]]]:
+                    prompt: str | None, encoded: Any | None = None) -> list[list[list[float]]]:
     """For each of ``names``, each letter's log-probability (and its word's end), word by
     word, when the audio is
 read as that name spelled (after ``prompt``, as the transcription was); the
-    audio is encoded once. A name without letters gets an empty list."""
+    audio is encoded once (``encoded``: its encoder output, already computed). A name
+    without letters gets an empty list."""
     tok = _tokenizer(model)
     start = [*tok.sot_sequence, tok.no_timestamps]
     if prompt:
         start = [tok.sot_prev, *tok.encode(" " + prompt.strip())[-_MAX_PROMPT_TOKENS:], *start]
     audio = np.frombuffer(pcm16k, dtype=np.int16).astype(np.float32) / 32768.0
     features = model.feature_extractor(audio)
-    frames = min(features.shape[-1], 3000)
-    encoded = model.encode(pad_or_trim(features))
+    # The segment exactly as ``WhisperModel.transcribe`` cuts it (its last frame dropped),
+    # so that the encoder output of the transcription just made is reused, not recomputed.
+    frames = min(features.shape[-1] - 1, 3000)
+    if encoded is None:
+        encoded = model.encode(pad_or_trim(features[:, :frames]))
     out: list[list[list[float]]] = []
     for name in names:
         tokens, positions = spelling_tokens(model.hf_tokenizer, name)

@@ -6,7 +6,8 @@ Each transcription also carries the segment statistics QA needs (average log-pro
 and no-speech probability) in ``TranscriptionFrame.result``. ``prompt`` (when given) returns,
 at the moment a segment is transcribed, what the dialog expects to hear next
 (``DialogManager.listening_prompt``); while a heard name is spelled, the segment is also
-scored against that name's letters (``pipeline/spelling_check.py``).
+scored against that name's letters (``pipeline/spelling_check.py``), and the names it could
+otherwise be are scored in the background, for the booking to decide by.
 """
 
 from __future__ import annotations
@@ -23,37 +24,54 @@ from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.utils.time import time_now_iso8601
 
 from voice_agent.dialog.listening import Listening
-from voice_agent.dialog.name_choice import names_to_score
+from voice_agent.dialog.name_choice import above_floor, names_to_score
 from voice_agent.dialog.name_lexicon import name_lexicon
 from voice_agent.dialog.spelling import spelled_letters
 from voice_agent.pipeline.spelling_check import letter_logprobs
-from voice_agent.pipeline.whisper_model import transcribe
+from voice_agent.pipeline.whisper_model import last_encoded, transcribe
+
+RivalScores = dict[str, list[list[float]]]  # name -> its letters' log-probabilities
 
 
 def hear(model: WhisperModel, audio: bytes, listening: Listening | None, beam_size: int
-         ) -> tuple[str, dict[str, Any]]:
+         ) -> tuple[str, dict[str, Any], Callable[[], RivalScores] | None]:
     """Transcribe one segment; while a heard name is spelled, also score the segment's audio
     against that name's letters (``stats["letter_scores"]``: the name and, word by word, each
-    letter's log-probability) and against the names it could be (``"scored"``: the heard
-    name first, then the census names nearest its letters and the heard name's rivals,
-    ``dialog/name_choice.py``)."""
+    letter's log-probability). Returned last, when the heard name could still be taken: how
+    to score the names it could otherwise be (the census names nearest its letters and the
+    heard name's rivals, ``dialog/name_choice.py``), about 0.1 s of 2 cores each. Only a
+    booking needs them, so they are scored off the caller's reply path (``later_scores``).
+    The segment is encoded once for all of this (``whisper_model.ReusingWhisperModel``)."""
     text, stats = transcribe(model, audio, prompt=listening.prompt if listening else None,
                              examples=listening.examples if listening else (),
                              beam_size=beam_size)
-    if listening is not None and listening.spelling_of and text:
-        name = listening.spelling_of
-        names = names_to_score(name, spelled_letters(text), name_lexicon())
-        scored = letter_logprobs(model, audio, names, prompt=listening.prompt)
-        stats["letter_scores"] = {"name": name, "letters": scored[0],
-                                  "scored": dict(zip(names, scored, strict=True))}
-    return text, stats
+    if listening is None or not listening.spelling_of or not text:
+        return text, stats, None
+    name = listening.spelling_of
+    names = names_to_score(name, spelled_letters(text), name_lexicon())
+    # The transcription's encoder output, to share across threads (one 30 s window only).
+    encoded = last_encoded() if len(audio) <= 30 * 16_000 * 2 else None
+    heard = letter_logprobs(model, audio, names[:1], prompt=listening.prompt, encoded=encoded)[0]
+    stats["letter_scores"] = {"name": name, "letters": heard, "scored": {name: heard}}
+    rivals = names[1:] if above_floor(heard) else []  # else no score could get it taken
+    if not rivals:
+        return text, stats, None
+    return text, stats, lambda: dict(zip(rivals, letter_logprobs(
+        model, audio, rivals, prompt=listening.prompt, encoded=encoded), strict=True))
 
 
 class SharedWhisperSTTService(WhisperSTTService):
     def __init__(self, *, model: WhisperModel, prompt: Callable[[], Listening] | None = None,
+                 later_scores: Callable[[int, asyncio.Task[RivalScores]], None] | None = None,
                  beam_size: int = 1, **kwargs: Any) -> None:
+        """``later_scores`` is handed, before the segment's transcription is pushed on, the
+        task scoring a spelled name's rivals and the number the segment's ``letter_scores``
+        carry as ``later``; without it they are scored before the transcription is."""
         self._shared_model = model
         self._prompt = prompt
+        self._later_scores = later_scores
+        self._later_count = 0
+        self._jobs: set[asyncio.Task[RivalScores]] = set()
         self._beam_size = beam_size
         super().__init__(device="cpu", compute_type="int8", **kwargs)
 
@@ -70,8 +88,14 @@ class SharedWhisperSTTService(WhisperSTTService):
         t0 = time.perf_counter()
         try:
             listening = self._prompt() if self._prompt is not None else None
-            text, stats = await asyncio.to_thread(hear, model, audio, listening,
-                                                  self._beam_size)
+            text, stats, rivals = await asyncio.to_thread(hear, model, audio, listening,
+                                                          self._beam_size)
+            if rivals is not None and self._later_scores is None:
+                stats["letter_scores"]["scored"] |= await asyncio.to_thread(rivals)
+            elif rivals is not None:
+                self._later_count += 1
+                stats["letter_scores"]["later"] = self._later_count
+                self._later_scores(self._later_count, self._background(rivals))
         except Exception as exc:  # an unusable segment must not stall the turn detector
             logger.error(f"{self}: transcription failed: {type(exc).__name__}: {exc}")
             text, stats = "", {"error": type(exc).__name__}
@@ -80,3 +104,18 @@ class SharedWhisperSTTService(WhisperSTTService):
         # Always one frame per VAD segment, even when empty, so the turn detector downstream
         # can tell that every segment of the turn has been transcribed.
         yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), None, result=stats)
+
+    def _background(self, score: Callable[[], RivalScores]) -> asyncio.Task[RivalScores]:
+        """``score`` in a worker thread, held here until it ends (the loop holds tasks only
+        weakly); a failure is logged whether or not a booking ever waits for the result."""
+        task = asyncio.create_task(asyncio.to_thread(score))
+        self._jobs.add(task)
+
+        def done(t: asyncio.Task[RivalScores]) -> None:
+            self._jobs.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                logger.error(f"scoring a spelled name's rivals failed: "
+                             f"{type(t.exception()).__name__}")
+
+        task.add_done_callback(done)
+        return task
