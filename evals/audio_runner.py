@@ -88,6 +88,8 @@ async def run_audio_script(
         tool_calls=judged.tool_calls, tool_calls_rejected=judged.rejected,
         review_items=review, problems=judged.verdict.problems, turns=records,
         seconds=round(time.monotonic() - t0, 2), voice=voice, line=parse_line(line).name,
+        caller_heard=[{"heard": t.heard, "said": t.line, "label": t.label}
+                      for t in call.result.turns],
     )
     return run, totals
 

@@ -47,6 +47,9 @@ class CallRun:
     error: str | None = None
     voice: str | None = None  # audio mode: the caller's voice (caller_voice.VOICES)
     line: str | None = None  # audio mode: the telephone line (phone_line.PhoneLine.name)
+    # audio mode: per caller line, what the simulated caller heard the agent say before it
+    # (its own whisper transcript, which its choice of line followed) and the line said
+    caller_heard: list[dict[str, Any]] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -163,6 +163,11 @@ class Settings(BaseSettings):
     vad_confidence: float = Field(0.6, ge=0.1, le=0.95)
     vad_min_volume: float = Field(0.3, ge=0.0, le=1.0)
     user_speech_timeout_s: float = 0.6
+    # Seconds of silence after the agent's reply before it says it heard nothing and asks
+    # again (an answer the VAD missed, or a caller who stepped away); after
+    # MAX_NO_INPUT_REPROMPTS such prompts in a row the call ends with a callback noted.
+    # 0 turns it off.
+    no_input_reprompt_s: float = Field(6.0, ge=0.0, le=60.0)
     # End a turn before the speech timeout when pipecat's bundled Smart Turn v3.2 scores the
     # pause at least this sure that the caller has finished and whisper's transcript reads as
     # finished (benchmarks/turn_end.py); never while letters or digits are awaited.

@@ -16,6 +16,7 @@ import bisect
 
 import numpy as np
 
+from evals.simulator.phone_line import LineNoise
 from voice_agent.telephony.codec import SAMPLE_RATE, Int16Array, ulaw_decode
 
 __all__ = ["FRAME_S", "AgentAudio"]
@@ -35,6 +36,7 @@ class AgentAudio:
         self._last_agent_activity_s: float | None = None  # last arrival or played agent frame
         self._caller_frames: list[bytes] = []
         self._agent_frames: list[bytes] = []
+        self.line_noise: LineNoise | None = None  # sent while the caller is silent, if set
 
     def now(self) -> float:
         """Seconds since the phone's media started."""

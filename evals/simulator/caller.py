@@ -133,6 +133,7 @@ caller's audio as a worse telephone line would (band, noise, packet loss). ``pin
     result = CallResult(
         call_sid=client.call_sid, stream_sid=client.stream_sid, recording_path=recording_path
     )
+    client.line_noise = (line or PhoneLine()).idle_noise()
     timed_out = False
     try:
         await client.start()

@@ -162,7 +162,10 @@ class MediaStreamClient(AgentAudio):
 
     async def _tick(self, n: int) -> None:
         speaking = bool(self._tx)
-        frame = bytes(self._tx[:FRAME_BYTES]).ljust(FRAME_BYTES, b"\xff")
+        if speaking or self.line_noise is None:
+            frame = bytes(self._tx[:FRAME_BYTES]).ljust(FRAME_BYTES, b"\xff")
+        else:  # a noisy line is noisy between the caller's sentences too
+            frame = ulaw_encode(self.line_noise.next())
         del self._tx[:FRAME_BYTES]
         await self._send(
             lambda seq: tm.build_media(

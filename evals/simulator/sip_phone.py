@@ -239,7 +239,10 @@ class SipPhoneClient(AgentAudio):
     def _tick(self) -> None:
         assert self._sender is not None and self._remote_rtp is not None
         speaking = bool(self._tx)
-        frame = bytes(self._tx[:FRAME_BYTES]).ljust(FRAME_BYTES, b"\xff")
+        if speaking or self.line_noise is None:
+            frame = bytes(self._tx[:FRAME_BYTES]).ljust(FRAME_BYTES, b"\xff")
+        else:  # a noisy line is noisy between the caller's sentences too
+            frame = ulaw_encode(self.line_noise.next())
         del self._tx[:FRAME_BYTES]
         if self._dtmf:
             self._rtp_t.sendto(self._dtmf.pop(0), self._remote_rtp)

@@ -28,7 +28,7 @@ from importlib import resources
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from voice_agent.dialog.names import fold
+from voice_agent.dialog.names import fold, name_words
 from voice_agent.dialog.spelling import letter_distance
 
 __all__ = ["NameLexicon", "name_lexicon"]
@@ -89,15 +89,10 @@ class NameLexicon:
         """First word: a first name; last word: a surname; a middle word: a first name."""
         return self.lasts if index == count - 1 and count > 1 else self.firsts
 
-    @staticmethod
-    def _words(name: str) -> list[str]:
-        return ["".join(ch for ch in fold(w) if ch.isalpha()) for w in
-                name.replace("-", " ").split()]
-
     def known(self, name: str) -> bool:
         """Every word of the name is a name in its place ("Dana Smith"; a lone word may be
         either a first name or a surname)."""
-        words = [w for w in self._words(name) if w]
+        words = name_words(name)
         if not words:
             return False
         if len(words) == 1:
@@ -109,7 +104,7 @@ class NameLexicon:
         lexicon name). A receptionist's prior: Dana Smith is likelier than Tama Smith."""
         if not self.known(name):
             return None
-        words = [w for w in self._words(name) if w]
+        words = name_words(name)
         if len(words) == 1:
             return max(self.firsts.log_share.get(words[0], -99.0),
                        self.lasts.log_share.get(words[0], -99.0))
@@ -121,7 +116,7 @@ class NameLexicon:
         (fewest letters apart once rhymes are folded together: Tana for Dana) and half the
         most common (Reid for Reed): the rivals a spelling's audio may prefer, and those
         the prior does."""
-        words = self._words(name)
+        words = name_words(name)
         out: list[str] = []
         for i, word in enumerate(words):
             if not word:

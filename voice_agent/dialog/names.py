@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 
 __all__ = [
-    "NATO_LETTERS", "NameReading", "extract_name", "extract_phone", "fold", "read_name",
-    "spelled_words",
+    "NATO_LETTERS", "NameReading", "extract_name", "extract_phone", "fold", "name_words",
+    "read_name", "spelled_words",
 ]
 
 _L = r"[^\W\d_]"  # a letter, any script
@@ -149,6 +149,13 @@ def fold(word: str) -> str:
     """Lower case without accents: "Müller" -> "muller", "Łukasz" -> "lukasz"."""
     decomposed = unicodedata.normalize("NFKD", word.casefold().replace("ł", "l"))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def name_words(name: str) -> list[str]:
+    """The name's words as a caller spells them: folded, a-z only, split at spaces and
+    hyphens ("Anne-Marie O'Brien" -> ["anne", "marie", "obrien"])."""
+    words = ("".join(ch for ch in fold(w) if "a" <= ch <= "z") for w in re.split(r"[\s-]+", name))
+    return [w for w in words if w]
 
 
 def _apply_spelling(spoken: list[str], spelled: list[str]) -> list[str]:

@@ -39,7 +39,7 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from voice_agent.dialog.names import NATO_LETTERS, fold
+from voice_agent.dialog.names import NATO_LETTERS, fold, name_words
 
 __all__ = [
     "CORROBORATES", "LetterScores", "bears_out", "letter_distance", "letters_fit",
@@ -112,8 +112,7 @@ def letter_distance(name: str, letters: str) -> float:
 def word_distances(name: str, letters: str) -> list[float]:
     """Per word of ``name``: the cost of its letters in the cheapest alignment of the whole
     name with the spelled ``letters``, per letter of the word (1.0 each: nothing spelled)."""
-    words = [w for w in ("".join(ch for ch in fold(part) if ch.isalpha())
-                         for part in name.split()) if w]
+    words = name_words(name)
     target = "".join(words)
     if not target or not letters:
         return [1.0] * len(words)
@@ -220,8 +219,8 @@ def spelling_verifies(name: str, letters: str, scores: LetterScores | None,
     A name with a one-letter word is never verified: that is an initial heard for a name
     (Eve Shaw came through as "E-Shaw", and its spelling "E, D, E, then S, H, A, W" was
     within reach of it)."""
-    words = ["".join(ch for ch in w if ch.isalpha()) for w in re.split(r"[\s-]+", fold(name))]
-    if any(len(w) < 2 for w in words if w) or not any(words):
+    words = name_words(name)
+    if not words or any(len(w) < 2 for w in words):
         return False
     if not letters_fit(scores, name, floor=veto_floor):
         return False

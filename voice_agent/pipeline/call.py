@@ -151,6 +151,7 @@ async def run_call(resources: CallResources, transport: BaseTransport, leg: Call
         manager=manager, store=store, call_id=call.id, clock=clock,
         prompt_hash=prompt.sha256, tts_ready=resources.tts_healthy,
         speech_timeout_s=s.user_speech_timeout_s, vad_params=vad_params, played=played,
+        no_input_s=s.no_input_reprompt_s,
         closing=resources.closing,
         turn_end_threshold=s.turn_end_threshold if resources.turn_model else None,
     )

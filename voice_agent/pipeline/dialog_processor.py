@@ -13,6 +13,11 @@ as one segment: decoded alone, a single letter comes out as a word ("A" as "Okay
 caller presses (``InputDTMFFrame``) are gathered into one keypad turn: at
 ``#``, at once for 1/2 when a yes or no is awaited, or after ``KEYPAD_PAUSE_S`` without a key.
 
+When nothing comes back for ``no_input_s`` after the agent's reply (an answer the VAD did not
+catch, a transcript that came out empty, a caller who stepped away), the agent says it did not
+catch that and asks again, at most ``MAX_NO_INPUT_REPROMPTS`` times in a row; then it notes a
+callback and ends the call. Without it a lost answer left both sides waiting in silence.
+
 Barge-in needs speech that lasts: the agent stops talking only when the caller has been
 speaking for ``MIN_BARGE_IN_S`` after the VAD's start (a cough, an "mm-hm" or an "okay" under
 a confirmation does not cut it short), and a short backchannel heard while the agent kept
@@ -70,6 +75,7 @@ MAX_BACKCHANNEL_WORDS = 2
 SPELLING_VAD_STOP_S = 0.8
 SPELLING_PAUSE_S = 1.0  # after the VAD's own, longer, stop
 MAX_KEYS = 20
+MAX_NO_INPUT_REPROMPTS = 2
 END_GRACE_S = 10.0  # a turn in flight at the end of the call (it may be writing a booking)
 
 
@@ -97,6 +103,7 @@ class DialogProcessor(FrameProcessor):
         played: PlayedMarks | None = None,
         closing: asyncio.Event | None = None,
         turn_end_threshold: float | None = None,
+        no_input_s: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -132,6 +139,9 @@ class DialogProcessor(FrameProcessor):
         self.outcome = CallOutcome()
         self._closing = closing  # set when the worker shuts down: end this call politely
         self._quiet = False  # the caller has hung up: nothing more is spoken
+        self._no_input_s = no_input_s
+        self._no_input_timer: asyncio.TimerHandle | None = None
+        self._no_inputs = 0  # no-input prompts in a row since the caller was last heard
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -155,6 +165,7 @@ class DialogProcessor(FrameProcessor):
             await self.push_frame(frame, direction)
             self._turn.speech_started()
             self._cancel_turn_timer()
+            self._cancel_no_input()
             self._over_agent, self._interrupted = self._bot_speaking, False
             if self._bot_speaking:  # barge-in, if the caller keeps talking
                 self._barge_timer = asyncio.get_running_loop().call_later(
@@ -172,6 +183,7 @@ class DialogProcessor(FrameProcessor):
             self._cancel_turn_timer()
             self._turn_timer = asyncio.get_running_loop().call_later(
                 self._end_of_turn_pause(), self._on_turn_timer)
+            self._arm_no_input()  # in case the speech comes out as no words
         elif isinstance(frame, TurnEndScoreFrame):
             if frame.stop == self._vad_stops and not self._turn.speaking:
                 letters = self._manager.state.awaits_letters_or_digits
@@ -179,9 +191,11 @@ class DialogProcessor(FrameProcessor):
                                   threshold=None if letters else self._turn_end_threshold)
                 self._maybe_end_turn()
         elif isinstance(frame, InputDTMFFrame):
+            self._cancel_no_input()
             await self._on_key(str(frame.button.value))
         elif isinstance(frame, BotStartedSpeakingFrame):
             self._bot_speaking = True
+            self._cancel_no_input()
             await self.push_frame(frame, direction)
             if direction == FrameDirection.UPSTREAM and self._clock.awaiting_reply:
                 self._clock.first_audio_sent = time.time()
@@ -190,6 +204,7 @@ class DialogProcessor(FrameProcessor):
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._bot_speaking = False
             await self.push_frame(frame, direction)
+            self._arm_no_input()
         elif isinstance(frame, (EndFrame, CancelFrame)):
             await self._answer_last_words()  # before the end reaches the pipeline's sink
             await self.push_frame(frame, direction)
@@ -241,6 +256,48 @@ class DialogProcessor(FrameProcessor):
             self._turn_timer.cancel()
             self._turn_timer = None
 
+    def _arm_no_input(self) -> None:
+        self._cancel_no_input()
+        if self._no_input_s > 0 and not (self._ending or self._quiet):
+            self._no_input_timer = asyncio.get_running_loop().call_later(
+                self._no_input_s, self._on_no_input)
+
+    def _cancel_no_input(self) -> None:
+        if self._no_input_timer is not None:
+            self._no_input_timer.cancel()
+            self._no_input_timer = None
+
+    def _on_no_input(self) -> None:
+        self._no_input_timer = None
+        t = self._turn
+        if (t.speaking or t.texts or t.segments_pending > 0 or self._keys or self._bot_speaking
+                or self._lock.locked() or self._ending):
+            return  # something is on its way, or being answered
+        self._spawn(self._no_input())
+
+    async def _no_input(self) -> None:
+        """Nothing came back after the reply: say so and ask again; in the end, give up."""
+        async with self._lock:
+            if self._ending:
+                return
+            self._no_inputs += 1
+            give_up = self._no_inputs > MAX_NO_INPUT_REPROMPTS
+            if give_up:
+                await self._manager.record_callback("caller silent")
+            text = self._manager.apology("no_input_goodbye" if give_up else "no_input")
+            log.info("no input for %.1f s after the reply (%d in a row)", self._no_input_s,
+                     self._no_inputs)
+            row = Turn(call_id=self._call_id, index=self._turn_index, caller_text=None,
+                       agent_text=text, prompt_hash=self._prompt_hash,
+                       policy_events=[{"event": "no_input", "silent_s": self._no_input_s,
+                                       "in_a_row": self._no_inputs}])
+            self._turn_index += 1
+            self._clock.clear_caller_stamps()
+            await self._finish_turn(row)
+            await self._say(text)
+            if give_up:
+                await self._end_call("no_input")
+
     def _on_turn_timer(self) -> None:
         self._turn_timer = None
         self._turn.timeout_elapsed = True
@@ -273,10 +330,11 @@ class DialogProcessor(FrameProcessor):
         """At the end of the call nothing of it may outlive it: timers are cancelled, a turn
         in flight gets ``END_GRACE_S`` to finish (its booking is then written, or left
         pending in the outbox), and every task still running is cancelled and awaited."""
-        for timer in (self._turn_timer, self._barge_timer, self._keys_timer):
+        for timer in (self._turn_timer, self._barge_timer, self._keys_timer,
+                      self._no_input_timer):
             if timer is not None:
                 timer.cancel()
-        self._turn_timer = self._barge_timer = self._keys_timer = None
+        self._turn_timer = self._barge_timer = self._keys_timer = self._no_input_timer = None
         def running() -> list[asyncio.Task[None]]:
             return [t for t in self._tasks if not t.done() and t is not asyncio.current_task()]
 
@@ -346,6 +404,7 @@ class DialogProcessor(FrameProcessor):
                 return
             index = self._turn_index
             self._turn_index += 1
+            self._no_inputs = 0
             heard_all = await self._store_what_was_heard()
             row = Turn(call_id=self._call_id, index=index,
                        caller_text=text if keys is None else f"(keypad) {keys}",

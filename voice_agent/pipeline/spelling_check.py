@@ -15,7 +15,6 @@ produces, so a text encoding would score a sequence whisper cannot emit.
 
 from __future__ import annotations
 
-import string
 from typing import Any
 
 import numpy as np
@@ -23,7 +22,7 @@ from faster_whisper import WhisperModel
 from faster_whisper.audio import pad_or_trim
 from faster_whisper.tokenizer import Tokenizer
 
-from voice_agent.dialog.names import fold
+from voice_agent.dialog.names import name_words
 
 __all__ = ["letter_logprobs", "spelling_tokens"]
 
@@ -41,9 +40,7 @@ def _tokenizer(model: WhisperModel) -> Tokenizer:
 
 def name_letters(name: str) -> list[str]:
     """The name's words as the upper-case letters a caller spells (accents set aside)."""
-    words = ["".join(ch for ch in fold(w) if ch in string.ascii_lowercase) for w in
-             name.replace("-", " ").split()]
-    return [w.upper() for w in words if w]
+    return [w.upper() for w in name_words(name)]
 
 
 def spelling_tokens(hf_tokenizer: Any, name: str) -> tuple[list[int], list[list[int]]]:

@@ -41,6 +41,10 @@ class TurnClock:
         self.first_audio_sent = None
         self.awaiting_reply = True
 
+    def clear_caller_stamps(self) -> None:
+        """A reply nobody's words prompted (a no-input prompt): no caller stage to time."""
+        self.speech_end = self.stt_done = self.turn_end = self.llm_first_token = None
+
     def snapshot(self) -> dict[str, float | None]:
         return {
             "speech_end_ts": self.speech_end,

@@ -35,6 +35,7 @@ from websockets.asyncio.client import connect
 
 from evals.script import CallScript
 from evals.simulator.caller import MediaStreamClient, SimCallerError, place_call
+from evals.simulator.phone_line import parse_line
 from voice_agent.telephony.codec import ulaw_decode, ulaw_encode
 
 pytestmark = pytest.mark.slow
@@ -292,3 +293,17 @@ async def test_webhook_signature_mismatch_is_an_error() -> None:
     async with serve_fake_agent() as (url, _agent):
         with pytest.raises(SimCallerError, match="returned 403"):
             await place_call(server_url=url, script=_script(), auth_token="wrong-token")
+
+
+async def test_a_noisy_line_is_noisy_while_the_caller_is_silent(tmp_path: Path) -> None:
+    """With line noise the phone sends the line's noise between the caller's lines, not
+    digital silence (after which Silero VAD missed short answers a real line would carry)."""
+    recording = tmp_path / "call.wav"
+    async with serve_fake_agent() as (url, _agent):
+        await place_call(server_url=url, script=_script(), auth_token=TOKEN,
+                         recording_path=recording, reply_silence_s=0.8, max_call_s=60,
+                         line=parse_line("band+snr15"))
+    with wave.open(str(recording), "rb") as wav:
+        stereo = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").reshape(-1, 2)
+    idle = stereo[160 * 5: 8000, 0].astype(np.float64)  # the greeting: the caller is silent
+    assert 300 < idle.std() < 900  # about 3,000 RMS speech at 15 dB above it

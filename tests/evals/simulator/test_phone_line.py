@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evals.simulator.phone_line import PhoneLine, parse_line
+from evals.simulator.phone_line import NOMINAL_SPEECH_RMS, PhoneLine, parse_line
 from voice_agent.telephony.codec import SAMPLE_RATE
 
 
@@ -44,3 +44,13 @@ def test_lost_packets_are_silent_20ms_frames() -> None:
     frames = out.reshape(-1, SAMPLE_RATE // 50)
     silent = np.mean(np.all(frames == 0, axis=1))
     assert 0.1 < silent < 0.3
+
+
+def test_idle_noise_continues_at_the_lines_snr_and_a_clean_line_has_none() -> None:
+    noise = parse_line("band+snr10").idle_noise()
+    assert noise is not None and parse_line("band").idle_noise() is None
+    frames = [noise.next() for _ in range(100)]
+    assert all(f.size == SAMPLE_RATE // 50 for f in frames)
+    level = np.concatenate(frames).astype(np.float64).std()
+    assert 0.7 < level / (NOMINAL_SPEECH_RMS / 10 ** (10 / 20)) < 1.3
+    assert not np.array_equal(frames[0], frames[1])  # noise, not a repeated frame
