@@ -16,8 +16,11 @@ names nearest the spelled letters, and their rivals).
 
 **Scores**, per voice and line: names heard right; then per rule: names verified right and
 **wrong** (a name written that is not the caller's), for ``spelling_verifies`` (the agent
-before) and ``spelling_verifies`` or ``choose_name`` (after). It measures; it asserts
-nothing.
+before) and ``spelling_verifies`` or ``choose_name`` (after); and, not in the agent yet, a
+**snap** column: after, or else a census name nearest the spelled letters that shares a word
+with the heard name ("Emily Quart" heard, "E, M, I, L, Y, M, C, L, A, R, K, E" spelled:
+Emily Clarke) and that ``choose_name`` singles out as if it had been heard (its rivals are
+scored too). It measures; it asserts nothing.
 
     .venv/bin/python benchmarks/name_choice.py --tune
     .venv/bin/python benchmarks/name_choice.py --scripts --voices piper,piper-high
@@ -60,12 +63,13 @@ from voice_agent.dialog.name_choice import (
     LETTER_FLOOR,
     MAX_LETTER_DISTANCE,
     PRIOR_WEIGHT,
+    SNAPS,
     NameChoice,
     choose_name,
     names_to_score,
 )
 from voice_agent.dialog.name_lexicon import name_lexicon
-from voice_agent.dialog.names import fold
+from voice_agent.dialog.names import fold, name_words
 from voice_agent.dialog.spelling import LetterScores, spelled_letters, spelling_verifies
 from voice_agent.dialog.understanding import understand
 
@@ -133,6 +137,9 @@ def collect(names: list[str], voices: list[str], lines: list[str], *, halves: bo
                 s.letters = spelled_letters(spell_text)
                 wanted = names_to_score(s.heard_name, s.letters, lexicon, max_distance=None
                                         ) if s.heard_name else []
+                for snap in agreeing_snaps(s.heard_name, s.letters):
+                    wanted += [snap, *lexicon.rivals(snap)]
+                wanted = list(dict.fromkeys(wanted))
                 scored = store.letter_scores(base, wanted, lambda m, p=spell_pcm: the_ear(
                     ).letters(p, spell_listening.prompt, m))
                 if scored is None:
@@ -179,6 +186,29 @@ def verdict_after(s: Sample, **kw: float) -> str | None:
     return verdict_before(s) or (found.name if found else None)
 
 
+def agreeing_snaps(heard: str | None, letters: str) -> list[str]:
+    """The census names nearest the spelled letters that share a word, in its place, with
+    the heard name (and are not it): the spelling and the hearing agree on part of it."""
+    if not heard:
+        return []
+    words = name_words(heard)
+    snaps = name_lexicon().snaps(letters, words=min(len(words), 2), limit=SNAPS)
+    return [n for n in snaps if fold(n) != fold(heard) and len(name_words(n)) == len(words)
+            and any(a == b for a, b in zip(name_words(n), words, strict=True))]
+
+
+def verdict_snap(s: Sample, **kw: float) -> str | None:
+    after = verdict_after(s, **kw)
+    if after:
+        return after
+    for snap in agreeing_snaps(s.heard_name, s.letters):
+        if snap in s.scored:
+            found = choose_name(snap, s.letters, s.scored, name_lexicon(), **kw)
+            if found:
+                return found.name
+    return None
+
+
 def counts(samples: list[Sample], **kw: float) -> dict[str, dict[str, int]]:
     by: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for s in samples:
@@ -186,7 +216,8 @@ def counts(samples: list[Sample], **kw: float) -> dict[str, dict[str, int]]:
             c = by[key]
             c["samples"] += 1
             c["heard_right"] += s.heard_right
-            for label, got in (("before", verdict_before(s)), ("after", verdict_after(s, **kw))):
+            for label, got in (("before", verdict_before(s)), ("after", verdict_after(s, **kw)),
+                               ("snap", verdict_snap(s, **kw))):
                 c[f"{label}_right"] += got is not None and fold(got) == fold(s.name)
                 c[f"{label}_wrong"] += got is not None and fold(got) != fold(s.name)
     return {k: dict(v) for k, v in by.items()}
@@ -214,10 +245,11 @@ def table(samples: list[Sample], title: str, **kw: float) -> dict[str, Any]:
     by = counts(samples, **kw)
     print(f"\n== {title}: {len(samples)} samples ({kw})")
     print(f"{'voice/line':22s} {'heard':>8s} {'before right/wrong':>19s} "
-          f"{'after right/wrong':>18s}")
+          f"{'after right/wrong':>18s} {'snap right/wrong':>17s}")
     for key, c in sorted(by.items(), key=lambda kv: kv[0] == "all"):
         print(f"{key:22s} {c['heard_right']:3d}/{c['samples']:<4d} {c['before_right']:10d}/"
-              f"{c['before_wrong']:<8d} {c['after_right']:9d}/{c['after_wrong']:<8d}")
+              f"{c['before_wrong']:<8d} {c['after_right']:9d}/{c['after_wrong']:<8d} "
+              f"{c['snap_right']:8d}/{c['snap_wrong']:<8d}")
     return by
 
 

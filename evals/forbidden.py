@@ -41,7 +41,7 @@ class TurnLog:
     caller_label: str | None = None  # see evals.simulator.caller_policy.CallerLine.label
 
 
-_DOTTED_TIME = re.compile(r"\b(\d{1,2})\.(\d{2})\b")
+_DOTTED_TIME = re.compile(r"\b(\d{1,2})\.(\d{2})(?!\d)")  # "11.45", "4.15pm"
 
 
 def _norm(text: str) -> str:

@@ -211,6 +211,23 @@ def test_compact_quarter_hour_times(text: str, expected: time) -> None:
     assert tod is not None and tod.exact == expected
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    # audio eval: "Wait, make that 11:45 instead." heard so, and read as 11 am (booked)
+    ("Wait. Make that 11-45 instead.", time(11, 45)),
+    ("10-30 please", time(10, 30)),
+    ("How about 3-15?", time(15, 15)),
+])
+def test_hyphenated_clock_times_as_stt_writes_them(text: str, expected: time) -> None:
+    tod = parse_time(text)
+    assert tod is not None and tod.exact == expected
+
+
+@pytest.mark.parametrize("text", ["between 9-10", "9-12", "call 555-1234", "on 12-15-2026"])
+def test_hour_ranges_numbers_and_dates_with_hyphens_are_not_clock_times(text: str) -> None:
+    tod = parse_time(text)
+    assert tod is None or tod.exact is None
+
+
 @pytest.mark.parametrize("text", ["in 2030", "at 2026", "the 1st"])
 def test_years_and_ordinals_are_not_compact_times(text: str) -> None:
     assert parse_time(text) is None

@@ -94,6 +94,10 @@ def test_mentions_slot_reads_a_time_written_with_a_dot() -> None:
     assert mentions_slot("So that's Tuesday, December 1 at 11.45 a.m. Shall I book that?",
                          tue_1145, TODAY)
     assert not mentions_slot("Tuesday, December 1 at 11.15 a.m.", tue_1145, TODAY)
+    # as the caller's ear wrote a confirmed 4:15 PM (judged unconfirmed until this was read)
+    tue_415 = TUE_3PM.replace(hour=16, minute=15)
+    assert mentions_slot("So that's a hygienist cleaning on Tuesday December 1 at 4.15pm. "
+                         "Shall I book that?", tue_415, TODAY)
 
 
 def test_a_booking_on_the_wrong_day_is_a_wrong_action() -> None:

@@ -81,6 +81,8 @@ class TimeOfDay:
 def _norm(text: str) -> str:
     text = text.lower().replace("’", "'")
     text = re.sub(r"(\d)\s*\.\s*(\d\d)\b", r"\1:\2", text)  # 4.30 -> 4:30
+    # STT writes a spoken clock time as "11-45" too; "9-10" stays a range (10 can be an hour)
+    text = re.sub(r"\b(\d{1,2})-((?:00|1[3-9]|[2-5]\d))\b(?!-)", r"\1:\2", text)
     text = re.sub(r"(?<![a-z])([ap])\.\s?m\.?", r"\1m", text)  # p.m. -> pm, also "3p.m."
     text = re.sub(r"\bo\s?'?\s?clock\b", "oclock", text)
     text = re.sub(r"\bhalf pass\b", "half past", text)  # a common STT slip
