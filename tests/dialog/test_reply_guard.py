@@ -21,6 +21,10 @@ def test_plain_questions_pass(text: str) -> None:
     ("We have a free slot at 3 tomorrow.", "states times"),
     ("I'll book that for you now.", "speaks of booking"),
     ("blorp flib", "repeats the caller"),
+    # the 0.5B model's answer to a garbled opening turn in an audio eval
+    ("Hello! I'm an AI designed to assist with phone calls and provide information on various "
+     "services. How can I help you today?", "talks about itself"),
+    ("As an AI, I can't see calendars. What would you like?", "talks about itself"),
 ])
 def test_unsafe_replies_are_refused(text: str, reason: str) -> None:
     problem = reply_problem(text, "blorp flib")

@@ -150,6 +150,27 @@ def test_parse_time_quarter_and_half_with_meridiem(text: str, expected: time) ->
     assert tod is not None and tod.exact == expected
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Good night, the next Monday, at 11.15.", time(11, 15)),  # audio eval: read as 11:15 pm
+    ("Good afternoon, I'd like a check-up on Friday at 10.", time(10, 0)),
+    ("Good morning! Friday at 2 works.", time(14, 0)),
+    ("Hi good morning I need something at 4", time(16, 0)),
+])
+def test_a_greeting_names_no_part_of_the_day(text: str, expected: time) -> None:
+    tod = parse_time(text)
+    assert tod is not None and tod.exact == expected and tod.part is None
+
+
+@pytest.mark.parametrize(("text", "part"), [
+    ("Do you have a good morning slot on Friday?", "morning"),
+    ("Hello, good morning, is Friday afternoon free?", "afternoon"),
+    ("Friday is good. Morning please.", "morning"),
+])
+def test_a_part_of_the_day_asked_for_beside_a_greeting_is_kept(text: str, part: str) -> None:
+    tod = parse_time(text)
+    assert tod is not None and tod.part == part
+
+
 @pytest.mark.parametrize(
     ("text", "part"),
     [

@@ -84,3 +84,28 @@ async def test_a_badly_heard_day_and_time_offers_the_day_s_times_and_asks_for_th
         assert r.manager.state.asked == "time"
         [event] = _events(turn, "ask_to_repeat")
         assert event["instead_of"] == "offer_times"
+
+
+async def test_a_garbled_turn_with_nothing_certain_is_not_answered_by_the_llm(
+        tmp_path: Path) -> None:
+    """"Hello, I need an examination." heard as "Hello, I lead an improvisation.": the 0.5B
+    model answered "Hello! I'm an AI designed to assist with phone calls..."."""
+    async with rig(tmp_path) as r:
+        r.manager.greeting()
+        turn = await r.manager.handle_turn("Hello, I lead an improvisation.",
+                                           stt_avg_logprob=BAD_LINE)
+        assert turn.agent_text == "Sorry, I didn't quite catch that. Could you say that again?"
+        assert _events(turn, "clarify_unheard") and r.llm.chat_requests("auto") == []
+        heard = await r.manager.handle_turn("Hello, I lead an improvisation.",
+                                            stt_avg_logprob=CLEAR)
+        assert r.llm.chat_requests("auto")  # heard clearly: the LLM may answer freely
+        assert _events(heard, "clarify_unheard") == []
+
+
+def test_a_turn_heard_badly_gets_the_clarifying_question_not_a_free_reply() -> None:
+    from voice_agent.dialog.unclear import clarify_unheard
+    events: list[dict] = []
+    assert clarify_unheard(-0.48, events)  # "Hello, I lead an improvisation."
+    assert events == [{"event": "clarify_unheard", "stt_avg_logprob": -0.48}]
+    assert not clarify_unheard(-0.12, events) and not clarify_unheard(None, events)
+    assert len(events) == 1

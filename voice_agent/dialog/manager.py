@@ -15,7 +15,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,7 +43,8 @@ from voice_agent.dialog.reply_guard import reply_problem, transfer_justified
 from voice_agent.dialog.spelling import LetterScores
 from voice_agent.dialog.state import Availability, DialogState
 from voice_agent.dialog.timeparse import describe_day, describe_time
-from voice_agent.dialog.unclear import ask_to_repeat_if_unclear
+from voice_agent.dialog.turn_result import TurnResult
+from voice_agent.dialog.unclear import ask_to_repeat_if_unclear, clarify_unheard
 from voice_agent.dialog.understanding import Understanding
 
 log = logging.getLogger(__name__)
@@ -53,17 +53,6 @@ OPEN_TURN_RETRIES = 1
 _DONE_REPLIES = ("booked", "booking_pending", "rescheduled", "cancelled")
 
 __all__ = ["DialogManager", "LLMOptions", "LLMUnavailableError", "TurnResult"]
-
-
-@dataclass
-class TurnResult:
-    agent_text: str
-    end_call: bool = False
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
-    policy_events: list[dict[str, Any]] = field(default_factory=list)
-    llm_messages: list[dict[str, Any]] = field(default_factory=list)
-    llm_first_token_ts: float | None = None
-    llm_calls: int = 0
 
 
 class DialogManager:
@@ -149,7 +138,7 @@ class DialogManager:
         if self.client.error is not None:
             raise LLMUnavailableError(self.client.error)
         caller_text = caller_text.strip()[:MAX_CALLER_CHARS]
-        turn = TurnResult(agent_text="")
+        turn = TurnResult(agent_text="", stt_avg_logprob=stt_avg_logprob)
         self.connector.take_timings()  # calls made between turns are not this turn's
         start_len = len(self.messages)
         agent_said = self._last_agent_text()
@@ -492,6 +481,8 @@ class DialogManager:
     async def _open(self, step: Open, turn: TurnResult) -> Say | str:
         """No certain step: let the LLM answer within its reply budget, and keep only what
         passes the guard; past the budget, the policy's clarifying question is said."""
+        if clarify_unheard(turn.stt_avg_logprob, turn.policy_events):
+            return self._clarify(step)
         try:
             async with asyncio.timeout(self.client.options.reply_budget_s):
                 return await self._open_reply(step, turn)

@@ -2,7 +2,8 @@
 
 The LLM proposes, the policy disposes: a reply that states times, numbers or booking facts
 without a tool result behind it, agrees to something or says what the business does or offers,
-speaks of booking actions outside a question, merely repeats the caller, or asks nothing while
+speaks of booking actions outside a question, talks about itself (a small model's "I'm an AI
+designed to assist with phone calls"), merely repeats the caller, or asks nothing while
 the agent is waiting for one answer (a name, a number, a day, a time: "I'm sorry, I can't assist
 with that." would leave the caller stranded) is replaced by the policy's clarifying question.
 """
@@ -29,6 +30,10 @@ _CLAIM = re.compile(
     r"\b(?:we|i)(?:'re| are)? (?:do|can|offer|have|provide|open|close|sell)\b(?!['’]t| not)|"
     r"\bthere (?:is|are|'s)\b|"
     r"\b(?:we|i)(?:'ll| will) (?:do|be|have|see|get|send|call|text)\b", re.IGNORECASE)
+# The model describing itself instead of answering: no caller asked.
+_SELF_TALK = re.compile(
+    r"\b(?:an? (?:ai|artificial intelligence|(?:large )?language model|virtual assistant|"
+    r"chat ?bot|bot)|as an ai|designed to (?:assist|help|provide))\b", re.IGNORECASE)
 MAX_REPLY_CHARS = 300
 # Questions the dialog waits on: a free reply must keep asking (or be replaced by the re-ask).
 _PENDING_ANSWERS = frozenset({"name", "phone", "date", "time", "confirm", "service"})
@@ -47,6 +52,8 @@ def reply_problem(text: str, caller_text: str, asked: str | None = None) -> str 
         return "too long"
     if _UNSAFE_REPLY.search(text):
         return "states times, numbers or booking facts without a tool result"
+    if _SELF_TALK.search(text):
+        return "talks about itself, not the caller's request"
     if _CLAIM.search(text):
         return "agrees to or claims something no business data or tool result stands behind"
     statements = [p for p in re.split(r"(?<=[.!?])\s+", text) if not p.endswith("?")]

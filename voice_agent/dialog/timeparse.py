@@ -78,8 +78,16 @@ class TimeOfDay:
     part: str | None = None  # morning | afternoon | evening
 
 
+# "Good morning" and the like greet; they ask for no part of the day ("Good night, next
+# Monday at 11.15" was read as 11:15 pm; "Good afternoon, Friday at 10" as 10 pm). A greeting
+# opens the text or follows punctuation; "a good morning slot" is not one.
+_GREETING = re.compile(
+    r"(?:^|(?<=[.!?,;:]))\s*(?:(?:hi|hello|hiya|oh|yes|yeah|and)\s*[,!.]?\s*)?"
+    r"good (?:morning|afternoon|evening|night)\b(?!\s+(?:slot|appointment|time|one)s?\b)")
+
+
 def _norm(text: str) -> str:
-    text = text.lower().replace("’", "'")
+    text = _GREETING.sub(" ", text.lower().replace("’", "'"))
     text = re.sub(r"(\d)\s*\.\s*(\d\d)\b", r"\1:\2", text)  # 4.30 -> 4:30
     # STT writes a spoken clock time as "11-45" too; "9-10" stays a range (10 can be an hour)
     text = re.sub(r"\b(\d{1,2})-((?:00|1[3-9]|[2-5]\d))\b(?!-)", r"\1:\2", text)
