@@ -426,6 +426,17 @@ def test_unsure_hears_the_times_again_and_nothing_is_picked(call: Call) -> None:
     assert call.state.outcome == "no_booking" and call.state.offer is None
 
 
+def test_unsure_which_service_hears_the_services_not_a_question_about_the_day(call: Call
+                                                                          ) -> None:
+    d = call.say("Hi, could I come in tomorrow morning at 9?")
+    assert isinstance(d, Say) and d.asked == "service"
+    d = call.say("Sorry, I don't know.")
+    assert isinstance(d, Say) and d.key == "unsure_service" and d.asked == "service"
+    assert said(call, d) == ("No problem. We offer haircut, hair colouring and blow-dry. Which "
+                             "service would suit you? Or you're welcome to call back once "
+                             "you've decided.")
+
+
 def test_no_preference_lets_the_agent_choose_the_first_offered(call: Call) -> None:
     afternoon_offer(call)
     d = call.say("Whatever you have is fine.")

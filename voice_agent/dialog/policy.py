@@ -344,6 +344,8 @@ class BookingPolicy(ExistingBookings, HeardTimeQuestions):
             return Say("times_again", {"day": self._day(slots[0].start.date()),
                                        "times": self.words.times(slots)}, asked="time")
         state.forget_slot()  # a later "yes" must not book a slot they were unsure of
+        if state.asked == "service" and state.service is None:  # not "what day", then
+            return Say("unsure_service", asked="service")
         return Say("unsure", asked="date")
 
     def _next_slot_step(self, state: DialogState) -> Decision:
