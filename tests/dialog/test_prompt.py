@@ -117,7 +117,8 @@ def test_reply_placeholders_are_known() -> None:
              # (hours, durations), the staff-busy and constraint replies, the conflict question
              "a_service", "A_service", "with_staff", "weekday", "opens", "closes", "week",
              "minutes", "durations", "staff", "others", "bound", "a", "b", "times_or",
-             "digits"}  # a phone number read back in groups (dialog/keypad.py)
+             "digits",  # a phone number read back in groups (dialog/keypad.py)
+             "hour"}  # "did you mean 10 AM, or 10:45 AM?"
     for key, template in load_replies(PROMPTS).items():
         fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
         assert fields <= known, key

@@ -31,7 +31,7 @@ from voice_agent.dialog.on_file import name_on_file
 from voice_agent.dialog.questions import answer_question, day_from_context
 from voice_agent.dialog.replies import ReplyRenderer, Say, join_words, with_article
 from voice_agent.dialog.state import Availability, DialogState
-from voice_agent.dialog.timeparse import PARTS_OF_DAY, TimeOfDay, describe_time
+from voice_agent.dialog.timeparse import PARTS_OF_DAY, TimeOfDay, clock_time, describe_time
 from voice_agent.dialog.understanding import EXISTING_BOOKING_CHANGE, Constraint, Understanding
 
 MAX_MISUNDERSTANDINGS = 3
@@ -192,6 +192,16 @@ class BookingPolicy(ExistingBookings, HeardTimeQuestions):
             u = dataclasses.replace(u, constraint=Constraint("earliest"))  # "I don't mind when"
         if (heard := self.ask_heard_time(state, u)) is not None:  # a garbled time: "did you say"
             return heard
+        if (u.option is None and u.bare_hour and not (u.tod or u.day) and state.asked == "time"
+                and state.heard_time is None and self._offered(state)):
+            # "ten's fine", and no time offered is at ten: ten o'clock, to be checked; "four's
+            # fine" after 4:30 was offered: which of the two (no guess either way)
+            hour = clock_time(u.bare_hour, 0, state.tod.part if state.tod else None)
+            near = [s for s in state.offered_times if s.start.hour % 12 == u.bare_hour % 12]
+            if near and hour is not None:
+                return Say("hour_or_offered", {"hour": describe_time(hour), "time": describe_time(
+                    near[0].start.timetz())}, asked="time")
+            u = dataclasses.replace(u, tod=TimeOfDay(exact=hour))
         self._update_slots(state, u)
         day_from_context(state, u, context_day)
         if state.service is None:

@@ -440,6 +440,12 @@ def _apply_meridiem(hour: int, minute: int, ap: str | None, part: str | None) ->
     return time(hour, minute)
 
 
+def clock_time(hour: int, minute: int, part: str | None = None) -> time | None:
+    """A clock time said without am or pm, read as a caller means it (1-7 is afternoon,
+    unless the part of the day says otherwise)."""
+    return _apply_meridiem(hour, minute, None, part)
+
+
 def parse_time(text: str) -> TimeOfDay | None:
     """The time of day the text names: an exact clock time or a part of day. When the caller
     corrects themselves, the last time mentioned after the correction wins."""
