@@ -252,3 +252,15 @@ def test_a_lead_phrase_before_an_everyday_word_is_not_a_name(text: str) -> None:
                                             ("My name is Rose Tyler", "Rose Tyler")])
 def test_names_after_a_lead_phrase_still_count(text: str, name: str) -> None:
     assert extract_name(text, asked=True) == name
+
+
+@pytest.mark.parametrize("text", ["Dr Okafor.", "then the S. Dr Okafor.", "Dr Patel, thanks."])
+def test_a_staff_members_name_is_never_the_callers(dental: Business, text: str) -> None:
+    """Audio eval: the end of a spelling heard as "then the S. Dr Okafor." became the name on
+    the booking ("for Dr Okafor"); whisper writes the staff it was prompted with."""
+    assert understand(text, dental, TODAY, asked="name").name is None
+
+
+def test_a_caller_who_shares_a_surname_with_the_staff_keeps_their_name(dental: Business
+                                                                       ) -> None:
+    assert understand("It's Mary Okafor.", dental, TODAY, asked="name").name == "Mary Okafor"

@@ -12,7 +12,7 @@ from datetime import date, time
 
 from connectors.schedule import Business, Service
 from voice_agent.dialog.matching import match_service, match_staff
-from voice_agent.dialog.names import extract_phone, read_name
+from voice_agent.dialog.names import extract_phone, fold, read_name
 from voice_agent.dialog.spelling import spelled_letters
 from voice_agent.dialog.timeparse import (
     TimeOfDay,
@@ -345,6 +345,8 @@ def understand(text: str, business: Business, today: date, *, asked: str | None)
     u.name, u.for_other, u.name_spelled = name.name, name.for_other, name.spelled
     if staff and u.name and re.search(rf"\b{re.escape(staff.said)}", u.name.casefold()):
         u.staff = None  # "Ana-Maria Lopez": a name, not a request for Maria
+    if u.name and any(fold(u.name) == fold(s) for s in business.staff if len(s.split()) > 1):
+        u.name = None  # "Dr Okafor.": the dentist (often whisper echoing its prompt), not theirs
     u.spelled_letters = spelled_letters(text)
     volunteered = re.search(r"\b(number|reach me|call me (on|at)|my (cell|mobile))\b", lowered)
     u.phone = extract_phone(text) if asked == "phone" or volunteered else None
