@@ -75,6 +75,7 @@ async def test_silence_after_a_question_is_asked_again_and_the_answer_still_coun
 async def test_speech_that_comes_out_as_no_words_is_asked_again(tmp_path: Path) -> None:
     async with rig(tmp_path) as r:
         down, _ = await run_test(_processor(r), frames_to_send=[
+            *_reply_played(0.05),  # the greeting
             VADUserStartedSpeakingFrame(), SleepFrame(0.05), VADUserStoppedSpeakingFrame(),
             SleepFrame(0.05), TranscriptionFrame("", "caller", "now", result={}),
             SleepFrame(NO_INPUT_S + 0.8)])
@@ -90,6 +91,16 @@ async def test_a_caller_who_starts_speaking_is_not_prompted(tmp_path: Path) -> N
         said = [f.text for f in down if isinstance(f, TTSSpeakFrame)]
         assert not any("didn't catch" in s for s in said), said
         assert _turns(r) == []
+
+
+async def test_no_prompt_while_the_reply_has_not_started_playing(tmp_path: Path) -> None:
+    """The reply is with TTS (here: it never plays, as when Piper is down): no prompt."""
+    async with rig(tmp_path) as r:
+        down, _ = await run_test(_processor(r), frames_to_send=[
+            *_reply_played(0.05), *_said("Hi, I'd like to book a haircut."),
+            BotStoppedSpeakingFrame(), SleepFrame(NO_INPUT_S + 0.4)])
+        said = [f.text for f in down if isinstance(f, TTSSpeakFrame)]
+        assert not any("didn't catch" in s for s in said), said
 
 
 async def test_a_caller_silent_after_every_prompt_gets_a_callback_and_the_call_ends(

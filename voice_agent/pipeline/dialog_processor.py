@@ -142,6 +142,7 @@ class DialogProcessor(FrameProcessor):
         self._no_input_s = no_input_s
         self._no_input_timer: asyncio.TimerHandle | None = None
         self._no_inputs = 0  # no-input prompts in a row since the caller was last heard
+        self._reply_pending = False  # a reply was handed to TTS and has not started playing
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -194,7 +195,7 @@ class DialogProcessor(FrameProcessor):
             self._cancel_no_input()
             await self._on_key(str(frame.button.value))
         elif isinstance(frame, BotStartedSpeakingFrame):
-            self._bot_speaking = True
+            self._bot_speaking, self._reply_pending = True, False
             self._cancel_no_input()
             await self.push_frame(frame, direction)
             if direction == FrameDirection.UPSTREAM and self._clock.awaiting_reply:
@@ -271,8 +272,9 @@ class DialogProcessor(FrameProcessor):
         self._no_input_timer = None
         t = self._turn
         if (t.speaking or t.texts or t.segments_pending > 0 or self._keys or self._bot_speaking
-                or self._lock.locked() or self._ending):
-            return  # something is on its way, or being answered
+                or self._lock.locked() or self._ending or self._tts_failed
+                or self._reply_pending):
+            return  # something is on its way, being answered, or a reply is yet to play
         self._spawn(self._no_input())
 
     async def _no_input(self) -> None:
@@ -367,6 +369,7 @@ class DialogProcessor(FrameProcessor):
         if reset_clock:
             self._clock.reset_for_reply()
         self._reply_first = self._played.next_utterance if self._played else 0
+        self._reply_pending = bool(text.strip())
         for sentence in _SENTENCES.findall(text) or [text]:
             if sentence.strip():
                 await self.push_frame(TTSSpeakFrame(sentence.strip()))
@@ -405,6 +408,7 @@ class DialogProcessor(FrameProcessor):
             index = self._turn_index
             self._turn_index += 1
             self._no_inputs = 0
+            self._cancel_no_input()
             heard_all = await self._store_what_was_heard()
             row = Turn(call_id=self._call_id, index=index,
                        caller_text=text if keys is None else f"(keypad) {keys}",
