@@ -163,3 +163,50 @@ def test_the_recogniser_hands_on_the_spelling_at_once_and_its_rivals_later(model
     assert scores is not None and scores.later == jobs[0][0] == 1
     assert list(scores.scored) == ["Dana Smith"]
     assert "Dana Smith" not in rivals and "Tana Smith" in rivals
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("voice_name", "name"), [("espeak", "Ruth Hale"),
+                                                  ("espeak", "Mia Ross")])
+def test_both_hearings_of_a_name_single_out_the_one_neither_heard_right(
+        model_dir, voice_name: str, name: str) -> None:
+    """With the caller's answer to the name question kept, the spelling's background job
+    scores every candidate on both clips (and the pick's sound-alikes), and the name both
+    point to is the caller's, though whisper wrote another name for it ("Ruth Kale", "Maria
+    Ross") and the letters came through wrong. (espeak: the same audio every run.)"""
+    from datetime import date
+
+    from connectors.schedule import load_business
+    from evals.simulator.caller_policy import spell
+    from voice_agent.dialog.name_choice import JOINT_KEY, choose_joint
+    from voice_agent.dialog.name_lexicon import name_lexicon
+    from voice_agent.dialog.spelling import spelled_letters
+    from voice_agent.dialog.understanding import understand
+    from voice_agent.pipeline.spelling_check import NameClip
+    from voice_agent.pipeline.whisper_model import load_whisper, transcribe
+
+    model = load_whisper(model_dir, device="cpu", compute_type="int8", cpu_threads=2)
+    salon = load_business(DEFAULT_BUSINESSES_DIR / "demo-salon.yaml")
+    voice = make_caller_voice(voice_name)
+
+    def line(text: str) -> bytes:
+        pcm = asyncio.run(voice.synthesize(text))
+        return resample(ulaw_decode(ulaw_encode(pcm)), SAMPLE_RATE, 16_000).tobytes()
+
+    asked = listening_prompt(salon, "name", "Can I have your name for the booking, please?")
+    said_audio = line(f"{name}.")
+    said_text, _ = transcribe(model, said_audio, prompt=asked.prompt, examples=asked.examples)
+    heard = understand(said_text, salon, date(2026, 11, 23), asked="name").name
+    assert heard != name  # whisper did not hear it right
+    listening = listening_prompt(salon, "spell", SPELL_QUESTION, heard)
+    text, stats, job = hear(model, line(spell(name)), listening, 1,
+                            NameClip(said_audio, asked.prompt, said_text))
+    assert job is not None and stats["letter_scores"]["name"] == (heard or "")
+    assert spelled_letters(text) != "".join(name.split()).lower()
+    result = {**stats["letter_scores"]["scored"], **job()}
+    joint = result.pop(JOINT_KEY)
+    assert set(joint["said"]) == set(result) and isinstance(joint["said_free"], float)
+    assert joint["alikes"]  # the pick's sound-alikes were scored too
+    chosen = choose_joint(spelled_letters(text), result, joint["said"], joint["said_free"],
+                          name_lexicon(), alikes=joint["alikes"])
+    assert chosen is not None and chosen.name == name, (said_text, text)

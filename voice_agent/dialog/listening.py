@@ -37,6 +37,9 @@ class Listening:
     # While a heard name is spelled: that name, for the recogniser to score the spelling's
     # audio against its letters (``pipeline/spelling_check.py``).
     spelling_of: str | None = None
+    # What the question asked for ("name", "spell", ...): the recogniser keeps the audio of a
+    # name said, to weigh it with its spelling (``pipeline/spelling_check.joint_evidence``).
+    asked: str | None = None
 
 _MAX_QUESTION_CHARS = 200
 
@@ -70,4 +73,4 @@ def listening_prompt(business: Business, asked: str | None, question: str,
         parts.append(expected)
     parts.append(" ".join(question.split())[-_MAX_QUESTION_CHARS:])
     return Listening(" ".join(parts), EXAMPLE_NAMES if asked == "name" else (),
-                     name if asked == "spell" and name else None)
+                     name if asked == "spell" and name else None, asked)

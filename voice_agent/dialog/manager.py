@@ -33,7 +33,11 @@ from voice_agent.dialog.listening import Listening, listening_prompt
 from voice_agent.dialog.llm_client import LLMClient, LLMOptions, LLMUnavailableError
 from voice_agent.dialog.llm_reading import LLMReader
 from voice_agent.dialog.merge import Conflict
-from voice_agent.dialog.name_choice import settle_name_choice, spelling_events
+from voice_agent.dialog.name_choice import (
+    settle_if_scored,
+    settle_name_choice,
+    spelling_events,
+)
 from voice_agent.dialog.policy import Book, BookingPolicy, Cancel, Check, Decision, Find, Open
 from voice_agent.dialog.prompt import RenderedPrompt
 from voice_agent.dialog.proposals import ToolProposals
@@ -159,6 +163,8 @@ class DialogManager:
             turn.policy_events.append({"event": "yes_over_unheard_confirmation"})
         if stt_avg_logprob is not None and (u.has_slot_info or u.affirm or u.phone):
             self.confidence.stt_avg_logprobs.append(stt_avg_logprob)
+        if (choice := await settle_if_scored(self.state)) is not None:
+            turn.policy_events.append(choice)  # the spelled name, before it is read back
         name_before, turn_asked = self.state.name, self.state.asked
         decision = (self.policy.on_conflict(self.state, conflicts, u) if conflicts
                     else self.policy.decide(self.state, u))

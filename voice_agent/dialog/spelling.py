@@ -169,10 +169,14 @@ class LetterScores:
     @classmethod
     def from_stats(cls, stats: Mapping[str, Any]) -> LetterScores | None:
         raw = stats.get("letter_scores")
-        if not isinstance(raw, Mapping) or not raw.get("name") or not raw.get("letters"):
+        if not isinstance(raw, Mapping):
+            return None
+        later = raw.get("later")
+        if not raw.get("name") and isinstance(later, int):  # no name heard: scored later
+            return cls("", (), {}, later)
+        if not raw.get("name") or not raw.get("letters"):
             return None
         scored = raw.get("scored") if isinstance(raw.get("scored"), Mapping) else {}
-        later = raw.get("later")
         return cls(str(raw["name"]), _words(raw["letters"]),
                    {str(name): _words(words) for name, words in scored.items()},
                    later if isinstance(later, int) else None)

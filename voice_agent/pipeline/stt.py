@@ -27,33 +27,54 @@ from voice_agent.dialog.listening import Listening
 from voice_agent.dialog.name_choice import above_floor, names_to_score
 from voice_agent.dialog.name_lexicon import name_lexicon
 from voice_agent.dialog.spelling import spelled_letters
-from voice_agent.pipeline.spelling_check import letter_logprobs
+from voice_agent.pipeline.spelling_check import (
+    JOINT_KEY,
+    NameClip,
+    joint_evidence,
+    letter_logprobs,
+)
 from voice_agent.pipeline.whisper_model import last_encoded, transcribe
 
-RivalScores = dict[str, list[list[float]]]  # name -> its letters' log-probabilities
+RivalScores = dict[str, Any]  # name -> its letters' log-probabilities (and JOINT_KEY)
+MIN_JOINT_LETTERS = 4  # fewer letters than this heard: the spelling is no second hearing
 
 
-def hear(model: WhisperModel, audio: bytes, listening: Listening | None, beam_size: int
+def hear(model: WhisperModel, audio: bytes, listening: Listening | None, beam_size: int,
+         name_clip: NameClip | None = None
          ) -> tuple[str, dict[str, Any], Callable[[], RivalScores] | None]:
     """Transcribe one segment; while a heard name is spelled, also score the segment's audio
     against that name's letters (``stats["letter_scores"]``: the name and, word by word, each
     letter's log-probability). Returned last, when the heard name could still be taken: how
     to score the names it could otherwise be (the census names nearest its letters and the
-    heard name's rivals, ``dialog/name_choice.py``), about 0.1 s of 2 cores each. Only a
+    heard name's rivals, ``dialog/name_choice.py``), about 0.1 s of 2 cores each; with the
+    caller's answer to the name question (``name_clip``), each of them on that audio too
+    (``spelling_check.joint_evidence``), whether or not a name was heard in it. Only a
     booking needs them, so they are scored off the caller's reply path (``later_scores``).
     The segment is encoded once for all of this (``whisper_model.ReusingWhisperModel``)."""
     text, stats = transcribe(model, audio, prompt=listening.prompt if listening else None,
                              examples=listening.examples if listening else (),
                              beam_size=beam_size)
-    if listening is None or not listening.spelling_of or not text:
+    if listening is None or listening.asked != "spell" or not text:
         return text, stats, None
-    name = listening.spelling_of
-    names = names_to_score(name, spelled_letters(text), name_lexicon())
+    name, letters = listening.spelling_of, spelled_letters(text)
+    joint = name_clip is not None and len(letters) >= MIN_JOINT_LETTERS
+    if not name and not joint:
+        return text, stats, None
     # The transcription's encoder output, to share across threads (one 30 s window only).
     encoded = last_encoded() if len(audio) <= 30 * 16_000 * 2 else None
-    heard = letter_logprobs(model, audio, names[:1], prompt=listening.prompt, encoded=encoded)[0]
-    stats["letter_scores"] = {"name": name, "letters": heard, "scored": {name: heard}}
-    rivals = names[1:] if above_floor(heard) else []  # else no score could get it taken
+    rivals: list[str] = []
+    if name:
+        names = names_to_score(name, letters, name_lexicon())
+        heard = letter_logprobs(model, audio, names[:1], prompt=listening.prompt,
+                                encoded=encoded)[0]
+        stats["letter_scores"] = {"name": name, "letters": heard, "scored": {name: heard}}
+        rivals = names[1:] if above_floor(heard) else []  # else no score could get it taken
+    if joint:
+        assert name_clip is not None
+        have = dict(stats.get("letter_scores", {}).get("scored", {}))
+        stats.setdefault("letter_scores", {"name": "", "letters": [], "scored": {}})
+        return text, stats, lambda: joint_evidence(model, audio, listening.prompt, encoded,
+                                                   name_clip, name, letters, have)
     if not rivals:
         return text, stats, None
     return text, stats, lambda: dict(zip(rivals, letter_logprobs(
@@ -72,6 +93,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         self._later_scores = later_scores
         self._later_count = 0
         self._jobs: set[asyncio.Task[RivalScores]] = set()
+        self._name_clip: NameClip | None = None  # the caller's last answer to "your name?"
         self._beam_size = beam_size
         super().__init__(device="cpu", compute_type="int8", **kwargs)
 
@@ -88,10 +110,16 @@ class SharedWhisperSTTService(WhisperSTTService):
         t0 = time.perf_counter()
         try:
             listening = self._prompt() if self._prompt is not None else None
+            clip = self._name_clip if listening and listening.asked == "spell" else None
             text, stats, rivals = await asyncio.to_thread(hear, model, audio, listening,
-                                                          self._beam_size)
+                                                          self._beam_size, clip)
+            if listening is not None and listening.asked == "name" and text.strip():
+                self._name_clip = NameClip(audio, listening.prompt, text)
             if rivals is not None and self._later_scores is None:
-                stats["letter_scores"]["scored"] |= await asyncio.to_thread(rivals)
+                scored = dict(await asyncio.to_thread(rivals))
+                if (joint := scored.pop(JOINT_KEY, None)) is not None:
+                    stats["letter_scores"]["joint"] = joint
+                stats["letter_scores"]["scored"] |= scored
             elif rivals is not None:
                 self._later_count += 1
                 stats["letter_scores"]["later"] = self._later_count
