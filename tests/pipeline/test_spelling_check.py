@@ -210,3 +210,43 @@ def test_both_hearings_of_a_name_single_out_the_one_neither_heard_right(
     chosen = choose_joint(spelled_letters(text), result, joint["said"], joint["said_free"],
                           name_lexicon(), alikes=joint["alikes"])
     assert chosen is not None and chosen.name == name, (said_text, text)
+
+
+@pytest.mark.slow
+def test_the_recogniser_keeps_the_name_said_for_its_spelling(model_dir) -> None:
+    """The answer to the name question is kept; its spelling, though no name was made of
+    that answer, is scored on both clips in the background, as the job the transcription
+    names; a spelling with no name question before it is scored on its letters only."""
+    from connectors.schedule import load_business
+    from voice_agent.dialog.name_choice import JOINT_KEY
+    from voice_agent.pipeline.stt import SharedWhisperSTTService
+    from voice_agent.pipeline.whisper_model import load_whisper
+
+    model = load_whisper(model_dir, device="cpu", compute_type="int8", cpu_threads=2)
+    salon = load_business(DEFAULT_BUSINESSES_DIR / "demo-salon.yaml")
+    voice = make_caller_voice("espeak")
+
+    def line(text: str) -> bytes:
+        pcm = asyncio.run(voice.synthesize(text))
+        return resample(ulaw_decode(ulaw_encode(pcm)), SAMPLE_RATE, 16_000).tobytes()
+
+    said, spelled = line("Derek Shaw."), line("D, E, R, E, K, then S, H, A, W")
+    asked = [listening_prompt(salon, "name", "Can I have your name, please?"),
+             listening_prompt(salon, "spell", SPELL_QUESTION, None)]
+    jobs: list[tuple[int, asyncio.Task]] = []
+
+    async def run(first_said: bool) -> list:
+        prompts = iter(asked if first_said else asked[1:])
+        stt = SharedWhisperSTTService(model=model, prompt=lambda: next(prompts),
+                                      later_scores=lambda job, task: jobs.append((job, task)))
+        frames = []
+        for audio in ([said] if first_said else []) + [spelled]:
+            frames += [f async for f in stt.run_stt(audio)]
+        return [await task for _job, task in jobs] + [frames[-1].result]
+
+    *results, stats = asyncio.run(run(first_said=True))
+    assert len(results) == 1 and JOINT_KEY in results[0]
+    assert LetterScores.from_stats(stats) == LetterScores("", (), {}, later=1)
+    jobs.clear()
+    *results, stats = asyncio.run(run(first_said=False))
+    assert results == [] and LetterScores.from_stats(stats) is None
