@@ -23,10 +23,12 @@ is taken when
   in it, and a heard name far from what the transcript spelled ("John White" for the
   letters of Weiss) is refused however it compares with its neighbours.
 
-Only the heard name is ever taken. A name the spelling alone points to (a snap beating the
-heard name, or no name heard at all) is not: on the benchmark its wrong choices scored as
-far ahead of their rivals as its right ones (the caller's name was often not among the names
-scored), so those bookings go to review as before.
+By this rule only the heard name is taken: a name the spelling alone points to (a snap
+beating the heard name) was wrong as often as right on the benchmark (the caller's name was
+often not among the names scored). A second hearing settles more: ``choose_joint`` scores
+every candidate on the name said too (its words on the caller's answer to "your name?") and
+takes the name both hearings point to, when it also sounds like what whisper wrote there
+and no sound-alike (a name the census may lack) fits as well (``benchmarks/name_joint.py``).
 
 The names other than the heard one cost a forced decoding each (about 0.1 s of 2 cores)
 and only a booking needs the answer, so the recogniser scores them in the background while
