@@ -80,33 +80,45 @@ def spelling_tokens(hf_tokenizer: Any, name: str) -> tuple[list[int], list[list[
     return tokens, positions
 
 
-def letter_logprobs(model: WhisperModel, pcm16k: bytes, names: list[str], *,
-                    prompt: str | None, encoded: Any | None = None) -> list[list[list[float]]]:
-    """For each of ``names``, each letter's log-probability (and its word's end), word by
-    word, when the audio is
-read as that name spelled (after ``prompt``, as the transcription was); the
-    audio is encoded once (``encoded``: its encoder output, already computed). A name
-    without letters gets an empty list."""
+def _forced_inputs(model: WhisperModel, pcm16k: bytes, prompt: str | None,
+                   encoded: Any | None) -> tuple[list[int], Any, int]:
+    """The decoder's start tokens after ``prompt``, the audio's encoder output (``encoded``
+    when already computed) and its frame count, for forced decoding. The segment is cut
+    exactly as ``WhisperModel.transcribe`` cuts it (its last frame dropped), so that the
+    encoder output of the transcription just made is reused, not recomputed."""
     tok = _tokenizer(model)
     start = [*tok.sot_sequence, tok.no_timestamps]
     if prompt:
         start = [tok.sot_prev, *tok.encode(" " + prompt.strip())[-_MAX_PROMPT_TOKENS:], *start]
     audio = np.frombuffer(pcm16k, dtype=np.int16).astype(np.float32) / 32768.0
     features = model.feature_extractor(audio)
-    # The segment exactly as ``WhisperModel.transcribe`` cuts it (its last frame dropped),
-    # so that the encoder output of the transcription just made is reused, not recomputed.
     frames = min(features.shape[-1] - 1, 3000)
     if encoded is None:
         encoded = model.encode(pad_or_trim(features[:, :frames]))
+    return start, encoded, frames
+
+
+def _token_logprobs(model: WhisperModel, encoded: Any, start: list[int], tokens: list[int],
+                    frames: int) -> np.ndarray:
+    """Each of ``tokens``' log-probability given the audio and the tokens before it."""
+    result = model.model.align(encoded, start, [tokens], frames)[0]
+    return np.log(np.clip(np.asarray(result.text_token_probs, dtype=np.float64), 1e-12, 1.0))
+
+
+def letter_logprobs(model: WhisperModel, pcm16k: bytes, names: list[str], *,
+                    prompt: str | None, encoded: Any | None = None) -> list[list[list[float]]]:
+    """For each of ``names``, each letter's log-probability (and its word's end), word by
+    word, when the audio is read as that name spelled (after ``prompt``, as the
+    transcription was); the audio is encoded once (``encoded``: its encoder output, already
+    computed). A name without letters gets an empty list."""
+    start, encoded, frames = _forced_inputs(model, pcm16k, prompt, encoded)
     out: list[list[list[float]]] = []
     for name in names:
         tokens, positions = spelling_tokens(model.hf_tokenizer, name)
         if not positions:
             out.append([])
             continue
-        result = model.model.align(encoded, start, [tokens], frames)[0]
-        logp = np.log(np.clip(np.asarray(result.text_token_probs, dtype=np.float64),
-                              1e-12, 1.0))
+        logp = _token_logprobs(model, encoded, start, tokens, frames)
         out.append([[round(float(logp[i]), 4) for i in spots] for spots in positions])
     return out
 
@@ -118,21 +130,11 @@ def said_logprobs(model: WhisperModel, pcm16k: bytes, texts: list[str], *,
     forced decoding after ``prompt``. Trailing punctuation is set aside so that whisper's own
     transcript ("Then Carter.") and a candidate ("Ben Carter") are scored alike."""
     tok = _tokenizer(model)
-    start = [*tok.sot_sequence, tok.no_timestamps]
-    if prompt:
-        start = [tok.sot_prev, *tok.encode(" " + prompt.strip())[-_MAX_PROMPT_TOKENS:], *start]
-    audio = np.frombuffer(pcm16k, dtype=np.int16).astype(np.float32) / 32768.0
-    features = model.feature_extractor(audio)
-    frames = min(features.shape[-1] - 1, 3000)
-    if encoded is None:
-        encoded = model.encode(pad_or_trim(features[:, :frames]))
+    start, encoded, frames = _forced_inputs(model, pcm16k, prompt, encoded)
     out: list[float] = []
     for text in texts:
         tokens = tok.encode(" " + text.strip().rstrip(".!?,;: ") + ".")
-        result = model.model.align(encoded, start, [tokens], frames)[0]
-        logp = np.log(np.clip(np.asarray(result.text_token_probs, dtype=np.float64),
-                              1e-12, 1.0))
-        out.append(round(float(logp.sum()), 4))
+        out.append(round(float(_token_logprobs(model, encoded, start, tokens, frames).sum()), 4))
     return out
 
 
@@ -162,7 +164,9 @@ def joint_evidence(model: WhisperModel, spell_audio: bytes, spell_prompt: str,
     fresh = dict(zip(need, letter_logprobs(model, spell_audio, need, prompt=spell_prompt,
                                            encoded=encoded), strict=True))
     scored = {**have, **fresh}
-    said_all = said_logprobs(model, clip.audio, [*names, clip.text], prompt=clip.prompt)
+    _start, clip_encoded, _frames = _forced_inputs(model, clip.audio, None, None)
+    said_all = said_logprobs(model, clip.audio, [*names, clip.text], prompt=clip.prompt,
+                             encoded=clip_encoded)
     said, free = dict(zip(names, said_all[:-1], strict=True)), said_all[-1]
     pick = choose_joint(letters, scored, said, free, lexicon)
     alikes: dict[str, tuple[list[list[float]], float]] = {}
@@ -170,6 +174,7 @@ def joint_evidence(model: WhisperModel, spell_audio: bytes, spell_prompt: str,
     if alike:
         alike_letters = letter_logprobs(model, spell_audio, alike, prompt=spell_prompt,
                                         encoded=encoded)
-        alike_said = said_logprobs(model, clip.audio, alike, prompt=clip.prompt)
+        alike_said = said_logprobs(model, clip.audio, alike, prompt=clip.prompt,
+                                   encoded=clip_encoded)
         alikes = {n: (w, v) for n, w, v in zip(alike, alike_letters, alike_said, strict=True)}
     return {**fresh, JOINT_KEY: {"said": said, "said_free": free, "alikes": alikes}}
