@@ -75,6 +75,11 @@ class Service(BaseModel):
         terms = {_normalize(t) for t in (self.id, self.name, *self.aliases)}
         return sorted(t for t in terms if t)
 
+    def named_in(self, text: str) -> bool:
+        """Whether free text names this service (whole words, as ``Business.find_service``)."""
+        haystack = f" {_normalize(text)} "
+        return any(f" {t} " in haystack or f" {t}s " in haystack for t in self.match_terms())
+
 
 class Business(BaseModel):
     name: str = Field(min_length=1)

@@ -56,7 +56,9 @@ def test_done(salon: Business, text: str) -> None:
     "text",
     ["Can I speak to a real person?", "I want to talk to someone", "put me through to a human",
      "Can I get the manager", "Could you connect me with the front desk?",
-     "I'd rather speak to a person about it", "transfer me to someone please"],
+     "I'd rather speak to a person about it", "transfer me to someone please",
+     # heard over a phone line, small words garbled
+     "I'd rather speak. Do a person about it please?", "Can I talk with, uh, someone?"],
 )
 def test_wants_human(salon: Business, text: str) -> None:
     assert understand(text, salon, TODAY, asked="anything").wants_human
@@ -66,7 +68,8 @@ def test_wants_human(salon: Business, text: str) -> None:
     "text",
     ["Do you have someone else available?", "Find someone in Santa Rosa.",
      "I want to see someone about it", "I'm the office manager, booking for my boss",
-     "Can you find me a psychologist in Pleasant Hill?"],
+     "Can you find me a psychologist in Pleasant Hill?",
+     "I'll talk it over with my husband and ring back", "Someone told me to speak up"],
 )
 def test_looking_for_a_provider_is_not_asking_for_a_human(salon: Business, text: str) -> None:
     assert not understand(text, salon, TODAY, asked="anything").wants_human

@@ -216,7 +216,7 @@ class DialogManager:
         return await read_turn(
             text, agent_said=agent_said, business=self.business, today=self.now.date(),
             state=self.state, policy=self.policy, reader=self.reader, reading=self.reading,
-            events=turn.policy_events)
+            events=turn.policy_events, stt_avg_logprob=turn.stt_avg_logprob)
 
     def _last_agent_text(self) -> str:
         return next((m["content"] for m in reversed(self.messages)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+import jellyfish
 import yaml
 from rapidfuzz import fuzz
 
@@ -32,6 +33,17 @@ class Match:
     value: str  # the service id, or the staff member as the business names them
     said: str  # the caller's words that matched
     score: float  # 100 = exact
+    term: str = ""  # the name or alias they matched (a fuzzy match)
+
+    @property
+    def sounds_exact(self) -> bool:
+        """Named exactly, or by a spelling that sounds the same (Metaphone): "color" for
+        "colour", "check up" for "checkup"; not a different word that is spelled alike
+        ("lean" for "clean")."""
+        if self.score >= 100.0:
+            return True
+        said, term = self.said.replace(" ", ""), self.term.replace(" ", "")
+        return bool(term) and jellyfish.metaphone(said) == jellyfish.metaphone(term)
 
 
 def _words(text: str) -> list[str]:
@@ -130,14 +142,14 @@ def match_service(text: str, business: Business) -> Match | None:
         exact = _named(text, business)  # None: the only ones named are not wanted
         return Match(exact.id, exact.name, 100.0) if exact is not None else None
     words = _words(text)
-    scored: list[tuple[float, Service, str]] = []
+    scored: list[tuple[float, Service, str, str]] = []
     for service in business.services:
-        score, _, gram = _best(words, service.match_terms())
-        scored.append((score, service, gram))
-    score, service, gram = max(scored, key=lambda s: s[0])
+        score, term, gram = _best(words, service.match_terms())
+        scored.append((score, service, gram, term))
+    score, service, gram, term = max(scored, key=lambda s: s[0])
     if score < FUZZY_MIN_SCORE:
         return _described(text, business)  # named by what it is for, or not at all
-    return Match(service.id, gram, round(score, 1))
+    return Match(service.id, gram, round(score, 1), term)
 
 
 def match_staff(text: str, business: Business) -> Match | None:

@@ -16,6 +16,7 @@ from connectors.schedule import Business
 from voice_agent.dialog.llm_reading import LLMReader, ReadingContext, resolve
 from voice_agent.dialog.merge import Conflict, fast_reading_suffices, merge, reading_record
 from voice_agent.dialog.policy import BookingPolicy
+from voice_agent.dialog.service_switch import hold_unsure_service_change
 from voice_agent.dialog.state import DialogState
 from voice_agent.dialog.timeparse import describe_day, describe_time
 from voice_agent.dialog.understanding import Understanding, understand
@@ -26,8 +27,10 @@ __all__ = ["read_turn"]
 async def read_turn(
     text: str, *, agent_said: str, business: Business, today: date, state: DialogState,
     policy: BookingPolicy, reader: LLMReader | None, reading: str, events: list[dict[str, Any]],
+    stt_avg_logprob: float | None = None,
 ) -> tuple[Understanding, list[Conflict]]:
-    """The merged reading of the turn, and the disagreements the policy must ask about."""
+    """The merged reading of the turn, and the disagreements the policy must ask about
+    (``stt_avg_logprob``: how well the turn was heard, None in text mode)."""
     fast = understand(text, business, today, asked=state.asked)
     llm = None
     if reader is not None and (reading == "always" or (
@@ -42,6 +45,7 @@ async def read_turn(
             llm = resolve(raw, business, today, text)
     merged = merge(fast, llm, asked=state.asked, staff=tuple(business.staff))
     conflicts = [c for c in merged.conflicts if policy.conflict_matters(state, c)]
+    hold_unsure_service_change(state, merged.understanding, stt_avg_logprob, events)
     events.append({
         "event": "reading", "fast": reading_record(fast),
         "llm": reading_record(llm) if llm is not None else None,

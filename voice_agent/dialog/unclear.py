@@ -28,9 +28,11 @@ __all__ = ["UNCLEAR_LOGPROB", "ask_to_repeat_if_unclear", "clarify_unheard"]
 UNCLEAR_LOGPROB = -0.3
 
 # The policy's question for a slot the caller may already have said -> the same question
-# asking for it to be repeated.
+# asking for it to be repeated. "We don't offer that" is a claim about what the caller asked
+# for: on a turn heard badly it is more likely a mishearing ("Hello, I need an explanation."
+# for "... an examination.") than a service we lack, so the caller is asked to repeat it.
 REPEAT_KEYS = {"ask_day": "repeat_day", "ask_service": "repeat_service",
-               "offer_times": "repeat_time"}
+               "offer_times": "repeat_time", "unknown_service": "repeat_service"}
 
 
 def ask_to_repeat_if_unclear(say: Any, state: DialogState, stt_avg_logprob: float | None,

@@ -196,6 +196,7 @@ class Constraint:
 class Understanding:
     text: str
     service: Service | None = None
+    service_named: bool = False  # by its name or an alias, or a spelling that sounds the same
     service_mentioned_unknown: bool = False
     day: date | None = None
     tod: TimeOfDay | None = None
@@ -308,6 +309,22 @@ def _split_keep(lowered: str) -> tuple[str, str]:
     return lowered[:m.start()] + " " + lowered[stop:], lowered[m.end():stop]
 
 
+# A request for a person, read from its content words in order so that a garbled small word
+# does not hide it: "I'd rather speak to a person" came through a phone line as "I'd rather
+# speak. Do a person about it please?". A verb of speaking, then within three words someone
+# to speak to.
+_SPEAK_WORDS = frozenset({"speak", "talk", "chat"})
+_SOMEONE_WORDS = frozenset({"person", "human", "someone", "somebody", "anyone", "anybody",
+                            "receptionist", "colleague", "manager"})
+_SPEAK_WINDOW = 3
+
+
+def _asks_for_a_person(lowered: str) -> bool:
+    words = re.findall(r"[a-z']+", lowered)
+    return any(w in _SPEAK_WORDS and _SOMEONE_WORDS.intersection(words[i + 1:i + 1 + _SPEAK_WINDOW])
+               for i, w in enumerate(words))
+
+
 def understand(text: str, business: Business, today: date, *, asked: str | None) -> Understanding:
     """Read one caller utterance; ``asked`` is what the agent's last question asked for."""
     lowered = text.lower().replace("’", "'").strip()
@@ -319,6 +336,7 @@ def understand(text: str, business: Business, today: date, *, asked: str | None)
         u.keep_days = mentioned_days(kept, today)
     service = match_service(lowered, business)
     u.service = business.service(service.value) if service else None
+    u.service_named = service is not None and service.sounds_exact
     if u.service is None:
         m = _SERVICE_REQUEST.search(lowered)
         if m and m.group(1).strip() not in {"appointment", "booking", "time", "slot"} and (
@@ -353,7 +371,7 @@ def understand(text: str, business: Business, today: date, *, asked: str | None)
     u.done = bool(_DONE.search(lowered))
     u.unsure = bool(_UNSURE.search(lowered))
     u.no_preference = bool(_NO_PREFERENCE.search(lowered))
-    u.wants_human = bool(_HUMAN.search(lowered))
+    u.wants_human = bool(_HUMAN.search(lowered)) or _asks_for_a_person(lowered)
     u.affirm = bool(_AFFIRM.search(lowered)) and not _NEGATED_AFFIRM.search(lowered)
     leading_no = re.match(r"\W*(?:no|nope|nah)\b", lowered) is not None
     u.deny = bool(_DENY.search(lowered) or _WRONG.search(lowered) or _REFUSAL.search(lowered)
