@@ -101,3 +101,14 @@ async def test_we_dont_offer_that_on_a_bad_line_is_a_request_to_repeat(tmp_path:
                                           "repeat which service you'd like? We offer ")
         clear = await r.manager.handle_turn("Hello, I need a facial.", stt_avg_logprob=CLEAR)
         assert clear.agent_text.startswith("I'm sorry, we don't offer that.")
+
+
+def test_a_long_service_name_heard_as_words_that_sound_like_it_is_matched() -> None:
+    """"a scale and polish" came through as "a skill in polish": matched by its Metaphone
+    code, as a guess (the fuzzy floor, not named), never for short names that collide."""
+    heard = match_service("Hi, I need a skill in polish on Thursday at 11.", DENTAL)
+    assert heard is not None and heard.value == "cleaning" and heard.term == "scale and polish"
+    assert heard.score < 100 and not heard.sounds_exact
+    salon = load_business(DEFAULT_BUSINESSES_DIR / "demo-salon.yaml")
+    assert match_service("No, maybe later.", salon) is None  # codes like "blow dry"
+    assert match_service("I'd like to go along on the 11th.", DENTAL) is None

@@ -210,8 +210,9 @@ def test_speech_resuming_forgets_the_score() -> None:
 def test_sounds_finished() -> None:
     from voice_agent.pipeline.turn_detector import sounds_finished
 
-    finished = ["Yes.", "2:30, not 2.", "Could I book a trim?", "That's all, thanks!"]
+    finished = ["Yes.", "2:30, not 2.", "Could I book a trim?", "That's all, thanks!",
+                "Okay.", "Good.", "Morning is fine."]
     unfinished = ["", "I'd like to book a", "Tuesday and...", "My name is.", "at three,",
-                  "so um", "Tuesday"]
+                  "so um", "Tuesday", "Morning.", "Hi there!", "Good afternoon.", "Hello?"]
     assert all(sounds_finished(t) for t in finished)
     assert not any(sounds_finished(t) for t in unfinished)

@@ -25,16 +25,25 @@ is are was were be am i'm it's i'd i'll i've we're you're can could would will s
 um uh er erm ah mm hmm
 """.split())
 _LAST_WORD = re.compile(r"([\w']+)\W*$")
+# A greeting alone opens a turn, it does not end one: "Morning." then a breath, then "Could I
+# come in for a check-up at half ten on Thursday?" was answered after "Morning." (2026-12-04
+# audio run, the robotic caller voice), and the request came in as a second turn.
+_GREETING = frozenset("hi hiya hello hey there morning afternoon evening".split())
+_WORDS = re.compile(r"[\w']+")
+_GOOD_DAY = re.compile(r"\bgood (?=morning|afternoon|evening)")
 
 
 def sounds_finished(text: str) -> bool:
     """Whether a transcript reads as a finished utterance: whisper closed it with a full stop,
-    question or exclamation mark (not an ellipsis or a comma), and it does not end on a word
-    that needs more after it."""
+    question or exclamation mark (not an ellipsis or a comma), it is more than a greeting, and
+    it does not end on a word that needs more after it."""
     stripped = text.strip()
     if not stripped or stripped.endswith(("...", "…", ",", "-")) or stripped[-1] not in ".?!":
         return False
-    last = _LAST_WORD.search(stripped.casefold().replace("’", "'"))
+    folded = stripped.casefold().replace("’", "'")
+    if all(w in _GREETING for w in _WORDS.findall(_GOOD_DAY.sub("", folded))):
+        return False
+    last = _LAST_WORD.search(folded)
     return last is not None and last.group(1) not in _HANGING
 
 
