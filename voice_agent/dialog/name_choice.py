@@ -52,7 +52,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from voice_agent.dialog.name_lexicon import NameLexicon, name_lexicon
-from voice_agent.dialog.names import fold, name_words
+from voice_agent.dialog.names import fold, name_words, title_word
 from voice_agent.dialog.spelling import (
     LaterChoice,
     LetterScores,
@@ -198,7 +198,7 @@ def sound_alikes(name: str, limit: int = SOUND_ALIKES) -> list[str]:
         for ch in dict.fromkeys(word):
             for other in _SOUND_ALIKE.get(ch, ""):
                 swapped = word.replace(ch, other)
-                out.append(" ".join(_titled(swapped) if j == i else _titled(w)
+                out.append(" ".join(title_word(swapped) if j == i else title_word(w)
                                     for j, w in enumerate(words)))
     # Alternate between the words so that both are covered within ``limit``.
     by_word: list[list[str]] = [[] for _ in words]
@@ -207,10 +207,6 @@ def sound_alikes(name: str, limit: int = SOUND_ALIKES) -> list[str]:
         by_word[k].append(n)
     mixed = [n for group in itertools.zip_longest(*by_word) for n in group if n]
     return mixed[:limit]
-
-
-def _titled(word: str) -> str:
-    return "-".join(p[:1].upper() + p[1:] for p in word.split("-"))
 
 
 def choose_joint(letters: str, spelled: Mapping[str, Sequence[Sequence[float]]],

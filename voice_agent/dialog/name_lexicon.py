@@ -28,7 +28,7 @@ from importlib import resources
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from voice_agent.dialog.names import fold, name_words
+from voice_agent.dialog.names import fold, name_words, title_word
 from voice_agent.dialog.spelling import letter_distance
 
 __all__ = ["NameLexicon", "name_lexicon"]
@@ -133,7 +133,7 @@ class NameLexicon:
             for ranked in (confusable, common):
                 fresh = [m[0] for m in ranked if m[0] not in picked]
                 picked.extend(fresh[:RIVALS_PER_WORD // 2])
-            out.extend(" ".join(_title(other) if j == i else _title(w)
+            out.extend(" ".join(title_word(other) if j == i else title_word(w)
                                 for j, w in enumerate(words)) for other in picked)
         return out
 
@@ -153,7 +153,7 @@ class NameLexicon:
         if words == 1:
             for pool in (self.firsts, self.lasts):
                 for word, dist in self._near(letters, pool):
-                    rough.setdefault(_title(word), dist / len(word))
+                    rough.setdefault(title_word(word), dist / len(word))
         else:
             for cut in range(2, len(letters) - 1):
                 firsts = self._near(letters[:cut], self.firsts)
@@ -162,16 +162,12 @@ class NameLexicon:
                         continue
                     for last, d_last in self._near(rest, self.lasts):
                         for first, d_first in firsts:
-                            name = f"{_title(first)} {_title(last)}"
+                            name = f"{title_word(first)} {title_word(last)}"
                             apart = max(d_first / len(first), d_last / len(last))
                             rough[name] = min(rough.get(name, 99.0), apart)
         shortlist = sorted(rough, key=lambda n: rough[n])[:SHORTLIST]
         exact = {name: letter_distance(name, letters) for name in shortlist}
         return sorted(shortlist, key=lambda n: exact[n])[:limit]
-
-
-def _title(word: str) -> str:
-    return "-".join(p[:1].upper() + p[1:] for p in word.split("-"))
 
 
 @cache

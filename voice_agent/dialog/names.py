@@ -17,7 +17,7 @@ from rapidfuzz import fuzz
 
 __all__ = [
     "NATO_LETTERS", "NameReading", "extract_name", "extract_phone", "fold", "name_words",
-    "read_name", "spelled_words",
+    "read_name", "spelled_words", "title_word",
 ]
 
 _L = r"[^\W\d_]"  # a letter, any script
@@ -89,7 +89,8 @@ class NameReading:
     for_other: bool = False  # the booking is for someone else (the name is theirs)
 
 
-def _title(word: str) -> str:
+def title_word(word: str) -> str:
+    """A name word as it is written: "o'brien-smith" -> "O'Brien-Smith"."""
     return "-".join("'".join(p[:1].upper() + p[1:] for p in part.split("'"))
                     for part in word.split("-"))
 
@@ -203,7 +204,7 @@ def read_name(text: str, *, asked: bool) -> NameReading:
     if parts:
         if spelled:
             parts = _apply_spelling(parts, spelled)
-        return NameReading(" ".join(_title(w) for w in parts), spelled=bool(spelled),
+        return NameReading(" ".join(title_word(w) for w in parts), spelled=bool(spelled),
                            for_other=bool(_FOR_OTHER.search(rest_l)))
     for_other = _FOR_OTHER.search(rest_l)
     spoken: list[str] = []
@@ -236,7 +237,7 @@ def read_name(text: str, *, asked: bool) -> NameReading:
         spoken = _apply_spelling(spoken, spelled)
     if not spoken:
         return NameReading(None, for_other=bool(for_other))
-    return NameReading(" ".join(_title(w) for w in spoken), spelled=bool(spelled),
+    return NameReading(" ".join(title_word(w) for w in spoken), spelled=bool(spelled),
                        for_other=bool(for_other))
 
 
