@@ -27,17 +27,14 @@ from voice_agent.booking.outbox import Outbox
 from voice_agent.dialog import tools as T
 from voice_agent.dialog.confidence import ConfidenceRecord
 from voice_agent.dialog.connector_timing import TimedConnector
+from voice_agent.dialog.follow_on import clear_of_own, offer_follow_on
 from voice_agent.dialog.heard_times import take_heard_event
 from voice_agent.dialog.keypad import read_keys
 from voice_agent.dialog.listening import Listening, listening_prompt
 from voice_agent.dialog.llm_client import LLMClient, LLMOptions, LLMUnavailableError
 from voice_agent.dialog.llm_reading import LLMReader
 from voice_agent.dialog.merge import Conflict
-from voice_agent.dialog.name_choice import (
-    settle_if_scored,
-    settle_name_choice,
-    spelling_events,
-)
+from voice_agent.dialog.name_choice import settle_if_scored, settle_name_choice, spelling_events
 from voice_agent.dialog.policy import Book, BookingPolicy, Cancel, Check, Decision, Find, Open
 from voice_agent.dialog.prompt import RenderedPrompt
 from voice_agent.dialog.proposals import ToolProposals
@@ -61,23 +58,11 @@ __all__ = ["DialogManager", "LLMOptions", "LLMUnavailableError", "TurnResult"]
 
 class DialogManager:
     def __init__(
-        self,
-        *,
-        business: Business,
-        connector: Connector,
-        llm: openai.AsyncOpenAI,
-        llm_options: LLMOptions,
-        prompt: RenderedPrompt,
-        replies: dict[str, str],
-        now: datetime,
-        caller_phone: str | None,
-        outbox: Outbox | None = None,
-        call_id: str | None = None,
-        review_threshold: float = 0.45,
-        count_llm_disagreement: bool = False,
-        propose_tools: bool = False,
-        reader: LLMReader | None = None,
-        reading: str = "off",
+        self, *, business: Business, connector: Connector, llm: openai.AsyncOpenAI,
+        llm_options: LLMOptions, prompt: RenderedPrompt, replies: dict[str, str], now: datetime,
+        caller_phone: str | None, outbox: Outbox | None = None, call_id: str | None = None,
+        review_threshold: float = 0.45, count_llm_disagreement: bool = False,
+        propose_tools: bool = False, reader: LLMReader | None = None, reading: str = "off",
     ) -> None:
         self.business = business
         self.connector: Any = TimedConnector(connector)  # the desk's too: the connector stage
@@ -303,10 +288,9 @@ class DialogManager:
         earliest = max(day_start, self.now)
         others: list[str] = []
         try:
-            free = await self.connector.list_free_slots(
+            free = clear_of_own(await self.connector.list_free_slots(
                 service=step.service, start=earliest, end=day_start + timedelta(days=1),
-                staff=step.staff,
-            )
+                staff=step.staff), self.state.booking, self.business, step.service)
             later: list[Slot] = []
             if step.start is not None and not any(s.start == step.start for s in free):
                 later = await self._later(step, day_start)
@@ -363,7 +347,7 @@ class DialogManager:
                 self.state.booking_pending = True
                 self.state.forget_slot()
                 return Say("booking_pending_no_number", self._slot_args(step), asked="anything")
-            return self._noted(step)
+            return await self._then(self._noted(step), step, turn)
         if done.status == "taken":
             self._tool_log(turn, T.BOOK_APPOINTMENT, args, "failed", reason="slot taken")
             return await self._recheck(step, turn)
@@ -380,7 +364,13 @@ class DialogManager:
         result = {"booking_id": booking.id, "staff": booking.staff}
         self._tool_log(turn, T.BOOK_APPOINTMENT, args, "executed", result=result)
         self._tool_result_message(T.BOOK_APPOINTMENT, args, result)
-        return Say("booked", self._slot_args(step), asked="anything")
+        return await self._then(Say("booked", self._slot_args(step), asked="anything"),
+                                step, turn)
+
+    async def _then(self, done: Say, step: Book, turn: TurnResult) -> Say:
+        """``done``, and the service asked for straight after, if any (``follow_on.py``)."""
+        return await offer_follow_on(self.state, self.business, done, service=step.service,
+                                     start=step.start, check=lambda c: self._check(c, turn))
 
     def _noted(self, step: Book) -> Say:
         """The request is recorded (pending, or held for review): a colleague confirms it."""

@@ -21,7 +21,8 @@ from rapidfuzz import fuzz
 from connectors.schedule import Business, Service
 from voice_agent.dialog.timeparse import REPAIR
 
-__all__ = ["FUZZY_MIN_SCORE", "PHONETIC_MIN_SCORE", "Match", "match_service", "match_staff"]
+__all__ = ["FUZZY_MIN_SCORE", "PHONETIC_MIN_SCORE", "Match", "follow_on_service", "match_service",
+           "match_staff"]
 
 FUZZY_MIN_SCORE = 86.0
 _MIN_FUZZY_LEN = 5
@@ -183,6 +184,53 @@ def _sounded(words: list[str], business: Business) -> Match | None:
     if found is None or score < PHONETIC_MIN_SCORE:
         return None
     return Match(found.id, gram, FUZZY_MIN_SCORE, term)
+
+
+# Between two services named in one request, words that make the second a further booking
+# ("a haircut and then a blow-dry", "a cut, plus a blow-dry after"); after it, words that
+# give it a day or time of its own (then it is not "straight after").
+_THEN = re.compile(r"\b(?:and|then|after|afterwards|plus|also|followed)\b")
+_OWN_TIME = re.compile(r"\b(?:at|on|\d+|noon|midday|o'?clock|half|quarter|morning|afternoon|"
+                       r"evening|today|tomorrow|next|monday|tuesday|wednesday|thursday|friday|"
+                       r"saturday|sunday)\b")
+
+
+def _mentions(words: list[str], business: Business) -> list[tuple[int, int, Service]]:
+    """Each service named by a whole name or alias, as (first word, past last word, it)."""
+    terms = {t: s for s in business.services for t in s.match_terms()}
+    longest = max(len(t.split()) for t in terms)
+    out: list[tuple[int, int, Service]] = []
+    i = 0
+    while i < len(words):
+        for n in range(min(longest, len(words) - i), 0, -1):
+            gram = " ".join(words[i:i + n])
+            found = terms.get(gram) or terms.get(gram.removesuffix("s"))
+            if found is not None:
+                out.append((i, i + n, found))
+                i += n
+                break
+        else:
+            i += 1
+    return out
+
+
+def follow_on_service(text: str, business: Business) -> Service | None:
+    """The service asked for after the one the request is for, to book straight after it:
+    "a haircut on Friday at 10, and then a blow-dry straight after" -> the blow-dry. None when
+    the request names one service, corrects itself ("a check-up, actually no, the
+    hygienist"), says one is not wanted, or gives the second its own day or time."""
+    lowered = text.casefold().replace("\u2019", "'")
+    segment = _NOT_SERVICE.sub(" ", REPAIR.split(lowered)[-1])
+    words = re.findall(r"[^\W_]+", segment)
+    mentions = _mentions(words, business)
+    if len(mentions) < 2:
+        return None
+    (_, first_end, first), (second_start, second_end, second) = mentions[0], mentions[1]
+    between = " ".join(words[first_end:second_start])
+    after = " ".join(words[second_end:])
+    if second.id == first.id or not _THEN.search(between) or _OWN_TIME.search(after):
+        return None
+    return second
 
 
 def match_staff(text: str, business: Business) -> Match | None:

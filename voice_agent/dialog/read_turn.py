@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from connectors.schedule import Business
+from voice_agent.dialog.follow_on import note_follow_on
 from voice_agent.dialog.llm_reading import LLMReader, ReadingContext, resolve
 from voice_agent.dialog.merge import Conflict, fast_reading_suffices, merge, reading_record
 from voice_agent.dialog.policy import BookingPolicy
@@ -46,6 +47,7 @@ async def read_turn(
     merged = merge(fast, llm, asked=state.asked, staff=tuple(business.staff))
     conflicts = [c for c in merged.conflicts if policy.conflict_matters(state, c)]
     hold_unsure_service_change(state, merged.understanding, stt_avg_logprob, events)
+    note_follow_on(state, merged.understanding)  # "... and then a blow-dry straight after"
     events.append({
         "event": "reading", "fast": reading_record(fast),
         "llm": reading_record(llm) if llm is not None else None,

@@ -57,6 +57,7 @@ class DialogState:
     existing_options: list[Booking] = field(default_factory=list)
     phone_settled: bool = False  # the caller said which number to use (or was asked)
     staff: str | None = None  # the staff member the caller asked for
+    then_service: Service | None = None  # to book straight after this one (dialog/follow_on.py)
     constraint: Constraint | None = None  # earliest / after 3 / before noon ...
     for_other: bool = False  # the booking is for someone else (the name is theirs)
     found_by_name: bool = False  # the existing bookings were found by name, not caller ID

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, time
 
 from connectors.schedule import Business, Service
-from voice_agent.dialog.matching import match_service, match_staff
+from voice_agent.dialog.matching import follow_on_service, match_service, match_staff
 from voice_agent.dialog.names import extract_phone, fold, read_name
 from voice_agent.dialog.spelling import spelled_letters
 from voice_agent.dialog.timeparse import (
@@ -197,6 +197,7 @@ class Understanding:
     text: str
     service: Service | None = None
     service_named: bool = False  # by its name or an alias, or a spelling that sounds the same
+    then_service: Service | None = None  # "... and then a blow-dry straight after"
     service_mentioned_unknown: bool = False
     day: date | None = None
     tod: TimeOfDay | None = None
@@ -337,6 +338,8 @@ def understand(text: str, business: Business, today: date, *, asked: str | None)
     service = match_service(lowered, business)
     u.service = business.service(service.value) if service else None
     u.service_named = service is not None and service.sounds_exact
+    if u.service is not None and (then := follow_on_service(lowered, business)) is not None:
+        u.then_service = then if then.id != u.service.id else None
     if u.service is None:
         m = _SERVICE_REQUEST.search(lowered)
         if m and m.group(1).strip() not in {"appointment", "booking", "time", "slot"} and (
