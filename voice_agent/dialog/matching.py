@@ -135,7 +135,8 @@ _NOT_SERVICE = re.compile(r"\b(?:not|rather than|instead of|other than|except|do
 def _named(text: str, business: Business) -> Service | None:
     """The service meant when several are named: the one after a self-repair ("a check-up,
     actually no, the hygienist"), never one said not to be wanted ("not a haircut"), else the
-    first named ("a haircut, then a blow-dry straight after": one booking at a time)."""
+    first named ("a haircut, then a blow-dry straight after": one booking at a time; the
+    second is ``follow_on_service``)."""
     for segment in reversed(REPAIR.split(text.casefold().replace("’", "'"))):
         words = _NOT_SERVICE.sub(" ", segment).split()
         for end in range(1, len(words) + 1):
