@@ -267,3 +267,21 @@ def test_a_staff_members_name_is_never_the_callers(dental: Business, text: str) 
 def test_a_caller_who_shares_a_surname_with_the_staff_keeps_their_name(dental: Business
                                                                        ) -> None:
     assert understand("It's Mary Okafor.", dental, TODAY, asked="name").name == "Mary Okafor"
+
+
+@pytest.mark.parametrize("text", [
+    "What else do you have?", "Do you have anything else?", "Anything else?",
+    "Could you find anything else on Friday?", "Please search for more options.",
+    "Could you find me a different one, please?", "Are there any others?", "Any more?",
+])
+def test_asking_what_else_there_is(salon: Business, text: str) -> None:
+    """Requests for other options in SGD users' words (REQUEST_ALTS)."""
+    assert understand(text, salon, TODAY, asked="time").wants_alternatives
+
+
+@pytest.mark.parametrize("text", [
+    "I won't need anything else, thanks.", "Anything else? No, that's all.",
+    "What else do I need to bring?", "No, nothing else.",
+])
+def test_no_alternatives_asked_for(salon: Business, text: str) -> None:
+    assert not understand(text, salon, TODAY, asked="anything").wants_alternatives

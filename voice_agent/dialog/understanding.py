@@ -115,7 +115,15 @@ _ALTERNATIVES = re.compile(
     r"different (?:time|day|date)|anything (?:(?:a )?(?:bit |little )?)?(?:later|earlier)|"
     r"(?:a )?(?:later|earlier) "
     r"(?:one|time|slot|appointment)|look for (?:some ?)?(?:thing|one)? ?(?:else|other)|"
-    r"search (?:for )?(?:something|any|another)|find (?:me )?(?:another|something else))\b")
+    r"search (?:for )?(?:something|any|another)|find (?:me )?(?:another|something else)|"
+    # "What else do you have?", "Do you have anything else?", "more options"
+    r"what else (?:do you have|have you got|is there|is available|is free|can you (?:find|"
+    r"offer|do))|(?:do you have|have you got|is there|got) anything else(?=\W*$)|"
+    r"more (?:options|times|slots|choices)|other choices|"
+    # "Could you find anything else?", "Anything else?", "a different one", "any more?"
+    r"(?:find|recommend|show|suggest|offer) (?:me |us )?anything else|^\W*anything else(?=\W*$)|"
+    r"(?:a|any) different one|any more(?: results| options| times)?(?=\W*$)|"
+    r"are there (?:any )?others|is there another)\b")
 # Choosing among the times just offered: "the second one", "the later one", "option two".
 _OPTION = re.compile(
     r"\b(?:the )?(first|second|third|last|earlier|earliest|later|latest|final|1st|2nd|3rd)"
