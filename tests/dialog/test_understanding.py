@@ -285,3 +285,12 @@ def test_asking_what_else_there_is(salon: Business, text: str) -> None:
 ])
 def test_no_alternatives_asked_for(salon: Business, text: str) -> None:
     assert not understand(text, salon, TODAY, asked="anything").wants_alternatives
+
+
+@pytest.mark.parametrize("text", ["Best to use my mobile 0 7 700 900 123.",
+                                  "It's 555 123 4567, thanks", "Call me on 07700-900-123"])
+def test_a_phone_number_is_never_a_day_or_a_time(salon: Business, text: str) -> None:
+    """Whisper wrote "0 7 700 900 123" and the digits were read as 7:00, moving the booking
+    to 7 PM while the caller gave their number (2026-12-04 audio run)."""
+    u = understand(text, salon, TODAY, asked="phone")
+    assert u.phone and u.tod is None and u.day is None and u.bare_hour is None

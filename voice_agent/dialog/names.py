@@ -17,7 +17,7 @@ from rapidfuzz import fuzz
 
 __all__ = [
     "NATO_LETTERS", "NameReading", "extract_name", "extract_phone", "fold", "name_words",
-    "read_name", "spelled_words", "title_word",
+    "read_name", "spelled_words", "title_word", "without_phone_numbers",
 ]
 
 _L = r"[^\W\d_]"  # a letter, any script
@@ -275,6 +275,16 @@ def _spoken_digits(match: re.Match[str]) -> str:
         out.append((_DIGIT_WORDS.get(word) or word) * repeat)
         repeat = 1
     return "".join(out)
+
+
+_NUMBER_RUN = re.compile(r"(?<![\d:])\+?\d(?:[\s\-.()]*\d){6,}(?![\d:])")
+
+
+def without_phone_numbers(text: str) -> str:
+    """``text`` with every run of seven digits or more (spaces, dashes, dots and brackets
+    between them allowed) blanked: a phone number is never a day or a time ("my mobile 0 7
+    700 900 123" is not 7:00)."""
+    return _NUMBER_RUN.sub(" ", text)
 
 
 def extract_phone(text: str) -> str | None:

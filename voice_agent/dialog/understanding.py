@@ -12,7 +12,7 @@ from datetime import date, time
 
 from connectors.schedule import Business, Service
 from voice_agent.dialog.matching import follow_on_service, match_service, match_staff
-from voice_agent.dialog.names import extract_phone, fold, read_name
+from voice_agent.dialog.names import extract_phone, fold, read_name, without_phone_numbers
 from voice_agent.dialog.spelling import spelled_letters
 from voice_agent.dialog.timeparse import (
     TimeOfDay,
@@ -356,13 +356,14 @@ def understand(text: str, business: Business, today: date, *, asked: str | None)
     staff = match_staff(lowered, business)
     u.staff = staff.value if staff else None
     # "that will be all for today" ends the call; it does not name a day
-    dated = re.sub(r"\b(all|everything|it)\s+(for\s+)?today\b", r"\1", lowered)
+    timed = without_phone_numbers(lowered)  # "my mobile 0 7 700 900 123" is not 7:00
+    dated = re.sub(r"\b(all|everything|it)\s+(for\s+)?today\b", r"\1", timed)
     u.day = parse_date(dated, today)
     u.days = mentioned_days(dated, today)
     u.target_days = target_days(dated, today)
-    u.tod = parse_time(lowered)
+    u.tod = parse_time(timed)
     u.shift_days = shift_days(dated)
-    u.constraint = _constraint(lowered)
+    u.constraint = _constraint(timed)
     if u.constraint is not None and u.tod is not None and u.tod.exact in (
             u.constraint.after, u.constraint.before):
         u.tod = TimeOfDay(part=u.tod.part) if u.tod.part else None  # a bound, not the time
@@ -396,7 +397,7 @@ def understand(text: str, business: Business, today: date, *, asked: str | None)
         u.affirm = bool(first and _AFFIRM.match(first.group(1)))
         u.deny = not u.affirm
     if u.tod is None and u.constraint is None and not u.deny:
-        u.bare_hour = bare_hour(lowered)
+        u.bare_hour = bare_hour(timed)
     option = _OPTION.search(lowered)
     if option:
         u.option = _OPTION_INDEX[next(g for g in option.groups() if g)]
