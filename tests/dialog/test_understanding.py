@@ -294,3 +294,17 @@ def test_a_phone_number_is_never_a_day_or_a_time(salon: Business, text: str) -> 
     to 7 PM while the caller gave their number (2026-12-04 audio run)."""
     u = understand(text, salon, TODAY, asked="phone")
     assert u.phone and u.tod is None and u.day is None and u.bare_hour is None
+
+
+@pytest.mark.parametrize("text", ["That suits me well.", "That time will work well.", "It is good.",
+                                  "Super.", "That's it exactly.", "Alright, that's wonderful."])
+def test_a_yes_in_other_words(salon: Business, text: str) -> None:
+    """SGD users' yeses to "is that right?" that read as nothing before."""
+    assert understand(text, salon, TODAY, asked="confirm").affirm
+
+
+@pytest.mark.parametrize("text", ["Where is it exactly?", "That won't work for me.",
+                                  "A salon in Petaluma would work better.",
+                                  "You've been super helpful, but no."])
+def test_not_a_yes(salon: Business, text: str) -> None:
+    assert not understand(text, salon, TODAY, asked="confirm").affirm

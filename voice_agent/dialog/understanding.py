@@ -26,7 +26,11 @@ from voice_agent.dialog.timeparse import (
 
 _AFFIRM = re.compile(
     r"\b(yes|yeah|yep|yup|sure|correct|right|please do|go ahead|book it|sounds good|perfect|"
-    r"ok|okay|absolutely|definitely|that works|works for me|great|lovely|fine|do it|confirm(ed)?)\b"
+    r"ok|okay|absolutely|definitely|that works|works for me|great|lovely|fine|do it|confirm(ed)?|"
+    # "That suits me well.", "That time will work well.", "It is good.", "Super." (SGD users)
+    r"suits? me|(?:will|would|'ll|'d) work(?! out| better| best)|(?:that|it|this)(?: is|'s) good|"
+    r"sounds (?:great|lovely|fine|perfect|wonderful)|wonderful|excellent|brilliant|^\W*super|"
+    r"^\W*exactly|(?:it|that)(?:'s| is)(?: it)? exactly|exactly what i)\b"
 )
 _DENY = re.compile(
     r"\b(no|nope|nah|not really|don'?t|do not|never mind|nevermind|wait|hold on|actually|"
