@@ -58,7 +58,8 @@ def test_done(salon: Business, text: str) -> None:
      "Can I get the manager", "Could you connect me with the front desk?",
      "I'd rather speak to a person about it", "transfer me to someone please",
      # heard over a phone line, small words garbled
-     "I'd rather speak. Do a person about it please?", "Can I talk with, uh, someone?"],
+     "I'd rather speak. Do a person about it please?", "Can I talk with, uh, someone?",
+     "I'd rather speak. I'm going to a person about it in the week."],
 )
 def test_wants_human(salon: Business, text: str) -> None:
     assert understand(text, salon, TODAY, asked="anything").wants_human
