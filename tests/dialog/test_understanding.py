@@ -309,3 +309,17 @@ def test_a_yes_in_other_words(salon: Business, text: str) -> None:
                                   "You've been super helpful, but no."])
 def test_not_a_yes(salon: Business, text: str) -> None:
     assert not understand(text, salon, TODAY, asked="confirm").affirm
+
+
+def test_a_staff_name_in_an_answer_for_the_caller_s_details_is_not_a_request() -> None:
+    """Whisper echoed its prompt's staff after the caller's name (2026-12-04 audio run)."""
+    from connectors.schedule import load_business
+    from voice_agent.config import DEFAULT_BUSINESSES_DIR
+
+    dental = load_business(DEFAULT_BUSINESSES_DIR / "demo-dental.yaml")
+    text = "Lucas Watson. Lucas is held with the line through it. Dr Okafor. Dr Okafor."
+    for asked in ("name", "spell", "phone"):
+        assert understand(text, dental, TODAY, asked=asked).staff is None
+    assert understand("Dr Okafor.", dental, TODAY, asked="time").staff == "Dr Okafor"
+    assert understand("Could I see Dr Okafor instead? It's Lucas Watson.", dental, TODAY,
+                      asked="name").staff == "Dr Okafor"

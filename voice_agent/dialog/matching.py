@@ -22,7 +22,7 @@ from connectors.schedule import Business, Service
 from voice_agent.dialog.timeparse import REPAIR
 
 __all__ = ["FUZZY_MIN_SCORE", "PHONETIC_MIN_SCORE", "Match", "follow_on_service", "match_service",
-           "match_staff"]
+           "match_staff", "staff_echoed"]
 
 FUZZY_MIN_SCORE = 86.0
 _MIN_FUZZY_LEN = 5
@@ -251,3 +251,14 @@ def match_staff(text: str, business: Business) -> Match | None:
     if score < FUZZY_MIN_SCORE:
         return None
     return Match(member, gram, round(score, 1))
+
+
+def staff_echoed(text: str, business: Business) -> bool:
+    """Whether every mention of a staff member is a sentence of its own that is nothing but
+    their name ("Lucas Watson. ... Dr Okafor. Dr Okafor."): over the phone whisper appends the
+    staff its prompt lists to an answer about the caller's details. "Could I have Tom
+    instead?" is a request, not an echo."""
+    bare = {" ".join(_words(_TITLES.sub("", m))) for m in business.staff}
+    mentions = [s for s in re.split(r"[.!?]+", text) if match_staff(s, business) is not None]
+    return bool(mentions) and all(" ".join(_words(_TITLES.sub("", s.strip()))) in bare
+                                  for s in mentions)

@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 from datetime import date, time
 
 from connectors.schedule import Business, Service
-from voice_agent.dialog.matching import follow_on_service, match_service, match_staff
+from voice_agent.dialog.matching import (
+    follow_on_service,
+    match_service,
+    match_staff,
+    staff_echoed,
+)
 from voice_agent.dialog.names import extract_phone, fold, read_name, without_phone_numbers
 from voice_agent.dialog.spelling import spelled_letters
 from voice_agent.dialog.timeparse import (
@@ -359,6 +364,8 @@ def understand(text: str, business: Business, today: date, *, asked: str | None)
                 business.find_service(m.group(1)) is None):  # not "I don't want a haircut"
             u.service_mentioned_unknown = True
     staff = match_staff(lowered, business)
+    if staff and asked in ("name", "spell", "phone") and staff_echoed(lowered, business):
+        staff = None  # "Lucas Watson. ... Dr Okafor. Dr Okafor.": whisper echoing its prompt
     u.staff = staff.value if staff else None
     # "that will be all for today" ends the call; it does not name a day
     timed = without_phone_numbers(lowered)  # "my mobile 0 7 700 900 123" is not 7:00
