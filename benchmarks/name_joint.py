@@ -52,7 +52,7 @@ from voice_agent.dialog.name_choice import (
     choose_joint,
     choose_name,
     joint_candidates,
-    sound_alikes,
+    rivals_of_pick,
 )
 from voice_agent.dialog.name_lexicon import name_lexicon
 from voice_agent.dialog.names import fold
@@ -136,7 +136,7 @@ def collect(names: list[str], voices: list[str], lines: list[str], *, halves: bo
                 s.spelled, s.said_free = scored, said.pop("\0free")
                 s.said = said
                 for pick in loose_picks(s):
-                    alike = sound_alikes(pick)
+                    alike = rivals_of_pick(pick, s.letters)
                     a_letters = store.letter_scores(base, alike, lambda m, p=spell_pcm: the_ear(
                         ).letters(p, spell_listening.prompt, m))
                     a_said = store.letter_scores(base, alike, lambda m, p=name_pcm: [

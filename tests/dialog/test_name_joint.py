@@ -8,7 +8,9 @@ import asyncio
 from voice_agent.dialog.name_choice import (
     JOINT_KEY,
     choose_joint,
+    dropped_letter_alikes,
     joint_candidates,
+    rivals_of_pick,
     settle_if_scored,
     settle_name_choice,
     sound_alikes,
@@ -139,3 +141,26 @@ async def test_with_no_name_heard_the_spelling_waits_for_both_hearings() -> None
     event = await settle_name_choice(state, rename=True)
     assert event is not None and event["chosen"]["name"] == "Ben Carter"
     assert state.name == "Ben Carter"
+
+
+def test_a_letter_heard_inside_a_word_that_the_pick_lacks_makes_rivals_with_it() -> None:
+    """Isla Morgan spelled "I, F, L, A, then M, O, R, ..." was written as the census name Ila
+    Morgan (2026-12-04 audio run): the F is a letter the pick lacks, heard as F or a letter that
+    sounds like it (S, V), so Isla Morgan is a rival the pick must beat."""
+    grown = dropped_letter_alikes("Ila Morgan", "iflanmoream")
+    assert "Isla Morgan" in grown and "Ifla Morgan" in grown
+    assert "Isla Morgan" in rivals_of_pick("Ila Morgan", "iflanmoream")
+    # a "then" between the words, or the word's own letters, make none
+    assert dropped_letter_alikes("Dana Smith", "danathensmith") == []
+    assert dropped_letter_alikes("Ben Carter", "bencarter") == []
+
+
+def test_a_pick_that_a_grown_rival_fits_as_well_is_refused() -> None:
+    spelled = {"Ila Morgan": _letters("Ila Morgan", -0.4),
+               "Ile Morgan": _letters("Ile Morgan", -2.5)}
+    said = {"Ila Morgan": -5.0, "Ile Morgan": -4.0}
+    lexicon = name_lexicon()
+    chosen = choose_joint("iflamorgan", spelled, said, -4.0, lexicon)
+    assert chosen is not None and chosen.name == "Ila Morgan"
+    isla = {"Isla Morgan": (_letters("Isla Morgan", -0.3), -4.5)}
+    assert choose_joint("iflamorgan", spelled, said, -4.0, lexicon, alikes=isla) is None

@@ -51,6 +51,8 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from rapidfuzz.distance import Levenshtein
+
 from voice_agent.dialog.name_lexicon import NameLexicon, name_lexicon
 from voice_agent.dialog.names import fold, name_words, title_word
 from voice_agent.dialog.spelling import (
@@ -66,8 +68,8 @@ from voice_agent.dialog.state import DialogState
 JOINT_KEY = "\0joint"
 
 __all__ = ["JOINT", "NameChoice", "above_floor", "choose_joint", "choose_name",
-           "joint_candidates", "name_spelled", "names_to_score", "settle_if_scored",
-           "settle_name_choice",
+           "dropped_letter_alikes", "joint_candidates", "name_spelled", "names_to_score",
+           "rivals_of_pick", "settle_if_scored", "settle_name_choice", "sound_alikes",
            "spelling_events", "take_spelling"]
 
 # The log prior against the audio's log-likelihood: 1 is the posterior. On the benchmark's
@@ -207,6 +209,35 @@ def sound_alikes(name: str, limit: int = SOUND_ALIKES) -> list[str]:
         by_word[k].append(n)
     mixed = [n for group in itertools.zip_longest(*by_word) for n in group if n]
     return mixed[:limit]
+
+
+def dropped_letter_alikes(name: str, letters: str) -> list[str]:
+    """Names that have one more letter inside a word of ``name`` where the spelling heard one
+    it lacks, as that letter or one that sounds like it: "I, F, L, A" for "Ila" also makes
+    Ifla, Isla, Ixla. A caller's letter lost from the pick (Isla Morgan written as the census
+    name Ila Morgan, 2026-12-04 audio run) is then a rival the pick must beat on both clips.
+    Letters heard at a word's edge are left out: a "then" often comes through as one."""
+    words = name_words(name)
+    starts = list(itertools.accumulate([0, *(len(w) for w in words)]))
+    out: list[str] = []
+    for tag, i1, _i2, j1, _j2 in Levenshtein.opcodes("".join(words), letters):
+        if tag != "insert":
+            continue
+        k = next((k for k in range(len(words)) if starts[k] < i1 < starts[k + 1]), None)
+        if k is None:
+            continue
+        at, heard = i1 - starts[k], letters[j1]
+        for ch in dict.fromkeys(heard + _SOUND_ALIKE.get(heard, "")):
+            grown = words[k][:at] + ch + words[k][at:]
+            out.append(" ".join(title_word(grown) if j == k else title_word(w)
+                                for j, w in enumerate(words)))
+    return list(dict.fromkeys(out))
+
+
+def rivals_of_pick(name: str, letters: str) -> list[str]:
+    """What a joint pick is scored against besides the candidates: its sound-alikes and the
+    names with a letter the spelling heard that it lacks."""
+    return list(dict.fromkeys([*sound_alikes(name), *dropped_letter_alikes(name, letters)]))
 
 
 def choose_joint(letters: str, spelled: Mapping[str, Sequence[Sequence[float]]],

@@ -27,7 +27,7 @@ from voice_agent.dialog.name_choice import (
     JOINT_KEY,
     choose_joint,
     joint_candidates,
-    sound_alikes,
+    rivals_of_pick,
 )
 from voice_agent.dialog.name_lexicon import name_lexicon
 from voice_agent.dialog.names import name_words
@@ -170,7 +170,7 @@ def joint_evidence(model: WhisperModel, spell_audio: bytes, spell_prompt: str,
     said, free = dict(zip(names, said_all[:-1], strict=True)), said_all[-1]
     pick = choose_joint(letters, scored, said, free, lexicon)
     alikes: dict[str, tuple[list[list[float]], float]] = {}
-    alike = [n for n in sound_alikes(pick.name) if n not in scored] if pick else []
+    alike = [n for n in rivals_of_pick(pick.name, letters) if n not in scored] if pick else []
     if alike:
         alike_letters = letter_logprobs(model, spell_audio, alike, prompt=spell_prompt,
                                         encoded=encoded)
