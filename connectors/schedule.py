@@ -57,6 +57,11 @@ def _normalize(text: str) -> str:
     return " ".join(re.findall(r"[^\W_]+", text.casefold()))
 
 
+def _in(haystack: str, term: str) -> bool:
+    """``term`` as whole words of ``haystack`` (normalised, space-padded), or its plural."""
+    return f" {term} " in haystack or f" {term}s " in haystack
+
+
 class Service(BaseModel):
     id: str = Field(min_length=1)
     name: str = Field(min_length=1)
@@ -78,7 +83,7 @@ class Service(BaseModel):
     def named_in(self, text: str) -> bool:
         """Whether free text names this service (whole words, as ``Business.find_service``)."""
         haystack = f" {_normalize(text)} "
-        return any(f" {t} " in haystack or f" {t}s " in haystack for t in self.match_terms())
+        return any(_in(haystack, t) for t in self.match_terms())
 
 
 class Business(BaseModel):
@@ -146,7 +151,7 @@ class Business(BaseModel):
         best: tuple[int, Service] | None = None
         for svc in self.services:
             for term in svc.match_terms():
-                if f" {term} " in haystack or f" {term}s " in haystack:
+                if _in(haystack, term):
                     if best is None or len(term) > best[0]:
                         best = (len(term), svc)
         return best[1] if best else None

@@ -17,6 +17,15 @@ SALON = load_business(DEFAULT_BUSINESSES_DIR / "demo-salon.yaml")
 DENTAL = load_business(DEFAULT_BUSINESSES_DIR / "demo-dental.yaml")
 FRI_10 = datetime(2026, 11, 27, 10, 0, tzinfo=NY)
 FRI_1030 = datetime(2026, 11, 27, 10, 30, tzinfo=NY)
+TWO = "A haircut on Friday at 10 and then a blow-dry straight after, please."
+
+
+async def _book_the_first(r, request: str):
+    """The request, the name, the number, and the yes to the first booking: its reply."""
+    r.manager.greeting()
+    for line in (request, "Amy Cole.", "The number I'm calling from is fine."):
+        await r.say(line)
+    return await r.say("Yes please.")
 
 
 @pytest.mark.parametrize(("text", "business", "second"), [
@@ -44,12 +53,8 @@ def test_no_second_booking_where_none_was_asked_for(text: str, business) -> None
 
 async def test_both_are_booked_back_to_back_each_after_its_own_yes(tmp_path: Path) -> None:
     async with rig(tmp_path) as r:
-        r.manager.greeting()
-        await r.say("Hi, can I book a haircut on Friday at 10, and then a blow-dry straight "
-                    "after?")
-        await r.say("Amy Cole.")
-        await r.say("The number I'm calling from is fine.")
-        first = await r.say("Yes please.")
+        first = await _book_the_first(
+            r, "Hi, can I book a haircut on Friday at 10, and then a blow-dry straight after?")
         assert first.agent_text == (
             "You're all set, Amy Cole: a haircut on Friday, November 27 at 10 AM. Now the "
             "blow-dry you asked for straight after. So that's a blow-dry on Friday, November 27 "
@@ -65,11 +70,7 @@ async def test_both_are_booked_back_to_back_each_after_its_own_yes(tmp_path: Pat
 
 async def test_a_no_to_the_second_leaves_the_first_booked(tmp_path: Path) -> None:
     async with rig(tmp_path) as r:
-        r.manager.greeting()
-        await r.say("A haircut on Friday at 10 and then a blow-dry straight after, please.")
-        await r.say("Amy Cole.")
-        await r.say("The number I'm calling from is fine.")
-        await r.say("Yes please.")
+        await _book_the_first(r, TWO)
         await r.say("No, actually, just the haircut.")
         booked = [(b.service, b.start) for b in (await r.all_bookings()).values()]
         assert booked == [("haircut", FRI_10)]
@@ -80,11 +81,7 @@ async def test_a_second_service_not_free_straight_after_gets_the_nearest_times(
     busy = [entry("haircut", FRI_1030, name="Someone Else", phone="+15550000001", staff=s)
             for s in ("Maria", "Tom")]
     async with rig(tmp_path, calendar=busy) as r:
-        r.manager.greeting()
-        await r.say("A haircut on Friday at 10 and then a blow-dry straight after, please.")
-        await r.say("Amy Cole.")
-        await r.say("The number I'm calling from is fine.")
-        turn = await r.say("Yes please.")
+        turn = await _book_the_first(r, TWO)
         assert turn.agent_text.startswith("You're all set, Amy Cole: a haircut on Friday")
         assert "10:30 AM on Friday, November 27 is already taken" in turn.agent_text
         # never a time the caller is in the chair for their haircut
@@ -97,5 +94,7 @@ async def test_a_second_service_not_free_straight_after_gets_the_nearest_times(
 async def test_a_question_about_two_services_books_nothing_extra(tmp_path: Path) -> None:
     async with rig(tmp_path) as r:
         r.manager.greeting()
-        await r.say("Do you do haircuts and blow-dries?")
-        assert r.manager.state.then_service is None
+        question = "Do you do haircuts and colours?"
+        assert follow_on_service(question, SALON) is not None  # two services, and then...
+        await r.say(question)
+        assert r.manager.state.then_service is None  # ... a question: nothing is held

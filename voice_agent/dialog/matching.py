@@ -162,7 +162,9 @@ def match_service(text: str, business: Business) -> Match | None:
     return Match(service.id, gram, round(score, 1), term)
 
 
+@cache
 def _code(words: str) -> str:
+    """Metaphone of the words run together (cached: every term meets the same n-grams)."""
     return jellyfish.metaphone(words.replace(" ", ""))
 
 

@@ -32,9 +32,11 @@ from voice_agent.dialog.timeparse import (
 _AFFIRM = re.compile(
     r"\b(yes|yeah|yep|yup|sure|correct|right|please do|go ahead|book it|sounds good|perfect|"
     r"ok|okay|absolutely|definitely|that works|works for me|great|lovely|fine|do it|confirm(ed)?|"
-    # "That suits me well.", "That time will work well.", "It is good.", "Super." (SGD users)
+    # Yes in other words, each kept only where at least nine in ten of the SGD dev turns it
+    # reads are an AFFIRM or a SELECT: "That suits me well.", "That time will work well.",
+    # "It is good.", "That sounds wonderful.", "That's it exactly."
     r"suits? me|(?:will|would|'ll|'d) work(?! out| better| best)|(?:that|it|this)(?: is|'s) good|"
-    r"sounds (?:great|lovely|fine|perfect|wonderful)|wonderful|excellent|brilliant|^\W*super|"
+    r"sounds (?:great|lovely|fine|perfect|wonderful)|"
     r"^\W*exactly|(?:it|that)(?:'s| is)(?: it)? exactly|exactly what i)\b"
 )
 _DENY = re.compile(
