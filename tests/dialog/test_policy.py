@@ -12,6 +12,7 @@ from connectors.base import Booking, Slot
 from connectors.schedule import Business
 from voice_agent.dialog.policy import Book, BookingPolicy, Check, Decision, Find, Open
 from voice_agent.dialog.replies import Say
+from voice_agent.dialog.slot_picks import nearest, spread
 from voice_agent.dialog.state import Availability, DialogState
 from voice_agent.dialog.understanding import Understanding, understand
 
@@ -206,6 +207,22 @@ def test_outside_hours(call: Call) -> None:
     assert call.state.offer is None
 
 
+def test_outside_hours_offers_the_other_half_of_the_clock_first(call: Call) -> None:
+    call.say("I'd like a haircut")
+    d = call.say("next Tuesday at 10 pm")  # "10 AM" said, or heard as PM over the phone
+    say = call.check(d, free_slots(call.business, NEXT_TUE))
+    assert say.key == "outside_hours" and call.state.offer is None  # offered, not held
+    assert "10 AM and 5:30 PM on Tuesday, December 1" in call.render(say)
+    assert [s.start.hour for s in call.state.offered_times] == [10, 17]
+
+
+def test_outside_hours_twin_taken_is_not_offered(call: Call) -> None:
+    call.say("I'd like a haircut")
+    d = call.say("next Tuesday at 10 pm")
+    say = call.check(d, free_slots(call.business, NEXT_TUE, taken=(time(10, 0),)))
+    assert "5 PM and 5:30 PM on Tuesday, December 1" in call.render(say)
+
+
 def test_closed_day(call: Call, salon: Business) -> None:
     call.say("I'd like a haircut")
     d = call.say("Sunday at 3")
@@ -392,9 +409,9 @@ def test_goodbye_without_booking(call: Call) -> None:
 def test_nearest_and_spread() -> None:
     day = NEXT_TUE
     slots = [Slot(at(day, h), at(day, h) + timedelta(minutes=30), None) for h in range(9, 18)]
-    assert [s.start.hour for s in BookingPolicy.nearest(slots, at(day, 12, 30))] == [12, 13]
-    assert [s.start.hour for s in BookingPolicy.spread(slots)] == [9, 13, 17]
-    assert BookingPolicy.spread(slots[:2]) == slots[:2]
+    assert [s.start.hour for s in nearest(slots, at(day, 12, 30))] == [12, 13]
+    assert [s.start.hour for s in spread(slots)] == [9, 13, 17]
+    assert spread(slots[:2]) == slots[:2]
 
 
 # -- which number to reach the caller on ----------------------------------------------------------

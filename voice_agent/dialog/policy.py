@@ -30,6 +30,7 @@ from voice_agent.dialog.name_choice import take_spelling
 from voice_agent.dialog.on_file import name_on_file
 from voice_agent.dialog.questions import answer_question, day_from_context
 from voice_agent.dialog.replies import ReplyRenderer, Say, join_words, with_article
+from voice_agent.dialog.slot_picks import bound_words, nearest, spread, twin_free
 from voice_agent.dialog.state import Availability, DialogState
 from voice_agent.dialog.timeparse import PARTS_OF_DAY, TimeOfDay, clock_time, describe_time
 from voice_agent.dialog.understanding import EXISTING_BOOKING_CHANGE, Constraint, Understanding
@@ -39,7 +40,6 @@ _STOP = re.compile(r"\b(wait|don'?t book|cancel|stop)\b")
 _ANY_TIME = re.compile(r"\b(?:any ?time|whenever|(?:what|which) time|when)\b")  # not "who"
 _OTHER_NUMBER = re.compile(r"\b(?:my (?:mobile|cell|other|work|home)|(?:another|other|different) "
                            r"number|my number is|it'?s \d|use \w+ (?:mobile|cell))")
-MAX_OFFERED_TIMES = 3
 
 __all__ = ["Book", "BookingPolicy", "Cancel", "Check", "Decision", "Find", "Open", "join_words"]
 
@@ -508,7 +508,7 @@ class BookingPolicy(ExistingBookings, HeardTimeQuestions):
             if slot is not None:
                 state.offered_times = [slot]
                 return self._hold(state, slot)
-            alternatives = self.nearest(avail.free, start) or later[:2]
+            alternatives = nearest(avail.free, start) or later[:2]
             state.offered_times = alternatives
             args = {
                 "time": describe_time(start.timetz()),
@@ -519,9 +519,14 @@ class BookingPolicy(ExistingBookings, HeardTimeQuestions):
             if self.business.opening_window(avail.day) is None:
                 return Say("closed_day", args, asked="time")
             if not self.business.is_within_hours(state.service.id, start):
-                key = "not_a_start_time" if self.business.within_opening(
-                    state.service.id, start) else "outside_hours"
-                return Say(key, args, asked="time")
+                if self.business.within_opening(state.service.id, start):
+                    return Say("not_a_start_time", args, asked="time")
+                twin = twin_free(avail.free, start)
+                if twin is not None:  # "11 PM" at a dentist: 11 AM is offered first
+                    closest = nearest([s for s in avail.free if s != twin], start, 1)
+                    state.offered_times = sorted([twin, *closest], key=lambda s: s.start)
+                    args["alternatives"] = self.words.alternatives(state.offered_times)
+                return Say("outside_hours", args, asked="time")
             if state.staff:
                 others = [o for o in others_free or [] if o != state.staff]
                 args |= {"staff": state.staff,
@@ -543,7 +548,7 @@ class BookingPolicy(ExistingBookings, HeardTimeQuestions):
             if self.business.opening_window(avail.day) is None:
                 return Say("closed_day", args, asked="time")
             if constraint and constraint.kind in ("after", "before", "between"):
-                return Say("no_times_constraint", args | {"bound": _bound_words(constraint)},
+                return Say("no_times_constraint", args | {"bound": bound_words(constraint)},
                            asked="time")
             return Say("no_times_day", args, asked="time")
         constraint = state.constraint
@@ -555,7 +560,7 @@ class BookingPolicy(ExistingBookings, HeardTimeQuestions):
             key = "first_free" if constraint.kind == "earliest" else "last_free"
             state.offered_times = [slot]
             return self._hold(state, slot, lead=[(key, self._slot_args(state, slot))])
-        picks = self.spread(candidates)
+        picks = spread(candidates)
         state.offered_times = picks
         return Say("offer_times", {"service": service, "day": day,
                                    "times": self.words.times(picks)}, asked="time")
@@ -576,22 +581,3 @@ class BookingPolicy(ExistingBookings, HeardTimeQuestions):
         """Whether the asked day alone cannot give the caller a choice."""
         return not self.fitting(avail_free, state)
 
-    @staticmethod
-    def nearest(free: list[Slot], start: datetime, n: int = 2) -> list[Slot]:
-        ranked = sorted(free, key=lambda s: (abs((s.start - start).total_seconds()), s.start))
-        return sorted(ranked[:n], key=lambda s: s.start)
-
-    @staticmethod
-    def spread(free: list[Slot], n: int = MAX_OFFERED_TIMES) -> list[Slot]:
-        if len(free) <= n:
-            return list(free)
-        step = (len(free) - 1) / (n - 1)
-        return [free[round(i * step)] for i in range(n)]
-
-
-def _bound_words(c: Constraint) -> str:
-    if c.kind == "between" and c.after and c.before:
-        return f"between {describe_time(c.after)} and {describe_time(c.before)}"
-    if c.after:
-        return f"after {describe_time(c.after)}"
-    return f"before {describe_time(c.before)}"
