@@ -72,6 +72,36 @@ async def test_silence_after_a_question_is_asked_again_and_the_answer_still_coun
         assert not any(isinstance(f, EndWorkerFrame) for f in down)
 
 
+async def test_a_short_answer_under_the_no_input_prompt_is_the_answer(tmp_path: Path) -> None:
+    """The caller replies just as the prompt starts: two words under the agent's voice are
+    a backchannel anywhere else; here they are the answer the agent asked for."""
+    async with rig(tmp_path) as r:
+        down, _ = await run_test(_processor(r), frames_to_send=[
+            *_said("Hi, I'd like to book a haircut."), *_reply_played(NO_INPUT_S + 0.3),
+            BotStartedSpeakingFrame(), SleepFrame(0.05),  # "Sorry, I didn't catch that ..."
+            VADUserStartedSpeakingFrame(), SleepFrame(0.05), VADUserStoppedSpeakingFrame(),
+            TranscriptionFrame("Next Tuesday.", "caller", "now", result={
+                "avg_logprob": -0.2, "no_speech_prob": 0.01}),
+            SleepFrame(0.05), BotStoppedSpeakingFrame(), SleepFrame(1.2)])
+        said = [f.text for f in down if isinstance(f, TTSSpeakFrame)]
+        assert sum("didn't catch that" in s for s in said) == 1, said
+        assert [t.caller_text for t in _turns(r)] == [
+            "Hi, I'd like to book a haircut.", None, "Next Tuesday."]
+        assert r.manager.state.day is not None
+
+
+async def test_a_backchannel_under_an_ordinary_reply_is_still_dropped(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        await run_test(_processor(r), frames_to_send=[
+            *_said("Hi, I'd like to book a haircut."),
+            BotStartedSpeakingFrame(), SleepFrame(0.05),  # "Sure, a haircut. What day ...?"
+            VADUserStartedSpeakingFrame(), SleepFrame(0.05), VADUserStoppedSpeakingFrame(),
+            TranscriptionFrame("Mm-hm.", "caller", "now", result={
+                "avg_logprob": -0.2, "no_speech_prob": 0.01}),
+            SleepFrame(0.05), BotStoppedSpeakingFrame(), SleepFrame(0.2)])
+        assert [t.caller_text for t in _turns(r)] == ["Hi, I'd like to book a haircut."]
+
+
 async def test_speech_that_comes_out_as_no_words_is_asked_again(tmp_path: Path) -> None:
     async with rig(tmp_path) as r:
         down, _ = await run_test(_processor(r), frames_to_send=[

@@ -16,7 +16,11 @@ caller presses (``InputDTMFFrame``) are gathered into one keypad turn: at
 When nothing comes back for ``no_input_s`` after the agent's reply (an answer the VAD did not
 catch, a transcript that came out empty, a caller who stepped away), the agent says it did not
 catch that and asks again, at most ``MAX_NO_INPUT_REPROMPTS`` times in a row; then it notes a
-callback and ends the call. Without it a lost answer left both sides waiting in silence.
+callback and ends the call. Without it a lost answer left both sides waiting in silence. An
+answer that arrives as the prompt starts (a caller slow to reply: "Yes, please." a moment too
+late) is the answer, never a backchannel to the prompt: in audio evals the simulated caller's
+"Yes, please." to "Shall I book that?" landed under "Sorry, I didn't catch that" and was
+dropped, and the booking with it.
 
 Barge-in needs speech that lasts: the agent stops talking only when the caller has been
 speaking for ``MIN_BARGE_IN_S`` after the VAD's start (a cough, an "mm-hm" or an "okay" under
@@ -143,6 +147,7 @@ class DialogProcessor(FrameProcessor):
         self._no_input_timer: asyncio.TimerHandle | None = None
         self._no_inputs = 0  # no-input prompts in a row since the caller was last heard
         self._reply_pending = False  # a reply was handed to TTS and has not started playing
+        self._reprompting = False  # a no-input prompt is on its way or playing
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -167,7 +172,9 @@ class DialogProcessor(FrameProcessor):
             self._turn.speech_started()
             self._cancel_turn_timer()
             self._cancel_no_input()
-            self._over_agent, self._interrupted = self._bot_speaking, False
+            # Speech under a no-input prompt is the answer that came late, not a backchannel.
+            self._over_agent = self._bot_speaking and not self._reprompting
+            self._interrupted = False
             if self._bot_speaking:  # barge-in, if the caller keeps talking
                 self._barge_timer = asyncio.get_running_loop().call_later(
                     MIN_BARGE_IN_S, lambda: self._spawn(self._barge_in()))
@@ -203,7 +210,7 @@ class DialogProcessor(FrameProcessor):
                 self._clock.awaiting_reply = False
                 self._spawn(self._store_audio_stamps())
         elif isinstance(frame, BotStoppedSpeakingFrame):
-            self._bot_speaking = False
+            self._bot_speaking = self._reprompting = False
             await self.push_frame(frame, direction)
             self._arm_no_input()
         elif isinstance(frame, (EndFrame, CancelFrame)):
@@ -296,6 +303,7 @@ class DialogProcessor(FrameProcessor):
             self._turn_index += 1
             self._clock.clear_caller_stamps()
             await self._finish_turn(row)
+            self._reprompting = True
             await self._say(text)
             if give_up:
                 await self._end_call("no_input")
