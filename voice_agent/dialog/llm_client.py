@@ -48,9 +48,12 @@ class LLMClient:
         self._background: set[asyncio.Task[None]] = set()
 
     async def prefill(self, messages: list[dict[str, Any]]) -> None:
-        """Have the server evaluate the prompt prefix while the greeting plays."""
+        """Have the server evaluate the prompt prefix while the greeting plays. Never
+        retried: a prefill that timed out is still being evaluated by a CPU server, and a
+        retry evaluated it a second time while the caller spoke (a 1,354-token prompt took
+        27 s on the 2-core box under an audio call; the retry took the cores 30 s more)."""
         try:
-            await self.llm.chat.completions.create(
+            await self.llm.with_options(max_retries=0).chat.completions.create(
                 model=self.options.model, messages=messages, tools=self.tools,
                 max_tokens=1, temperature=0,
             )
