@@ -379,6 +379,17 @@ def test_names_at_the_name_question(salon: Business, text: str, name: str) -> No
 
 
 @pytest.mark.parametrize(("text", "name"), [
+    ("Away. Actually. Could we do Saturday instead? Same time.", None),  # "Wait" misheard
+    ("Smith. Could we do Saturday instead?", None),  # one word beside a change: ask again
+    ("Dana Smith. Could we do Saturday instead?", "Dana Smith"),
+    ("Smith.", "Smith"),  # the whole answer
+])
+def test_a_first_sentence_is_the_name_when_it_is_a_full_name(salon: Business, text: str,
+                                                              name: str | None) -> None:
+    assert understand(text, salon, TODAY, asked="name").name == name
+
+
+@pytest.mark.parametrize(("text", "name"), [
     ("I'm Dana, I'd like a haircut", "Dana"),
     ("i'm dana, I'd like a haircut", None),  # a weak lead needs a capital letter
     ("I'm visiting my mum, can I get a haircut?", None),

@@ -222,9 +222,12 @@ def read_name(text: str, *, asked: bool) -> NameReading:
                 break
     if not spoken and asked and not for_other:
         spoken = _bare_name(rest, spelled)
-        if not spoken:  # "Kate Ahmadzai. The surname's A-H-M-...": the first sentence
+        if not spoken:  # "Kate Ahmadzai. The surname's A-H-M-...": the first sentence,
+            # when it is a full name or the rest spells: "Away. Actually, could we do
+            # Saturday instead?" ("Wait" misheard) is no name.
             first = re.split(r"(?<=[.!?])\s+", rest.strip(), maxsplit=1)[0]
             spoken = _bare_name(first, spelled) if first != rest.strip() else []
+            spoken = spoken if len(spoken) >= 2 or spelled else []
         if not spoken and spelled:  # "Katherine Lee, that's C-A-T-H-...": the leading words
             spoken = _clean(_FILLER.sub("", rest), spelled)
         if not spoken:  # "Put it under her name, Sofia Alvarez": a chunk that is only a name
