@@ -13,6 +13,13 @@ from voice_agent.dialog.spelling import CORROBORATES, letter_distance, spelled_l
     ("Okay, so F, I, then M, T, M, S, A, H.", "fimtmsah"),
     ("Delta, alpha, November, alpha", "dana"),
     ("Zoë", ""),  # a word, not a spelling
+    # A letter whisper wrote as its name's word, among letters (audio evals, 2026-12-04):
+    ("L, the double V, I, S, then J, the M, K, I, N, S.", "ldwisjdmkins"),  # Lewis Jenkins
+    ("Okay, A, Y, L, A, D, R, L, K, S.", "kayladrlks"),  # Kayla Brooks
+    ("N, A, T, I, A, then the R, E, N, N, A, N.", "natiadrennan"),  # Nadia Brennan
+    ("C, see, O, T, T", "ccott"),
+    ("Okay, so D, A, N, A.", "dana"),  # a filler before the letters stays a filler
+    ("Are you free at ten, or see you Monday?", ""),  # not a spelling: words stay words
 ])
 def test_spelled_letters(text: str, letters: str) -> None:
     assert spelled_letters(text) == letters

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 
 __all__ = [
-    "NATO_LETTERS", "NameReading", "extract_name", "extract_phone", "fold", "name_words",
-    "read_name", "spelled_words", "title_word", "without_phone_numbers",
+    "LETTER_NAMES", "NATO_LETTERS", "NameReading", "extract_name", "extract_phone", "fold",
+    "letters_as_said", "name_words", "read_name", "spelled_words", "title_word",
+    "without_phone_numbers",
 ]
 
 _L = r"[^\W\d_]"  # a letter, any script
@@ -89,6 +90,53 @@ class NameReading:
     for_other: bool = False  # the booking is for someone else (the name is theirs)
 
 
+# How a letter's name comes out as a word when whisper writes a spelling (the English letter
+# names, and the two the caller voices' spellings measured most: "the" for a letter of the
+# "E-set" (B, D, P, E: 20 of 360 spellings of the call scripts' names, 3 voices x 2 lines) and
+# "okay" for K). "Double U" is W; "double" before another letter says it twice ("double L").
+LETTER_NAMES = {
+    "ay": "a", "bee": "b", "be": "b", "see": "c", "sea": "c", "cee": "c", "dee": "d",
+    "the": "d", "ee": "e", "ef": "f", "eff": "f", "gee": "g", "aitch": "h", "haitch": "h",
+    "eye": "i", "jay": "j", "kay": "k", "okay": "k", "el": "l", "ell": "l", "em": "m",
+    "en": "n", "oh": "o", "owe": "o", "pee": "p", "pea": "p", "queue": "q", "cue": "q",
+    "are": "r", "ar": "r", "es": "s", "ess": "s", "tee": "t", "tea": "t", "you": "u",
+    "yew": "u", "vee": "v", "ex": "x", "why": "y", "wye": "y", "zed": "z", "zee": "z",
+}
+_DOUBLE_U = re.compile(r"\bdouble[\s-]*(?:u|you|yew|v)\b", re.IGNORECASE)
+_DOUBLE_LETTER = re.compile(rf"\bdouble[\s-]+({_L})\b", re.IGNORECASE)
+_WORD_TOKEN = re.compile(r"[^\W\d_]+")
+
+
+def letters_as_said(text: str) -> str:
+    """A spelling with each letter whisper wrote as its name's word put back as the letter:
+    "L, the double V, I, S, then J, the M, K, I, N, S" -> "L, D W, I, S, then J, D M, K, I,
+    N, S". Only a text that is mostly single letters is a spelling (three or more, and at
+    least half of its words besides "then"); any other text is returned as it is, so "are
+    you free at ten?" stays words."""
+    tokens = [t.casefold() for t in _WORD_TOKEN.findall(text)]
+    words = [t for t in tokens if t != "then"]
+    single = sum(len(t) == 1 or t in NATO_LETTERS for t in words)
+    if single < 3 or single * 2 < len(words):
+        return text
+    text = _DOUBLE_U.sub("W", text)
+    text = _DOUBLE_LETTER.sub(lambda m: f"{m.group(1)}, {m.group(1)}", text)
+    found = list(_WORD_TOKEN.finditer(text))
+    low = [m.group(0).casefold() for m in found]
+
+    def letter_like(i: int) -> bool:
+        return 0 <= i < len(low) and (len(low[i]) == 1 or low[i] in LETTER_NAMES)
+
+    out, at = [], 0
+    for i, m in enumerate(found):
+        # A letter's name stands among letters ("Okay, A, Y, L, A" for Kayla; "then the R");
+        # a filler before the letters does not ("Okay, so F, I, ...").
+        if low[i] in LETTER_NAMES and ((letter_like(i + 1) and len(low[i + 1]) == 1)
+                                       or (i > 0 and len(low[i - 1]) == 1)):
+            out += [text[at:m.start()], LETTER_NAMES[low[i]].upper()]
+            at = m.end()
+    return "".join([*out, text[at:]])
+
+
 def title_word(word: str) -> str:
     """A name word as it is written: "o'brien-smith" -> "O'Brien-Smith"."""
     return "-".join("'".join(p[:1].upper() + p[1:] for p in part.split("'"))
@@ -113,7 +161,7 @@ def spelled_words(text: str) -> tuple[list[str], str]:
         words.append(word)
         return f" {_MARK} "
 
-    out = _NATO_RUN.sub(nato, text)
+    out = _NATO_RUN.sub(nato, letters_as_said(text))
     out = _LETTER_RUN.sub(letters, out)
     return words, out
 

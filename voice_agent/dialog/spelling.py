@@ -39,7 +39,7 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from voice_agent.dialog.names import NATO_LETTERS, fold, name_words
+from voice_agent.dialog.names import NATO_LETTERS, fold, letters_as_said, name_words
 
 __all__ = [
     "CORROBORATES", "LetterScores", "bears_out", "letter_distance", "letters_fit",
@@ -80,7 +80,7 @@ def spelled_letters(text: str) -> str:
     """The letters a spelling turn gives, in order: every single-letter token ("D-A-N-A",
     "D, A, N, A") and NATO word; other words ("then", "okay", "so") are not letters."""
     letters = []
-    for token in _TOKEN.findall(fold(text).replace("x-ray", "xray")):
+    for token in _TOKEN.findall(fold(letters_as_said(text)).replace("x-ray", "xray")):
         if len(token) == 1:
             letters.append(token)
         elif token in NATO_LETTERS:
