@@ -4,7 +4,8 @@ Two sets, each taken through the production path's audio chain (8 kHz, G.711 μ-
 16 kHz) and transcribed by the production ``transcribe`` (whisper base, CPU):
 
 1. **Real human speech**: Debian's ``pocketsphinx-testdata`` recordings that come with
-   transcripts (LibriVox read speech and spoken playing cards; ``apt-get install
+   transcripts (LibriVox read speech, spoken playing cards, and the two raw recordings whose
+   words pocketsphinx's own tests assert: a command and a digit string; ``apt-get install
    pocketsphinx-testdata``, or ``--real-speech DIR`` pointing at its ``test/data``). The prompt
    here is the demo salon's, after a generic question: the words are unrelated to it, so the
    WER shows whether the prompt harms speech it does not describe.
@@ -105,9 +106,16 @@ def _read_audio(path: Path) -> np.ndarray:
     return np.fromfile(path, dtype="<i2").astype(np.int16)  # raw 16 kHz
 
 
+# Raw 16 kHz recordings of the package whose words pocketsphinx's own tests assert
+# (test_keyphrase/test_ps "go forward ten meters"; the tidigits python test's decode_raw).
+RAW_WITH_TRANSCRIPTS = {"goforward.raw": "go forward ten meters",
+                        "tidigits/dhd.2934z.raw": "two nine three four zero"}
+
+
 def real_speech(data_dir: Path) -> list[tuple[str, Path, str]]:
     """(id, audio file, transcript) of the recordings that ship with transcripts."""
-    items = []
+    items = [(Path(name).stem, data_dir / name, ref) for name, ref in RAW_WITH_TRANSCRIPTS.items()
+             if (data_dir / name).exists()]
     for listing in (data_dir / "librivox" / "transcription", data_dir / "cards" /
                     "cards.transcription"):
         if not listing.exists():
