@@ -18,6 +18,9 @@ from voice_agent.dialog.spelling import CORROBORATES, letter_distance, spelled_l
     ("Okay, A, Y, L, A, D, R, L, K, S.", "kayladrlks"),  # Kayla Brooks
     ("N, A, T, I, A, then the R, E, N, N, A, N.", "natiadrennan"),  # Nadia Brennan
     ("C, see, O, T, T", "ccott"),
+    ("T, H, O, M, A, S, Denner, E, E, D.", "thomasreed"),  # "then R" heard as one word
+    ("A, M, Y, den, C, O, L, E", "amycole"),
+    ("Dennis, D, E, N, N, I, S", "dennis"),  # the name said before its letters
     ("Okay, so D, A, N, A.", "dana"),  # a filler before the letters stays a filler
     ("Are you free at ten, or see you Monday?", ""),  # not a spelling: words stay words
 ])

@@ -105,6 +105,17 @@ LETTER_NAMES = {
 _DOUBLE_U = re.compile(r"\bdouble[\s-]*(?:u|you|yew|v)\b", re.IGNORECASE)
 _DOUBLE_LETTER = re.compile(rf"\bdouble[\s-]+({_L})\b", re.IGNORECASE)
 _WORD_TOKEN = re.compile(r"[^\W\d_]+")
+# "then" and the next letter heard as one word: "then R" as "denner" or "dinner", "then M" as
+# "denim", "then N" as "denon" (8 of 540 spellings said "then R" as one word, in both the
+# call scripts' names and census names). The word's tail after the "then" sound is the
+# letter's name.
+_THEN_FUSED = re.compile(r"(?:d|th|z|s)[ei]n+(\w*)")
+_LETTER_TAILS = {
+    "er": "r", "ar": "r", "im": "m", "em": "m", "um": "m", "on": "n", "en": "n", "an": "n",
+    "el": "l", "al": "l", "ell": "l", "is": "s", "es": "s", "ess": "s", "y": "e", "ee": "e",
+    "ey": "e", "ie": "e", "dy": "d", "dee": "d", "ty": "t", "tee": "t", "by": "b", "bee": "b",
+    "py": "p", "vy": "v", "gy": "g", "jay": "j", "kay": "k", "oh": "o", "ex": "x",
+}
 
 
 def letters_as_said(text: str) -> str:
@@ -133,6 +144,13 @@ def letters_as_said(text: str) -> str:
         if low[i] in LETTER_NAMES and ((letter_like(i + 1) and len(low[i + 1]) == 1)
                                        or (i > 0 and len(low[i - 1]) == 1)):
             out += [text[at:m.start()], LETTER_NAMES[low[i]].upper()]
+            at = m.end()
+        elif (i > 0 and len(low[i - 1]) == 1 and low[i] != "then"
+              and (fused := _THEN_FUSED.fullmatch(low[i]))
+              and (not fused.group(1) or fused.group(1) in _LETTER_TAILS)):
+            # after a letter only: "Dennis, D, E, N, N, I, S" says the name first
+            tail = _LETTER_TAILS.get(fused.group(1), "")
+            out += [text[at:m.start()], f"then {tail.upper()}".strip()]
             at = m.end()
     return "".join([*out, text[at:]])
 
