@@ -85,6 +85,13 @@ class Service(BaseModel):
         haystack = f" {_normalize(text)} "
         return any(_in(haystack, t) for t in self.match_terms())
 
+    def last_named_at(self, text: str) -> int:
+        """Where free text last names this service (an offset in its normalised form), or -1:
+        of two services named in one breath, the caller usually ends on the one they want."""
+        haystack = f" {_normalize(text)} "
+        return max((haystack.rfind(f" {w} ") for t in self.match_terms() for w in (t, f"{t}s")),
+                   default=-1)
+
 
 class Business(BaseModel):
     name: str = Field(min_length=1)

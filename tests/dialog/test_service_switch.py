@@ -74,6 +74,26 @@ async def test_a_self_repair_heard_badly_is_taken_when_it_names_both(tmp_path: P
         assert r.manager.state.service.id == "cleaning" and _held(turn) == []
 
 
+async def test_a_repair_repeated_with_its_no_lost_keeps_the_service_it_ended_on(
+        tmp_path: Path) -> None:
+    """The caller's third go at "a check-up, actually no, the hygienist" came through as
+    "... check up. Well, I truly know. Sorry, it's the hygienist I need." (espeak, 2026-12-04):
+    the reading takes the first service named, but the turn ends on the one in hand."""
+    async with rig(tmp_path, business="demo-dental") as r:
+        r.manager.greeting()
+        await r.manager.handle_turn(
+            "I'd like to book a check-up, well. Actually no. Sorry. The hygienist I need.",
+            stt_avg_logprob=BAD_LINE)
+        assert r.manager.state.service.id == "cleaning"
+        turn = await r.manager.handle_turn(
+            "Hello, I'd like to more check up. Well, I truly know. Sorry, it's the hygienist I "
+            "need. Friday, I'm if you can.", stt_avg_logprob=BAD_LINE)
+        assert r.manager.state.service.id == "cleaning"
+        [held] = _held(turn)
+        assert held["kept"] == "cleaning" and held["heard"] == "checkup"
+        assert r.manager.state.day is not None and r.manager.state.day.weekday() == 4
+
+
 async def test_the_answer_to_which_service_is_taken_even_heard_badly(tmp_path: Path) -> None:
     async with rig(tmp_path) as r:
         r.manager.greeting()

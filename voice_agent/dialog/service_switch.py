@@ -12,9 +12,9 @@ on a phone line, a different service replaces the one in hand only when it is na
 or an alias, or a spelling that sounds the same: "color" for "colour"; not a near-miss that
 sounds different, "lean" for "clean": ``matching.Match.sounds_exact``) and either the agent
 asked which service or the turn was heard with confidence (the STT log-probability threshold
-of ``unclear.py``) or the caller weighed the two in one breath (the turn names the service in
-hand too, and the reading took the other: "a check-up, actually no, the hygienist"; "not the
-haircut, a colour"). Otherwise the mention is set aside (the rest of the turn still counts) and
+of ``unclear.py``) or the caller weighed the two in one breath and ended on the new one (the
+turn names the service in hand too, before it: "a check-up, actually no, the hygienist"; "not
+the haircut, a colour"). Otherwise the mention is set aside (the rest of the turn still counts) and
 noted on the turn as ``service_change_held``. The first service of a call, and every change in
 text mode, are taken as before.
 """
@@ -38,7 +38,12 @@ def hold_unsure_service_change(state: DialogState, u: Understanding,
             or u.service.id == state.service.id):
         return
     heard_well = stt_avg_logprob >= UNCLEAR_LOGPROB
-    weighed = state.service.named_in(u.text)  # "a check-up, actually no, the hygienist"
+    # "a check-up, actually no, the hygienist": the caller weighed the two and ended on the
+    # new one. Ending on the one in hand, the turn repeats a change already made, its "no"
+    # lost ("check up. Well, I truly know. Sorry, it's the hygienist I need." after the
+    # hygienist was agreed had put the check-up back).
+    held_at = state.service.last_named_at(u.text)
+    weighed = held_at >= 0 and u.service.last_named_at(u.text) > held_at
     if u.service_named and (heard_well or weighed or state.asked == "service"):
         return
     events.append({"event": "service_change_held", "kept": state.service.id,
