@@ -92,8 +92,8 @@ class NameReading:
 
 # How a letter's name comes out as a word when whisper writes a spelling (the English letter
 # names, and the two the caller voices' spellings measured most: "the" for a letter of the
-# "E-set" (B, D, P, E: 20 of 360 spellings of the call scripts' names, 3 voices x 2 lines) and
-# "okay" for K). "Double U" is W; "double" before another letter says it twice ("double L").
+# "E-set" (B, D, P, E: in 18 of 360 spellings of the call scripts' names, 3 voices x 2 lines)
+# and "okay" for K). "Double U" is W; "double" before another letter says it twice ("double L").
 LETTER_NAMES = {
     "ay": "a", "bee": "b", "be": "b", "see": "c", "sea": "c", "cee": "c", "dee": "d",
     "the": "d", "ee": "e", "ef": "f", "eff": "f", "gee": "g", "aitch": "h", "haitch": "h",
@@ -105,10 +105,10 @@ LETTER_NAMES = {
 _DOUBLE_U = re.compile(r"\bdouble[\s-]*(?:u|you|yew|v)\b", re.IGNORECASE)
 _DOUBLE_LETTER = re.compile(rf"\bdouble[\s-]+({_L})\b", re.IGNORECASE)
 _WORD_TOKEN = re.compile(r"[^\W\d_]+")
-# "then" and the next letter heard as one word: "then R" as "denner" or "dinner", "then M" as
-# "denim", "then N" as "denon" (8 of 540 spellings said "then R" as one word, in both the
-# call scripts' names and census names). The word's tail after the "then" sound is the
-# letter's name.
+# "then" and the next letter heard as one word: "then R" as "denner" or "dinner" (12 of 540
+# spellings of script and census names), "then M" as "denim", "then N" as "denon", "then L"
+# as "denel", "then E" as "zenny", and "then" alone as "den". The word's tail after the
+# "then" sound is the letter's name; tails not seen yet follow the same letter names.
 _THEN_FUSED = re.compile(r"(?:d|th|z|s)[ei]n+(\w*)")
 _LETTER_TAILS = {
     "er": "r", "ar": "r", "im": "m", "em": "m", "um": "m", "on": "n", "en": "n", "an": "n",
@@ -133,19 +133,16 @@ def letters_as_said(text: str) -> str:
     text = _DOUBLE_LETTER.sub(lambda m: f"{m.group(1)}, {m.group(1)}", text)
     found = list(_WORD_TOKEN.finditer(text))
     low = [m.group(0).casefold() for m in found]
-
-    def letter_like(i: int) -> bool:
-        return 0 <= i < len(low) and (len(low[i]) == 1 or low[i] in LETTER_NAMES)
-
     out, at = [], 0
     for i, m in enumerate(found):
+        after_letter = i > 0 and len(low[i - 1]) == 1
         # A letter's name stands among letters ("Okay, A, Y, L, A" for Kayla; "then the R");
         # a filler before the letters does not ("Okay, so F, I, ...").
-        if low[i] in LETTER_NAMES and ((letter_like(i + 1) and len(low[i + 1]) == 1)
-                                       or (i > 0 and len(low[i - 1]) == 1)):
+        if low[i] in LETTER_NAMES and (after_letter or (i + 1 < len(low)
+                                                         and len(low[i + 1]) == 1)):
             out += [text[at:m.start()], LETTER_NAMES[low[i]].upper()]
             at = m.end()
-        elif (i > 0 and len(low[i - 1]) == 1 and low[i] != "then"
+        elif (after_letter and low[i] != "then"
               and (fused := _THEN_FUSED.fullmatch(low[i]))
               and (not fused.group(1) or fused.group(1) in _LETTER_TAILS)):
             # after a letter only: "Dennis, D, E, N, N, I, S" says the name first

@@ -33,13 +33,12 @@ def twin_free(free: list[Slot], start: datetime) -> Slot | None:
     outside opening hours whose other half of the clock is open ("11 PM" at a dentist), a
     receptionist offers that first: callers slip, and over the phone whisper confuses AM and
     PM. It is offered, never held: the caller still picks it."""
-    twin = start + timedelta(hours=-12 if start.hour >= 12 else 12)
-    if twin.date() != start.date():
-        return None
+    twin = start + timedelta(hours=-12 if start.hour >= 12 else 12)  # the same day
     return next((s for s in free if s.start == twin), None)
 
 
 def bound_words(c: Constraint) -> str:
+    """A constraint's bound as said: "after 3 PM", "between 10 AM and 2 PM"."""
     if c.kind == "between" and c.after and c.before:
         return f"between {describe_time(c.after)} and {describe_time(c.before)}"
     if c.after:
