@@ -30,9 +30,14 @@ async def test_the_agent_stream_is_paced_and_numbered() -> None:
     stamps = np.array([p.timestamp for p in packets], dtype=np.int64)
     assert np.all(np.diff(stamps) % 2**32 == 160)
     assert packets[0].marker and not any(p.marker for p in packets[1:])
-    gaps = np.diff(arrivals) * 1000
+    # The first packet goes out at the answer, before the pipeline starts; starting it holds
+    # the event loop a moment (a second on a loaded CI box), after which the clock starts anew
+    # (media.py: a stall over 1 s is not caught up in a burst). Pacing is what follows.
+    first_gap_ms = (arrivals[1] - arrivals[0]) * 1000
+    gaps = np.diff(arrivals[1:]) * 1000
     stats = client.rtp_stats
-    print(f"agent RTP on loopback: {len(packets)} packets, interval {gaps.mean():.2f} ms "
+    print(f"agent RTP on loopback: first interval {first_gap_ms:.1f} ms, then "
+          f"{len(packets)} packets, interval {gaps.mean():.2f} ms "
           f"(sd {gaps.std():.2f}, max {gaps.max():.1f}), RFC 3550 jitter {stats.jitter_ms:.2f} ms "
           f"(max {stats.max_jitter_ms:.2f}), lost {stats.lost}, late {stats.late}")
     assert 19.0 < gaps.mean() < 21.0  # paced: 50 packets a second, not a burst

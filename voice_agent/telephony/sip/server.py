@@ -35,6 +35,16 @@ NOW_HEADER = "X-Voice-Agent-Now"  # a replay's pinned clock; ignored in producti
 
 
 @dataclass(frozen=True)
+class FinishedCall:
+    """A call the server is done with, kept (the last 200) for operators and tests."""
+
+    call_id: str
+    end_reason: str | None
+    confirmed: bool  # the caller's ACK came
+    ran: bool  # the application ran the call (after the ACK, unless the call ended first)
+
+
+@dataclass(frozen=True)
 class SipServerOptions:
     host: str = "127.0.0.1"
     port: int = 5060
@@ -96,7 +106,7 @@ class SipServer:
         self.port = 0
         self._media: dict[str, RtpSession] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self.finished: list[tuple[str, str | None]] = []  # (call id, end reason), recent last
+        self.finished: list[FinishedCall] = []  # recent last
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -209,6 +219,7 @@ class SipServer:
             await transport.caller_hung_up()
 
         watcher = asyncio.create_task(watch_bye())
+        ran = False
         try:
             # The pipeline starts once the caller has ACKed our 200: starting it costs the
             # event loop a moment, and the ACK that stops the 200's retransmission comes first.
@@ -223,6 +234,7 @@ class SipServer:
         except AdmissionFull:
             call.hangup()
         else:
+            ran = True
             try:
                 async with asyncio.timeout(self.options.max_call_s):
                     await self.handler(transport, leg)
@@ -242,7 +254,8 @@ class SipServer:
             await media.close()
             self._media.pop(call.call_id, None)
             self._tasks.pop(call.call_id, None)
-            self.finished.append((call.call_id, call.end_reason))
+            self.finished.append(FinishedCall(call.call_id, call.end_reason,
+                                              call.confirmed.is_set(), ran))
             del self.finished[:-200]
 
     def _pinned(self, call: SipCall) -> datetime | None:
