@@ -8,6 +8,8 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from connectors.base import Booking, Slot
 from connectors.schedule import Business
 from voice_agent.dialog.policy import Book, BookingPolicy, Check, Decision, Find, Open
@@ -374,6 +376,26 @@ def test_unknown_service_refused(call: Call) -> None:
         "I'm sorry, we don't offer that. We offer haircut, hair colouring and blow-dry. "
         "Which would you like?"
     )
+
+
+@pytest.mark.parametrize("text", ["I'd like a hair appointment on Friday.",
+                                  "Can I get my hair done on Friday?"])
+def test_a_request_that_begins_two_services_asks_which(call: Call, text: str) -> None:
+    """"Hair" begins "haircut" and "hair colouring": the caller asked for one of them, not
+    for something the salon lacks; asked which, "colouring" is understood."""
+    d = call.say(text)
+    assert isinstance(d, Say) and d.key == "which_service" and d.asked == "service"
+    assert call.render(d) == "Of course. Is that for a haircut or a hair colouring?"
+    d = call.say("The colouring, please.")
+    assert call.state.service is not None and call.state.service.id == "color"
+
+
+def test_an_appointment_of_the_business_own_kind_asks_for_the_service(
+        dental: Business, replies: dict[str, str]) -> None:
+    """"A dental appointment" at Riverside Dental is a request to book, not a service it
+    lacks: the agent asks which of its services (never "we don't offer that")."""
+    d = Call(dental, replies).say("Hi, I want to book a dental appointment.")
+    assert isinstance(d, Say) and d.key == "ask_service" and d.asked == "service"
 
 
 def test_goodbye_after_booking(call: Call) -> None:

@@ -118,7 +118,8 @@ def test_reply_placeholders_are_known() -> None:
              "a_service", "A_service", "with_staff", "weekday", "opens", "closes", "week",
              "minutes", "durations", "staff", "others", "bound", "a", "b", "times_or",
              "digits",  # a phone number read back in groups (dialog/keypad.py)
-             "hour"}  # "did you mean 10 AM, or 10:45 AM?"
+             "hour",  # "did you mean 10 AM, or 10:45 AM?"
+             "options"}  # "is that for a haircut or a hair colouring?"
     for key, template in load_replies(PROMPTS).items():
         fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
         assert fields <= known, key

@@ -22,7 +22,7 @@ from connectors.schedule import Business, Service
 from voice_agent.dialog.timeparse import REPAIR
 
 __all__ = ["FUZZY_MIN_SCORE", "PHONETIC_MIN_SCORE", "Match", "follow_on_service", "match_service",
-           "match_staff", "staff_echoed"]
+           "match_staff", "services_partly_named", "staff_echoed"]
 
 FUZZY_MIN_SCORE = 86.0
 _MIN_FUZZY_LEN = 5
@@ -264,3 +264,23 @@ def staff_echoed(text: str, business: Business) -> bool:
     mentions = [s for s in re.split(r"[.!?]+", text) if match_staff(s, business) is not None]
     return bool(mentions) and all(" ".join(_words(_TITLES.sub("", s.strip()))) in bare
                                   for s in mentions)
+
+
+# Words that name a booking, not what it is for ("a hair appointment", "a dental visit").
+_BOOKING_WORDS = frozenset({"appointment", "appointments", "booking", "session", "visit",
+                            "slot", "time", "service", "treatment", "something", "one"})
+
+
+def services_partly_named(mention: str, business: Business) -> tuple[list[Service], bool]:
+    """What a request that names no service asks for ("I'd like a hair appointment"): the
+    services one of its words begins a word of (the name or an alias: "hair" begins
+    "haircut" and "hair colouring"), and whether its words only say what the business is
+    (words of its name, or booking words: "a dental appointment" at Riverside Dental). The
+    caller asked for one of those services, or for an appointment: not for a service the
+    business lacks."""
+    words = [w for w in re.findall(r"[a-z]+", mention.lower()) if len(w) >= 3]
+    own = set(re.findall(r"[a-z]+", business.display_name.lower()))
+    partly = [svc for svc in business.services if any(
+        part.startswith(w) for w in words if w not in _BOOKING_WORDS
+        for term in svc.match_terms() for part in term.split())]
+    return partly, bool(words) and all(w in own or w in _BOOKING_WORDS for w in words)

@@ -205,6 +205,10 @@ class BookingPolicy(ExistingBookings, HeardTimeQuestions):
         self._update_slots(state, u)
         day_from_context(state, u, context_day)
         if state.service is None:
+            if u.service_options:  # "a hair appointment": which of the services it begins
+                return Say("which_service", {"options": join_words([
+                    with_article(self.business.service(sid).name.lower())
+                    for sid in u.service_options], last="or")}, asked="service")
             if u.service_mentioned_unknown:
                 return Say("unknown_service", asked="service")
             if u.wants_booking or u.day or u.tod or u.constraint:

@@ -15,6 +15,7 @@ from voice_agent.dialog.matching import (
     follow_on_service,
     match_service,
     match_staff,
+    services_partly_named,
     staff_echoed,
 )
 from voice_agent.dialog.names import extract_phone, fold, read_name, without_phone_numbers
@@ -218,6 +219,7 @@ class Understanding:
     service_named: bool = False  # by its name or an alias, or a spelling that sounds the same
     then_service: Service | None = None  # "... and then a blow-dry straight after"
     service_mentioned_unknown: bool = False
+    service_options: tuple[str, ...] = ()  # the services a request partly named ("a hair ...")
     day: date | None = None
     tod: TimeOfDay | None = None
     name: str | None = None
@@ -364,7 +366,13 @@ def understand(text: str, business: Business, today: date, *, asked: str | None)
         m = _SERVICE_REQUEST.search(lowered)
         if m and m.group(1).strip() not in {"appointment", "booking", "time", "slot"} and (
                 business.find_service(m.group(1)) is None):  # not "I don't want a haircut"
-            u.service_mentioned_unknown = True
+            partly, own_kind = services_partly_named(m.group(1), business)
+            if 2 <= len(partly) < len(business.services):
+                u.service_options = tuple(svc.id for svc in partly)  # "a hair appointment"
+            elif own_kind:
+                u.wants_booking = True  # "a dental appointment" at a dental practice
+            else:
+                u.service_mentioned_unknown = True
     staff = match_staff(lowered, business)
     if staff and asked in ("name", "spell", "phone") and staff_echoed(lowered, business):
         staff = None  # "Lucas Watson. ... Dr Okafor. Dr Okafor.": whisper echoing its prompt
