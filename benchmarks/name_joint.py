@@ -28,6 +28,7 @@ measures; it asserts nothing.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import sys
@@ -74,6 +75,8 @@ class Sample:
     heard_text: str = ""
     heard_logprob: float | None = None
     letters: str = ""
+    also: str = ""  # the spelling read as letters only (``--letters-only``)
+    plain: list[str] = field(default_factory=list)  # the candidates without ``also``
     spelled: dict[str, list[list[float]]] = field(default_factory=dict)
     said: dict[str, float] = field(default_factory=dict)  # candidate -> words' log-likelihood
     said_free: float = 0.0  # what whisper wrote for the name, scored the same way
@@ -85,8 +88,9 @@ class Sample:
         return self.heard_name is not None and fold(self.heard_name) == fold(self.name)
 
 
-def collect(names: list[str], voices: list[str], lines: list[str], *, halves: bool
-            ) -> list[Sample]:
+def collect(names: list[str], voices: list[str], lines: list[str], *, halves: bool,
+            letters_only: bool = False) -> list[Sample]:
+    from voice_agent.pipeline.spelling_check import letters_only as read_letters_only
     from voice_agent.pipeline.spelling_check import said_logprobs
 
     salon = load_businesses(Settings().businesses_dir)["demo-salon"]
@@ -121,7 +125,14 @@ def collect(names: list[str], voices: list[str], lines: list[str], *, halves: bo
                 spell_text, _ = store.get(base + "|spell", lambda p=spell_pcm: the_ear()
                                           .transcribe(p, spell_listening.prompt, ()))
                 s.letters = spelled_letters(spell_text)
-                wanted = joint_candidates(s.heard_name, heard_text, s.letters, lexicon)
+                if letters_only:
+                    s.also = spelled_letters(store.get(base + "|spell-letters-only", lambda p=(
+                        spell_pcm): read_letters_only(the_ear().model, p.astype("int16")
+                                                      .tobytes(), prompt=spell_listening
+                                                      .prompt)[0]))
+                s.plain = joint_candidates(s.heard_name, heard_text, s.letters, lexicon)
+                wanted = list(dict.fromkeys([*s.plain, *joint_candidates(
+                    s.heard_name, heard_text, s.letters, lexicon, s.also)]))
                 if s.heard_name:
                     wanted = list(dict.fromkeys([s.heard_name, *wanted]))
                 scored = store.letter_scores(base, wanted, lambda m, p=spell_pcm: the_ear(
@@ -135,8 +146,9 @@ def collect(names: list[str], voices: list[str], lines: list[str], *, halves: bo
                 assert scored is not None and said is not None
                 s.spelled, s.said_free = scored, said.pop("\0free")
                 s.said = said
-                for pick in loose_picks(s):
-                    alike = rivals_of_pick(pick, s.letters)
+                picks = loose_picks(s) | (loose_picks(without_also(s)) if s.also else set())
+                for pick in picks:
+                    alike = rivals_of_pick(pick, s.letters, s.also)
                     a_letters = store.letter_scores(base, alike, lambda m, p=spell_pcm: the_ear(
                         ).letters(p, spell_listening.prompt, m))
                     a_said = store.letter_scores(base, alike, lambda m, p=name_pcm: [
@@ -164,10 +176,19 @@ def loose_picks(s: Sample) -> set[str]:
     for weight in SAID_WEIGHTS:
         found = choose_joint(s.letters, s.spelled, s.said, s.said_free, name_lexicon(),
                              margin=2.0, name_gap=-6.0, median_floor=-3.0, max_distance=0.8,
-                             said_weight=weight)
+                             said_weight=weight, also=s.also)
         if found:
             picks.add(found.name)
     return picks
+
+
+def without_also(s: Sample) -> Sample:
+    """The sample as the joint rule saw it before the letters-only reading: its candidates
+    from the transcript's letters alone."""
+    keep = set(s.plain) | ({s.heard_name} if s.heard_name else set())
+    return dataclasses.replace(
+        s, also="", spelled={n: v for n, v in s.spelled.items() if n in keep},
+        said={n: v for n, v in s.said.items() if n in keep})
 
 
 def verdict_before(s: Sample) -> str | None:
@@ -186,11 +207,12 @@ def verdict_joint(s: Sample, **kw: float) -> str | None:
     if before:
         return before
     plain = {k: v for k, v in kw.items() if k != "alike_margin"}
-    found = choose_joint(s.letters, s.spelled, s.said, s.said_free, name_lexicon(), **plain)
+    found = choose_joint(s.letters, s.spelled, s.said, s.said_free, name_lexicon(), **plain,
+                         also=s.also)
     if found is None:
         return None
     found = choose_joint(s.letters, s.spelled, s.said, s.said_free, name_lexicon(), **kw,
-                         alikes=s.alikes.get(found.name, {}))
+                         alikes=s.alikes.get(found.name, {}), also=s.also)
     return found.name if found else None
 
 
@@ -202,7 +224,10 @@ def counts(samples: list[Sample], **kw: float) -> dict[str, dict[str, int]]:
             c["samples"] += 1
             c["heard_right"] += s.heard_right
             c["in_set"] += any(fold(n) == fold(s.name) for n in s.said)
-            for label, got in (("before", verdict_before(s)), ("joint", verdict_joint(s, **kw))):
+            c["in_plain_set"] += any(fold(n) == fold(s.name) for n in without_also(s).said)
+            plain = verdict_joint(without_also(s), **kw) if s.also else verdict_joint(s, **kw)
+            for label, got in (("before", verdict_before(s)), ("plain", plain),
+                               ("joint", verdict_joint(s, **kw))):
                 c[f"{label}_right"] += got is not None and fold(got) == fold(s.name)
                 c[f"{label}_wrong"] += got is not None and fold(got) != fold(s.name)
     return {k: dict(v) for k, v in by.items()}
@@ -229,11 +254,12 @@ def table(samples: list[Sample], title: str, **kw: float) -> dict[str, Any]:
     by = counts(samples, **kw)
     print(f"\n== {title}: {len(samples)} samples ({kw})")
     print(f"{'voice/line':22s} {'heard':>8s} {'in set':>7s} {'before right/wrong':>19s} "
-          f"{'joint right/wrong':>18s}")
+          f"{'transcript letters':>18s} {'+ letters only':>15s}")
     for key, c in sorted(by.items(), key=lambda kv: kv[0] == "all"):
         print(f"{key:22s} {c['heard_right']:3d}/{c['samples']:<4d} {c['in_set']:7d} "
               f"{c['before_right']:10d}/{c['before_wrong']:<8d} "
-              f"{c['joint_right']:9d}/{c['joint_wrong']:<8d}")
+              f"{c['plain_right']:9d}/{c['plain_wrong']:<8d} "
+              f"{c['joint_right']:9d}/{c['joint_wrong']:<5d}")
     return by
 
 
@@ -257,6 +283,8 @@ def main() -> int:
     ap.add_argument("--lines", default="clean,band+snr15")
     ap.add_argument("--tune", action="store_true",
                     help="choose thresholds on the scripts' names and the census train half")
+    ap.add_argument("--letters-only", action="store_true",
+                    help="candidates also from the spelling read as letters only (the agent's)")
     ap.add_argument("--out", type=Path, default=CACHE / "name-joint.json")
     args = ap.parse_args()
     voices, lines = args.voices.split(","), args.lines.split(",")
@@ -264,8 +292,9 @@ def main() -> int:
     script_names_heard = script_full_names(calls)[::args.every]
     census_names = pick_names(Path(str(resources.files("names"))), args.count, args.seed,
                               script_names(calls))
-    scripts = collect(script_names_heard, voices, lines, halves=False)
-    census = collect(census_names, voices, lines, halves=True)
+    scripts = collect(script_names_heard, voices, lines, halves=False,
+                      letters_only=args.letters_only)
+    census = collect(census_names, voices, lines, halves=True, letters_only=args.letters_only)
     train = [s for s in census if s.half == "train"]
     test = [s for s in census if s.half == "test"]
     prod = dict(JOINT)

@@ -87,6 +87,24 @@ def test_the_candidates_are_census_names_near_either_hearing() -> None:
     assert len(names) <= 16 and all(len(n.split()) == 2 for n in names)
 
 
+def test_the_spelling_read_as_letters_only_adds_its_own_nearest_names() -> None:
+    """The transcript's letters ("And I, N, A, T, T, L." for Nina Patel, Piper over a clean
+    line) miss the caller's name; the letters-only reading of the same audio ("N, I, N, A,
+    then T, A, T, E, L.") finds it, and the pick may be near either reading."""
+    lexicon = name_lexicon()
+    free, also = "inattl", "ninatatel"
+    assert "Nina Patel" not in joint_candidates(None, "", free, lexicon)
+    names = joint_candidates(None, "", free, lexicon, also)
+    assert "Nina Patel" in names and len(names) <= 16
+    assert joint_candidates(None, "", free, lexicon, free) == joint_candidates(
+        None, "", free, lexicon)
+    spelled = {"Ben Carter": SPELLED["Ben Carter"], "Ken Carter": SPELLED["Ken Carter"]}
+    said = {"Ben Carter": -4.0, "Ken Carter": -9.0}
+    assert choose_joint("xqzwv", spelled, said, FREE, lexicon) is None
+    chosen = choose_joint("xqzwv", spelled, said, FREE, lexicon, also="bbncarter")
+    assert chosen is not None and chosen.name == "Ben Carter"
+
+
 def _later(state: DialogState, result: dict, job: int = 3) -> asyncio.Future:
     future: asyncio.Future = asyncio.get_running_loop().create_future()
     future.set_result(result)

@@ -168,13 +168,18 @@ JOINT_SNAPS = 4
 JOINT_MAX = 16
 
 
-def joint_candidates(heard: str | None, heard_text: str, letters: str, lexicon: NameLexicon
-                     ) -> list[str]:
+def joint_candidates(heard: str | None, heard_text: str, letters: str, lexicon: NameLexicon,
+                     also: str = "") -> list[str]:
     """The names both hearings are scored against: the census names nearest the spelled
-    letters, the heard name's rivals (one word a letter or two away: "Ben Carter" for
-    "Then Carter"), and the rivals of the nearest census name; the heard name first."""
+    letters (and nearest ``also``, the same audio read as letters only), the heard name's
+    rivals (one word a letter or two away: "Ben Carter" for "Then Carter"), and the rivals
+    of the nearest census name; the heard name first."""
     out: list[str] = [heard] if heard else []
     snaps = lexicon.snaps(letters, words=2, limit=JOINT_SNAPS) if len(letters) >= 4 else []
+    if len(also) >= 4 and also != letters:
+        snaps = list(dict.fromkeys(
+            n for pair in itertools.zip_longest(
+                snaps, lexicon.snaps(also, words=2, limit=JOINT_SNAPS)) for n in pair if n))
     out += snaps
     if heard and len(name_words(heard)) == 2:
         out += lexicon.rivals(heard)
@@ -234,10 +239,11 @@ def dropped_letter_alikes(name: str, letters: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def rivals_of_pick(name: str, letters: str) -> list[str]:
+def rivals_of_pick(name: str, letters: str, also: str = "") -> list[str]:
     """What a joint pick is scored against besides the candidates: its sound-alikes and the
-    names with a letter the spelling heard that it lacks."""
-    return list(dict.fromkeys([*sound_alikes(name), *dropped_letter_alikes(name, letters)]))
+    names with a letter the spelling heard (read either way) that it lacks."""
+    return list(dict.fromkeys([*sound_alikes(name), *dropped_letter_alikes(name, letters),
+                               *(dropped_letter_alikes(name, also) if also else [])]))
 
 
 def choose_joint(letters: str, spelled: Mapping[str, Sequence[Sequence[float]]],
@@ -248,7 +254,8 @@ def choose_joint(letters: str, spelled: Mapping[str, Sequence[Sequence[float]]],
                  said_weight: float = JOINT["said_weight"],
                  letter_floor: float = LETTER_FLOOR,
                  alikes: Mapping[str, tuple[Sequence[Sequence[float]], float]] | None = None,
-                 alike_margin: float = JOINT["alike_margin"]) -> NameChoice | None:
+                 alike_margin: float = JOINT["alike_margin"], also: str = ""
+                 ) -> NameChoice | None:
     """The census name both hearings point to, or None.
 
     Each candidate's score is its letters' log-likelihood on the spelling's audio, plus its
@@ -260,7 +267,9 @@ def choose_joint(letters: str, spelled: Mapping[str, Sequence[Sequence[float]]],
     words fit the name's audio within ``name_gap`` of what whisper wrote there; and, when
     ``alikes`` are given (its ``sound_alikes``: name -> its letters' and its words'
     scores), none of them fits the two clips' audio within ``alike_margin`` of it (prior
-    aside: the caller may be called Poppy, whom the census does not know)."""
+    aside: the caller may be called Poppy, whom the census does not know). ``also``: the
+    spelling read as letters only (``spelling_check.letters_only``), a second reading the
+    pick's letters may be within ``max_distance`` of instead."""
     judged = {n: _judged(s) for n, s in spelled.items() if s and all(s) and n in said}
     if len(judged) < 2:
         return None
@@ -277,7 +286,8 @@ def choose_joint(letters: str, spelled: Mapping[str, Sequence[Sequence[float]]],
     if (lead < margin or min(judged[best]) < letter_floor
             or statistics.median(judged[best]) < median_floor
             or said[best] - said_free < name_gap
-            or letter_distance(best, letters) > max_distance):
+            or min(letter_distance(best, letters), letter_distance(best, also or letters))
+            > max_distance):
         return None
     audio = sum(judged[best]) + said_weight * said[best]
     for name, (letters_of, said_of) in (alikes or {}).items():
@@ -363,7 +373,8 @@ async def settle_name_choice(state: DialogState, wait_s: float | None = None, *,
     chosen = name_spelled(later.name, later.letters, scores)
     if chosen is None and isinstance(joint, Mapping):
         pick = choose_joint(later.letters, scores.scored, joint["said"], joint["said_free"],
-                            name_lexicon(), alikes=joint["alikes"])
+                            name_lexicon(), alikes=joint["alikes"],
+                            also=str(joint.get("letters_only", "")))
         event["rule"] = "joint"
         if pick is not None and not rename and fold(pick.name) != fold(later.name):
             event["not_read_back"] = dataclasses.asdict(pick)  # too late to ask: review

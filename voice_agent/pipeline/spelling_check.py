@@ -31,9 +31,10 @@ from voice_agent.dialog.name_choice import (
 )
 from voice_agent.dialog.name_lexicon import name_lexicon
 from voice_agent.dialog.names import name_words
+from voice_agent.dialog.spelling import spelled_letters
 
-__all__ = ["JOINT_KEY", "NameClip", "joint_evidence", "letter_logprobs", "said_logprobs",
-           "spelling_tokens"]
+__all__ = ["JOINT_KEY", "NameClip", "joint_evidence", "letter_logprobs", "letters_only",
+           "said_logprobs", "spelling_tokens"]
 
 
 _MAX_PROMPT_TOKENS = 223  # whisper reads at most half its 448-token context as the prompt
@@ -98,6 +99,42 @@ def _forced_inputs(model: WhisperModel, pcm16k: bytes, prompt: str | None,
     return start, encoded, frames
 
 
+_LETTERS_ONLY: dict[int, tuple[list[int], int]] = {}
+_MAX_SPELLED_TOKENS = 120  # 40 letters with their commas, and a "then" or two
+
+
+def _letters_vocabulary(model: WhisperModel) -> tuple[list[int], int]:
+    """Every token id a spelling cannot hold (to suppress), and the end-of-text id: what is
+    left is " A" ... " Z", the comma, the period and " then"."""
+    key = id(model)
+    if key not in _LETTERS_ONLY:
+        hf = model.hf_tokenizer
+        keep = {hf.token_to_id("\u0120" + c) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+        keep |= {hf.token_to_id(","), hf.token_to_id("."), hf.token_to_id("\u0120then")}
+        eot = _tokenizer(model).eot
+        keep.add(eot)
+        _LETTERS_ONLY[key] = ([t for t in range(hf.get_vocab_size()) if t not in keep], eot)
+    return _LETTERS_ONLY[key]
+
+
+def letters_only(model: WhisperModel, pcm16k: bytes, *, prompt: str | None,
+                 encoded: Any | None = None, beam_size: int = 4) -> tuple[str, float]:
+    """The spelling whisper hears when it may write nothing but letters, commas, periods and
+    "then": its free transcript of a spelling over a phone line is full of words that are
+    letters as they sound ("the" for D, "okay" for K, "you" for U, "Ben" for "then N"),
+    and forcing the choice among letters lets the audio decide which letter each was.
+    Returns the text ("D, A, N, A, then S, M, I, T, H.") and its mean token log-probability."""
+    start, encoded, _frames = _forced_inputs(model, pcm16k, prompt, encoded)
+    suppress, eot = _letters_vocabulary(model)
+    result = model.model.generate(
+        encoded, [start], beam_size=beam_size, num_hypotheses=1, return_scores=True,
+        max_length=min(448, len(start) + _MAX_SPELLED_TOKENS), suppress_blank=False,
+        suppress_tokens=suppress)[0]
+    tokens = [t for t in result.sequences_ids[0] if t < eot]
+    text = model.hf_tokenizer.decode(tokens).strip()
+    return text, float(result.scores[0]) if result.scores else 0.0
+
+
 def _token_logprobs(model: WhisperModel, encoded: Any, start: list[int], tokens: list[int],
                     frames: int) -> np.ndarray:
     """Each of ``tokens``' log-probability given the audio and the tokens before it."""
@@ -155,11 +192,17 @@ def joint_evidence(model: WhisperModel, spell_audio: bytes, spell_prompt: str,
     (``name_choice.joint_candidates``): each name's letters on the spelling's audio (those in
     ``have`` already were) and its words on the name clip's, whisper's own transcript of
     the clip scored the same way; and, when ``choose_joint`` would take a name, that name's
-    sound-alikes on both clips. Returned as the rival names' letters, with the rest under
-    ``JOINT_KEY`` ({"said", "said_free", "alikes"}). About 0.15 s of 2 cores a name: run in
-    the background, for the booking to decide by (``name_choice.settle_name_choice``)."""
+    sound-alikes on both clips. The candidates come from the letters of the transcript and
+    from the spelling read as letters only (``letters_only``): on the call scripts' names
+    over the eval's lines the two together hold the caller's name in 122 of 366 spellings,
+    the transcript's alone in 96 (``benchmarks/spelling_decode.py``). Returned as the rival
+    names' letters, with the rest under ``JOINT_KEY`` ({"said", "said_free", "alikes",
+    "letters_only"}). About 0.15 s of 2 cores a name: run in the background, for the
+    booking to decide by (``name_choice.settle_name_choice``)."""
     lexicon = name_lexicon()
-    names = joint_candidates(heard, clip.text, letters, lexicon)
+    also = spelled_letters(letters_only(model, spell_audio, prompt=spell_prompt,
+                                        encoded=encoded)[0])
+    names = joint_candidates(heard, clip.text, letters, lexicon, also)
     need = [n for n in names if n not in have]
     fresh = dict(zip(need, letter_logprobs(model, spell_audio, need, prompt=spell_prompt,
                                            encoded=encoded), strict=True))
@@ -168,13 +211,15 @@ def joint_evidence(model: WhisperModel, spell_audio: bytes, spell_prompt: str,
     said_all = said_logprobs(model, clip.audio, [*names, clip.text], prompt=clip.prompt,
                              encoded=clip_encoded)
     said, free = dict(zip(names, said_all[:-1], strict=True)), said_all[-1]
-    pick = choose_joint(letters, scored, said, free, lexicon)
+    pick = choose_joint(letters, scored, said, free, lexicon, also=also)
     alikes: dict[str, tuple[list[list[float]], float]] = {}
-    alike = [n for n in rivals_of_pick(pick.name, letters) if n not in scored] if pick else []
+    alike = [n for n in rivals_of_pick(pick.name, letters, also) if n not in scored
+             ] if pick else []
     if alike:
         alike_letters = letter_logprobs(model, spell_audio, alike, prompt=spell_prompt,
                                         encoded=encoded)
         alike_said = said_logprobs(model, clip.audio, alike, prompt=clip.prompt,
                                    encoded=clip_encoded)
         alikes = {n: (w, v) for n, w, v in zip(alike, alike_letters, alike_said, strict=True)}
-    return {**fresh, JOINT_KEY: {"said": said, "said_free": free, "alikes": alikes}}
+    return {**fresh, JOINT_KEY: {"said": said, "said_free": free, "alikes": alikes,
+                                 "letters_only": also}}
