@@ -29,7 +29,7 @@ from websockets.exceptions import InvalidHandshake, InvalidURI
 
 from evals.script import CallScript
 from evals.simulator import twilio_messages as tm
-from evals.simulator.caller_policy import ScriptedCaller
+from evals.simulator.caller_policy import ScriptedCaller, spell
 from evals.simulator.caller_voice import CallerVoice
 from evals.simulator.media_stream import EventCallback, MediaStreamClient
 from evals.simulator.phone_line import PhoneLine
@@ -118,6 +118,7 @@ caller's audio as a worse telephone line would (band, noise, packet loss). ``pin
     """
     emit = on_event or (lambda kind, text: None)
     voice = voice or CallerVoice()
+    await _say_ready(voice, script)
     client: PhoneClient
     if sip is not None:
         try:
@@ -193,6 +194,22 @@ async def dial(
         custom_parameters=target.parameters,
         on_event=on_event,
     )
+
+
+async def _say_ready(voice: CallerVoice, script: CallScript) -> None:
+    """Synthesise the caller's lines before dialling (the voice caches them): a person
+    answers at once, and a synthesis made during the call competes with the agent for the
+    cores, so that on a slow CPU the caller had answered more than 8 s late ("no input")."""
+    facts = script.caller.facts
+    texts = [t.say for t in script.caller.turns if t.say]
+    if facts.get("name"):
+        texts += [spell(facts["name"])]
+    for text in dict.fromkeys(texts):
+        try:
+            await voice.synthesize(text)
+        except Exception as exc:  # the call itself reports a voice that cannot speak
+            log.warning("caller voice could not prepare %r: %s", text[:40], exc)
+            return
 
 
 async def _wait_closed(client: PhoneClient, timeout_s: float) -> bool:
