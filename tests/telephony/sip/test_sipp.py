@@ -139,8 +139,8 @@ async def test_load_with_20_percent_loss_every_call_completes_nothing_leaks(
     assert run.count("SuccessfulCall") == 30 and run.count("FailedCall") == 0, run.errors
     assert all(state == "answered" for state in waiting), waiting
     assert len(finished) + len(waiting) == 30
-    # A pipeline runs once the ACK came, and only then (a BYE that overtook every ACK SIPp
-    # dropped ends the call first): exactly the confirmed calls ran one.
+    # The app ran a pipeline for exactly the calls the server says it ran, each after the
+    # caller's ACK (a BYE that overtook every ACK SIPp dropped ends the call first).
     ran = {record.leg.provider_call_id for record in app.calls} - {warm_id[:64]}
     assert ran == {f.call_id[:64] for f in finished if f.ran}
     assert all(f.confirmed for f in finished if f.ran)
